@@ -1,0 +1,12 @@
+//! The rules of kluis, with no I/O: the register of processing activities and its
+//! validation, retention arithmetic, staff roles, and the public privacy statement.
+
+pub mod vocabulary;
+
+pub mod access;
+pub mod category;
+pub mod identifiers;
+pub mod legal;
+pub mod register;
+pub mod retention;
+pub mod text;
