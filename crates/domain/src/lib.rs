@@ -10,3 +10,5 @@ pub mod legal;
 pub mod register;
 pub mod retention;
 pub mod text;
+pub mod register_file;
+pub mod validate;
