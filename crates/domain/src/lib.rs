@@ -12,3 +12,5 @@ pub mod retention;
 pub mod text;
 pub mod register_file;
 pub mod validate;
+pub mod completeness;
+pub mod dpv;
