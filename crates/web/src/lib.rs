@@ -1,1 +1,48 @@
+//! HTTP for kluis: the JSON API with its OpenAPI document, the public privacy statements,
+//! and the staff back-office.
 
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod pages;
+pub mod public;
+pub mod state;
+pub mod statements;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub use state::{AppState, Clock, Settings, system_clock};
+
+/// Largest request body accepted: a register of a few thousand activities fits.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// The whole application.
+pub fn app(state: AppState) -> Router {
+    let header = |name: &'static str, value: &'static str| {
+        SetResponseHeaderLayer::if_not_present(HeaderName::from_static(name), HeaderValue::from_static(value))
+    };
+    Router::new()
+        .merge(api::router())
+        .merge(public::router())
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(header("x-content-type-options", "nosniff"))
+        .layer(header("referrer-policy", "same-origin"))
+        .layer(header("x-frame-options", "DENY"))
+        .layer(header(
+            "content-security-policy",
+            "default-src 'self'; style-src 'self'; script-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+        ))
+        .with_state(state)
+}
+
+/// Serves the application on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}

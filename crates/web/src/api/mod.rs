@@ -1,0 +1,52 @@
+//! The JSON API under `/api/v1/`, and the OpenAPI document that describes it.
+
+mod entity;
+mod handlers;
+mod openapi;
+mod register;
+
+use axum::Router;
+use axum::routing::get;
+use kluis_domain::register::{Agreement, Controller, ProcessingActivity, Processor};
+
+pub use handlers::ApiJson;
+pub use openapi::{OPERATIONS, Operation, document};
+
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    use handlers::{create, delete, get as read, list, update};
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi::serve))
+        .route("/api/v1/controllers", get(list::<Controller>).post(create::<Controller>))
+        .route(
+            "/api/v1/controllers/{id}",
+            get(read::<Controller>).put(update::<Controller>).delete(delete::<Controller>),
+        )
+        .route("/api/v1/processors", get(list::<Processor>).post(create::<Processor>))
+        .route(
+            "/api/v1/processors/{id}",
+            get(read::<Processor>).put(update::<Processor>).delete(delete::<Processor>),
+        )
+        .route("/api/v1/agreements", get(list::<Agreement>).post(create::<Agreement>))
+        .route(
+            "/api/v1/agreements/{id}",
+            get(read::<Agreement>).put(update::<Agreement>).delete(delete::<Agreement>),
+        )
+        .route(
+            "/api/v1/activities",
+            get(register::list_activities).post(create::<ProcessingActivity>),
+        )
+        .route(
+            "/api/v1/activities/{id}",
+            get(read::<ProcessingActivity>).put(update::<ProcessingActivity>),
+        )
+        .route("/api/v1/activities/{id}/versions", get(register::activity_versions))
+        .route("/api/v1/activities/{id}/completeness", get(register::completeness))
+        .route("/api/v1/register", get(register::export).put(register::import))
+        .route("/api/v1/controllers/{id}/statement", get(register::statement_preview))
+        .route(
+            "/api/v1/controllers/{id}/statement/versions",
+            get(register::statement_versions).post(register::publish),
+        )
+}

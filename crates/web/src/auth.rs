@@ -1,0 +1,61 @@
+//! Who is calling the API: a staff member identified by a bearer token.
+//!
+//! The API takes tokens only; the back-office uses sessions with CSRF tokens (see
+//! `admin`). Keeping the two apart means no cookie ever authorises an API call, so the
+//! API needs no CSRF defence.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use kluis_domain::access::Permission;
+use kluis_store::User;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A staff member authenticated by `Authorization: Bearer kluis_...`.
+pub struct ApiUser(pub User);
+
+impl ApiUser {
+    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
+        if permission.granted_to(&self.0.roles) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(permission_roles(permission)))
+        }
+    }
+
+    /// The name recorded in version history.
+    pub fn actor(&self) -> &str {
+        &self.0.username
+    }
+}
+
+/// The roles that grant a permission, for the error message.
+pub fn permission_roles(permission: Permission) -> &'static str {
+    match permission {
+        Permission::ReadRegister => "any staff role",
+        Permission::EditRegister | Permission::PublishStatement => "dpo or admin",
+        Permission::ManageUsers => "admin",
+    }
+}
+
+impl FromRequestParts<AppState> for ApiUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or(ApiError::Unauthenticated)?;
+        let user = state
+            .store
+            .user_for_api_token(token, state.now())
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+        Ok(ApiUser(user))
+    }
+}
