@@ -1,1 +1,385 @@
-fn main() {}
+//! `kluis`: the server and the command line of the privacy office.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use kluis_domain::access::Role;
+use kluis_domain::text::Lang;
+use kluis_domain::{art30, completeness, dpv, i18n, register_file};
+use kluis_store::Store;
+use kluis_web::statements::{self, Format};
+use kluis_web::{AppState, Settings, system_clock};
+use time::{Date, OffsetDateTime};
+
+mod demo;
+
+#[derive(Parser)]
+#[command(name = "kluis", version, about = "The privacy office of a public authority")]
+struct Cli {
+    /// Database: a SQLite file (sqlite://kluis.db, the default) or postgres://user@host/db.
+    #[arg(long, global = true, env = "KLUIS_DATABASE_URL", default_value = "sqlite://kluis.db")]
+    database: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API, the public statements and the back-office.
+    Serve {
+        #[arg(long, env = "KLUIS_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Mark session cookies Secure (set this behind HTTPS).
+        #[arg(long, env = "KLUIS_SECURE_COOKIES")]
+        secure_cookies: bool,
+    },
+    /// Load the demo registers (one per seed authority), publish their statements, and serve.
+    Demo {
+        #[arg(long, env = "KLUIS_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Create or upgrade the database schema, then exit.
+    Migrate,
+    /// Keep the register of processing activities as a file.
+    Register {
+        #[command(subcommand)]
+        command: RegisterCommand,
+    },
+    /// Print the privacy statement of a controller as generated from the current register.
+    Statement {
+        #[arg(long)]
+        controller: String,
+        #[arg(long, default_value = "nl")]
+        lang: Lang,
+        #[arg(long, value_enum, default_value = "html")]
+        format: StatementFormat,
+        /// Print a published version instead of the current register.
+        #[arg(long)]
+        version: Option<i64>,
+    },
+    /// Publish the current statement of a controller as a new version.
+    Publish {
+        #[arg(long)]
+        controller: String,
+        /// The day the version takes effect (YYYY-MM-DD); today when left out.
+        #[arg(long, value_parser = parse_date)]
+        effective_date: Option<Date>,
+    },
+    /// Staff accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// API tokens for scripts.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RegisterCommand {
+    /// Validate a register YAML file and load it in one transaction.
+    Import {
+        file: PathBuf,
+        /// Retire activities and delete processors and agreements the file no longer has.
+        #[arg(long)]
+        prune: bool,
+    },
+    /// Write the register out.
+    Export {
+        #[arg(long, value_enum, default_value = "yaml")]
+        format: ExportFormat,
+        /// Language of labels in the CSV table.
+        #[arg(long, default_value = "nl")]
+        lang: Lang,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Validate a register file without loading it.
+    Validate { file: PathBuf },
+    /// List what art. 30(1) requires and each activity lacks.
+    Check {
+        #[arg(long, default_value = "nl")]
+        lang: Lang,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a staff account; the password is read from standard input.
+    Add {
+        username: String,
+        /// One or more of admin, dpo, caseworker, auditor.
+        #[arg(long = "role", required = true)]
+        roles: Vec<Role>,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List staff accounts.
+    List,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an API token; it is shown once.
+    Create {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StatementFormat {
+    Html,
+    Md,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ExportFormat {
+    Yaml,
+    Json,
+    Csv,
+    Dpv,
+}
+
+fn parse_date(s: &str) -> Result<Date, String> {
+    Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
+        .map_err(|_| format!("'{s}' is not a date: write YYYY-MM-DD"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KLUIS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn connect(url: &str) -> Result<Store> {
+    Ok(Store::connect(url).await?)
+}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+/// Who the CLI records as the author of a change: the operating-system user.
+fn actor() -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    format!("cli:{user}")
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve { listen, secure_cookies } => {
+            let store = connect(&cli.database).await?;
+            serve(store, listen, Settings { secure_cookies, ..Settings::default() }).await
+        }
+        Command::Demo { listen } => {
+            let store = connect(&cli.database).await?;
+            demo::load(&store, now()).await?;
+            serve(store, listen, Settings::default()).await
+        }
+        Command::Migrate => {
+            connect(&cli.database).await?;
+            println!("the database is up to date");
+            Ok(())
+        }
+        Command::Register { command } => register(&cli.database, command).await,
+        Command::Statement { controller, lang, format, version } => {
+            let store = connect(&cli.database).await?;
+            let today = now().date();
+            let prepared = match version {
+                Some(v) => statements::published(&store, &controller, Some(v), today)
+                    .await?
+                    .with_context(|| format!("controller '{controller}' has no published version {v}"))?,
+                None => statements::preview(&store, &controller, today)
+                    .await?
+                    .with_context(|| format!("there is no controller '{controller}' in the register"))?,
+            };
+            let format = match format {
+                StatementFormat::Html => Format::Html,
+                StatementFormat::Md => Format::Markdown,
+            };
+            println!("{}", prepared.render(&controller, lang, format)?);
+            Ok(())
+        }
+        Command::Publish { controller, effective_date } => {
+            let store = connect(&cli.database).await?;
+            let state = AppState::new(store, system_clock(), Settings::default());
+            let date = effective_date.unwrap_or(state.now().date());
+            let v = kluis_web::api::publish_statement(&state, &controller, date, &actor()).await?;
+            println!("published version {} of the statement of {controller}, in force from {}", v.version, v.effective_date);
+            Ok(())
+        }
+        Command::User { command } => user(&cli.database, command).await,
+        Command::Token { command: TokenCommand::Create { user, name } } => {
+            let store = connect(&cli.database).await?;
+            let account = store
+                .users()
+                .await?
+                .into_iter()
+                .find(|u| u.username == user)
+                .with_context(|| format!("there is no staff account '{user}': add it with `kluis user add`"))?;
+            let (secret, _) = store.create_api_token(account.id, &name, now()).await?;
+            println!("{secret}");
+            eprintln!("store this token now: it is not shown again");
+            Ok(())
+        }
+    }
+}
+
+async fn register(database: &str, command: RegisterCommand) -> Result<()> {
+    match command {
+        RegisterCommand::Validate { file } => {
+            let (name, text) = read_register_file(&file)?;
+            let register = register_file::parse(&name, &text)?;
+            println!(
+                "{name} is a valid register: {} controllers, {} processors, {} agreements, {} activities",
+                register.controllers.len(),
+                register.processors.len(),
+                register.agreements.len(),
+                register.activities.len()
+            );
+            Ok(())
+        }
+        RegisterCommand::Import { file, prune } => {
+            let (name, text) = read_register_file(&file)?;
+            let register = register_file::parse(&name, &text)?;
+            let store = connect(database).await?;
+            let s = store.import_register(&register, prune, &actor(), now()).await?;
+            println!(
+                "{name} loaded: {} created, {} updated, {} unchanged, {} retired",
+                s.created, s.updated, s.unchanged, s.retired
+            );
+            Ok(())
+        }
+        RegisterCommand::Export { format, lang, output } => {
+            let store = connect(database).await?;
+            let register = store.register().await?;
+            let text = match format {
+                ExportFormat::Yaml => register_file::to_yaml(&register)?,
+                ExportFormat::Json => serde_json::to_string_pretty(&register)?,
+                ExportFormat::Dpv => serde_json::to_string_pretty(&dpv::to_json_ld(&register))?,
+                ExportFormat::Csv => art30::to_csv(&register, lang)?,
+            };
+            match output {
+                Some(path) => std::fs::write(&path, text)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+                None => print!("{text}"),
+            }
+            Ok(())
+        }
+        RegisterCommand::Check { lang } => {
+            let store = connect(database).await?;
+            let register = store.register().await?;
+            let mut incomplete = 0;
+            for a in &register.activities {
+                let gaps = completeness::check(a, register.controller(&a.controller));
+                if gaps.is_empty() {
+                    continue;
+                }
+                incomplete += 1;
+                println!("{} ({}):", a.id, a.name.show(lang));
+                for g in gaps {
+                    println!("  - {}: {}", g.article(), i18n::t(lang, g.label_key()));
+                }
+            }
+            println!("{incomplete} of {} activities lack something art. 30(1) requires", register.activities.len());
+            Ok(())
+        }
+    }
+}
+
+fn read_register_file(path: &PathBuf) -> Result<(String, String)> {
+    let name = path.display().to_string();
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {name}"))?;
+    if meta.len() > register_file::MAX_FILE_BYTES as u64 {
+        bail!("{name} is larger than a register can be; split it");
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {name} as UTF-8 text"))?;
+    Ok((name, text))
+}
+
+async fn user(database: &str, command: UserCommand) -> Result<()> {
+    let store = connect(database).await?;
+    match command {
+        UserCommand::Add { username, roles, name } => {
+            let mut password = String::new();
+            std::io::stdin().read_to_string(&mut password).context("cannot read the password from standard input")?;
+            let password = password.trim_end_matches(['\n', '\r']);
+            if password.chars().count() < 12 {
+                bail!("the password must be at least 12 characters long");
+            }
+            let display = name.unwrap_or_else(|| username.clone());
+            let u = store.create_user(&username, &display, password, &roles, now()).await?;
+            let roles: Vec<_> = u.roles.iter().map(|r| r.name()).collect();
+            println!("added {} with roles {}", u.username, roles.join(", "));
+        }
+        UserCommand::List => {
+            for u in store.users().await? {
+                let roles: Vec<_> = u.roles.iter().map(|r| r.name()).collect();
+                println!("{}\t{}\t{}{}", u.username, u.display_name, roles.join(","), if u.disabled { "\tdisabled" } else { "" });
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn serve(store: Store, listen: SocketAddr, settings: Settings) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}: is another program using it? choose another with --listen"))?;
+    let state = AppState::new(store.clone(), system_clock(), settings);
+    tracing::info!("kluis serves on http://{}", listener.local_addr()?);
+    kluis_web::serve(listener, state, shutdown()).await?;
+    store.close().await;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM, so in-flight requests finish before the process exits.
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -247,6 +247,34 @@ activities:
         assert!(err.contains("nothing was changed"), "{err}");
     }
 
+    proptest::proptest! {
+        /// Damaged files are refused with a message, never a panic; what is accepted
+        /// round-trips. (`fuzz/` has the coverage-guided version of this.)
+        #[test]
+        fn damaged_files_are_refused_not_fatal(
+            cut in 0usize..2000,
+            at in 0usize..2000,
+            junk in "[-:{}\\[\\],'\"#&*!|> a-z0-9\n]{0,12}",
+        ) {
+            let mut text = MINIMAL.to_string();
+            let at = floor_char(&text, at.min(text.len()));
+            text.insert_str(at, &junk);
+            let cut = floor_char(&text, cut.min(text.len()));
+            let damaged = &text[..text.len() - cut];
+            if let Ok(register) = parse("damaged.yaml", damaged) {
+                let yaml = to_yaml(&register).unwrap();
+                proptest::prop_assert_eq!(parse("again.yaml", &yaml).unwrap(), register);
+            }
+        }
+    }
+
+    fn floor_char(s: &str, mut i: usize) -> usize {
+        while !s.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    }
+
     #[test]
     fn examples_are_valid_registers() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");

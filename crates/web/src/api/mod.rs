@@ -11,6 +11,7 @@ use kluis_domain::register::{Agreement, Controller, ProcessingActivity, Processo
 
 pub use handlers::ApiJson;
 pub use openapi::{OPERATIONS, Operation, document};
+pub use register::publish_statement;
 
 use crate::state::AppState;
 
