@@ -1,0 +1,247 @@
+//! Throwaway stores for integration tests (cargo feature `testing`).
+//!
+//! [`sqlite_store`] opens a fresh SQLite file in the temporary directory;
+//! [`postgres_store`] creates a fresh database on the server at `TEST_DATABASE_URL`. Both
+//! are removed by [`TestStore::cleanup`], or on a best-effort basis when the [`TestStore`]
+//! is dropped (also when a test panics). Test helpers panic on failure: that fails the test.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use uuid::Uuid;
+
+use crate::{Backend, Store, mask_password};
+
+/// A store on a database of its own, removed after the test.
+pub struct TestStore {
+    store: Store,
+    url: String,
+    guard: Guard,
+}
+
+impl Deref for TestStore {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+impl TestStore {
+    /// The database URL, e.g. to pass to a `kluis` process under test.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// (table, column) of every table in the live schema, without sqlx's bookkeeping: to
+    /// check that both backends' migrations build the same schema.
+    pub async fn columns(&self) -> BTreeSet<(String, String)> {
+        let rows: Vec<(String, String)> = on_pool!(self.store, |pool| {
+            sqlx::query_as(match self.store.backend() {
+                Backend::Sqlite => {
+                    "SELECT m.name, p.name FROM sqlite_master m \
+                     JOIN pragma_table_info(m.name) p \
+                     WHERE m.type = 'table' AND m.name NOT LIKE '\\_sqlx%' ESCAPE '\\' \
+                     AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+                }
+                Backend::Postgres => {
+                    "SELECT table_name::text, column_name::text \
+                     FROM information_schema.columns \
+                     WHERE table_schema = current_schema() \
+                     AND table_name NOT LIKE '\\_sqlx%' ESCAPE '\\'"
+                }
+            })
+            .fetch_all(pool)
+            .await
+            .unwrap_or_else(|e| panic!("cannot read the schema: {e}"))
+        });
+        rows.into_iter().collect()
+    }
+
+    /// Closes the store and removes its database.
+    pub async fn cleanup(mut self) {
+        self.store.close().await;
+        self.guard.remove().await;
+    }
+}
+
+/// A fresh SQLite store in a file of its own.
+pub async fn sqlite_store() -> TestStore {
+    let path = std::env::temp_dir().join(format!("kluis_test_{}.db", Uuid::now_v7().simple()));
+    let guard = Guard {
+        place: Some(Place::SqliteFile(path.clone())),
+    };
+    let url = format!("sqlite://{}", path.display());
+    let store = Store::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot open a test SQLite store: {e}"));
+    TestStore { store, url, guard }
+}
+
+/// A fresh PostgreSQL store in a database of its own on the server at
+/// `TEST_DATABASE_URL`. Without that variable: None after a loud notice on stderr, or a
+/// panic when `CI=true`, because CI must not skip the PostgreSQL tests.
+pub async fn postgres_store() -> Option<TestStore> {
+    let Some(admin_url) = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!(
+                "TEST_DATABASE_URL is not set, and CI=true: the PostgreSQL tests must run in CI. \
+                 Set TEST_DATABASE_URL to a server where this user may create databases, e.g. \
+                 postgres://postgres@127.0.0.1:5432/postgres"
+            );
+        }
+        // Written to stderr directly, because the test harness swallows `eprintln!` of
+        // passing tests; once per test binary is loud enough.
+        static WARNED: AtomicBool = AtomicBool::new(false);
+        if !WARNED.swap(true, Ordering::Relaxed) {
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n**********\nSKIPPED: PostgreSQL tests need TEST_DATABASE_URL \
+                 (e.g. postgres://postgres@127.0.0.1:5432/postgres)\n**********\n"
+            );
+        }
+        return None;
+    };
+    let database = format!("kluis_test_{}", Uuid::now_v7().simple());
+    let mut admin = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
+        panic!(
+            "cannot connect to TEST_DATABASE_URL {}: {e}",
+            mask_password(&admin_url)
+        )
+    });
+    // The name is ours (letters, digits, underscore), never input: safe to splice.
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {database}")))
+        .execute(&mut admin)
+        .await
+        .unwrap_or_else(|e| panic!("cannot create test database {database}: {e}"));
+    let _ = admin.close().await;
+    let guard = Guard {
+        place: Some(Place::PostgresDatabase {
+            admin_url: admin_url.clone(),
+            database: database.clone(),
+        }),
+    };
+    let url = with_database(&admin_url, &database);
+    let store = Store::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot open the test PostgreSQL store: {e}"));
+    Some(TestStore { store, url, guard })
+}
+
+/// `url` pointing at `database` instead of the database it names.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{database}?{query}"),
+        None => format!("{base}/{database}"),
+    }
+}
+
+enum Place {
+    SqliteFile(PathBuf),
+    PostgresDatabase { admin_url: String, database: String },
+}
+
+/// Removes the test database once: explicitly, or when dropped.
+struct Guard {
+    place: Option<Place>,
+}
+
+impl Guard {
+    async fn remove(&mut self) {
+        match self.place.take() {
+            Some(Place::SqliteFile(path)) => remove_sqlite_files(&path),
+            Some(Place::PostgresDatabase {
+                admin_url,
+                database,
+            }) => drop_database(&admin_url, &database).await,
+            None => {}
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        match self.place.take() {
+            Some(Place::SqliteFile(path)) => remove_sqlite_files(&path),
+            Some(Place::PostgresDatabase {
+                admin_url,
+                database,
+            }) => {
+                // Drop cannot await, and may run inside the test's runtime: use a runtime of
+                // its own on a thread of its own.
+                let dropped = std::thread::spawn(move || {
+                    if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        runtime.block_on(drop_database(&admin_url, &database));
+                    }
+                });
+                let _ = dropped.join();
+            }
+            None => {}
+        }
+    }
+}
+
+fn remove_sqlite_files(path: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let _ = std::fs::remove_file(file);
+    }
+}
+
+async fn drop_database(admin_url: &str, database: &str) {
+    match PgConnection::connect(admin_url).await {
+        Ok(mut admin) => {
+            // FORCE ends connections a leaked pool may still hold.
+            let sql = format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)");
+            if let Err(e) = sqlx::query(AssertSqlSafe(sql)).execute(&mut admin).await {
+                eprintln!("could not drop test database {database}: {e}");
+            }
+            let _ = admin.close().await;
+        }
+        Err(e) => eprintln!("could not drop test database {database}: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn test_urls_point_at_the_new_database() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/test", "kluis_test_1"),
+            "postgres://postgres@127.0.0.1:5432/kluis_test_1"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/db?sslmode=disable", "x"),
+            "postgres://u:p@h/x?sslmode=disable"
+        );
+        assert_eq!(
+            with_database("postgres://h:5432", "x"),
+            "postgres://h:5432/x"
+        );
+        assert_eq!(
+            with_database("postgres://h?sslmode=disable", "x"),
+            "postgres://h/x?sslmode=disable"
+        );
+    }
+}
