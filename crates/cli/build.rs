@@ -20,11 +20,21 @@ fn main() {
     let mut code = String::from("&[\n");
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
-        let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let _ = writeln!(code, "    ({:?}, include_str!({:?})),", format!("examples/{name}"), f.display().to_string());
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let _ = writeln!(
+            code,
+            "    ({:?}, include_str!({:?})),",
+            format!("examples/{name}"),
+            f.display().to_string()
+        );
     }
     code.push(']');
-    let out = std::env::var("OUT_DIR").map(std::path::PathBuf::from).unwrap_or_default();
+    let out = std::env::var("OUT_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_default();
     if let Err(e) = std::fs::write(out.join("examples.rs"), code) {
         panic!("cannot write the list of examples: {e}");
     }

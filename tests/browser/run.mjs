@@ -7,7 +7,7 @@
 //   {"goto": "/path", "expect_status": 200}    expect_status is optional (default: any < 400)
 //   {"fill": {"label": "Gebruikersnaam", "value": "x"}}   field found by its accessible label
 //   {"select": {"label": "Taal", "value": "nl"}}          option by value or visible text
-//   {"click": {"role": "button" | "link", "name": "Opslaan"}}
+//   {"click": {"role": "button" | "link", "name": "Opslaan"}}   ("nth": N picks the N-th of several)
 //   {"press": "Tab"}                           a key on the keyboard
 //   {"expect_text": "..."}                     visible page text contains it (waits for it)
 //   {"expect_no_text": "..."}                  visible page text does not contain it
@@ -89,13 +89,13 @@ const ACTIONS = {
     }
   },
   async fill(page, { fill }) {
-    await page.getByLabel(fill.label, { exact: true }).fill(String(fill.value));
+    await pick(page.getByLabel(fill.label, { exact: true }), fill).fill(String(fill.value));
   },
   async select(page, { select }) {
-    await page.getByLabel(select.label, { exact: true }).selectOption(String(select.value));
+    await pick(page.getByLabel(select.label, { exact: true }), select).selectOption(String(select.value));
   },
   async click(page, { click }) {
-    await page.getByRole(click.role, { name: click.name, exact: true }).click();
+    await pick(page.getByRole(click.role, { name: click.name, exact: true }), click).click();
     await page.waitForLoadState('load');
   },
   async press(page, step) {
@@ -138,6 +138,12 @@ const ACTIONS = {
     await page.screenshot({ path: step.screenshot, fullPage: true });
   },
 };
+
+// A target named more than once (one "Publish" button per controller) is chosen with
+// "nth" (0-based); without it the name must be unique, so an ambiguous step fails.
+function pick(locator, target) {
+  return Number.isInteger(target.nth) ? locator.nth(target.nth) : locator;
+}
 
 // The one action a step names; `expect_status` may only accompany `goto`.
 function actionOf(step, index) {

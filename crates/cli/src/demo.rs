@@ -19,16 +19,27 @@ pub const DEMO_PASSWORD: &str = "demo-dpo-password";
 pub async fn load(store: &Store, now: OffsetDateTime) -> Result<()> {
     for (name, text) in REGISTERS {
         let register = register_file::parse(name, text)?;
-        store.import_register(&register, false, "demo", now).await.with_context(|| format!("loading {name}"))?;
+        store
+            .import_register(&register, false, "demo", now)
+            .await
+            .with_context(|| format!("loading {name}"))?;
         for c in &register.controllers {
             if store.statement_versions(&c.id).await?.is_empty() {
-                let snapshot = store.register().await?.for_controller(&c.id).context("controller vanished")?;
-                store.publish_statement(&c.id, now.date(), &snapshot, "demo", now).await?;
+                let snapshot = store
+                    .register()
+                    .await?
+                    .for_controller(&c.id)
+                    .context("controller vanished")?;
+                store
+                    .publish_statement(&c.id, now.date(), &snapshot, "demo", now)
+                    .await?;
             }
         }
     }
     if store.users().await?.is_empty() {
-        store.create_user(DEMO_USER, "Demo DPO", DEMO_PASSWORD, &[Role::Dpo], now).await?;
+        store
+            .create_user(DEMO_USER, "Demo DPO", DEMO_PASSWORD, &[Role::Dpo], now)
+            .await?;
         eprintln!("demo: sign in at /admin/login as '{DEMO_USER}' with password '{DEMO_PASSWORD}'");
     }
     Ok(())

@@ -18,10 +18,19 @@ use time::{Date, OffsetDateTime};
 mod demo;
 
 #[derive(Parser)]
-#[command(name = "kluis", version, about = "The privacy office of a public authority")]
+#[command(
+    name = "kluis",
+    version,
+    about = "The privacy office of a public authority"
+)]
 struct Cli {
     /// Database: a SQLite file (sqlite://kluis.db, the default) or postgres://user@host/db.
-    #[arg(long, global = true, env = "KLUIS_DATABASE_URL", default_value = "sqlite://kluis.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "KLUIS_DATABASE_URL",
+        default_value = "sqlite://kluis.db"
+    )]
     database: String,
     #[command(subcommand)]
     command: Command,
@@ -164,7 +173,10 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start: {e}");
@@ -196,9 +208,20 @@ fn actor() -> String {
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Serve { listen, secure_cookies } => {
+        Command::Serve {
+            listen,
+            secure_cookies,
+        } => {
             let store = connect(&cli.database).await?;
-            serve(store, listen, Settings { secure_cookies, ..Settings::default() }).await
+            serve(
+                store,
+                listen,
+                Settings {
+                    secure_cookies,
+                    ..Settings::default()
+                },
+            )
+            .await
         }
         Command::Demo { listen } => {
             let store = connect(&cli.database).await?;
@@ -211,16 +234,25 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Register { command } => register(&cli.database, command).await,
-        Command::Statement { controller, lang, format, version } => {
+        Command::Statement {
+            controller,
+            lang,
+            format,
+            version,
+        } => {
             let store = connect(&cli.database).await?;
             let today = now().date();
             let prepared = match version {
                 Some(v) => statements::published(&store, &controller, Some(v), today)
                     .await?
-                    .with_context(|| format!("controller '{controller}' has no published version {v}"))?,
+                    .with_context(|| {
+                        format!("controller '{controller}' has no published version {v}")
+                    })?,
                 None => statements::preview(&store, &controller, today)
                     .await?
-                    .with_context(|| format!("there is no controller '{controller}' in the register"))?,
+                    .with_context(|| {
+                        format!("there is no controller '{controller}' in the register")
+                    })?,
             };
             let format = match format {
                 StatementFormat::Html => Format::Html,
@@ -229,23 +261,33 @@ async fn run(cli: Cli) -> Result<()> {
             println!("{}", prepared.render(&controller, lang, format)?);
             Ok(())
         }
-        Command::Publish { controller, effective_date } => {
+        Command::Publish {
+            controller,
+            effective_date,
+        } => {
             let store = connect(&cli.database).await?;
             let state = AppState::new(store, system_clock(), Settings::default());
             let date = effective_date.unwrap_or(state.now().date());
             let v = kluis_web::api::publish_statement(&state, &controller, date, &actor()).await?;
-            println!("published version {} of the statement of {controller}, in force from {}", v.version, v.effective_date);
+            println!(
+                "published version {} of the statement of {controller}, in force from {}",
+                v.version, v.effective_date
+            );
             Ok(())
         }
         Command::User { command } => user(&cli.database, command).await,
-        Command::Token { command: TokenCommand::Create { user, name } } => {
+        Command::Token {
+            command: TokenCommand::Create { user, name },
+        } => {
             let store = connect(&cli.database).await?;
             let account = store
                 .users()
                 .await?
                 .into_iter()
                 .find(|u| u.username == user)
-                .with_context(|| format!("there is no staff account '{user}': add it with `kluis user add`"))?;
+                .with_context(|| {
+                    format!("there is no staff account '{user}': add it with `kluis user add`")
+                })?;
             let (secret, _) = store.create_api_token(account.id, &name, now()).await?;
             println!("{secret}");
             eprintln!("store this token now: it is not shown again");
@@ -272,14 +314,20 @@ async fn register(database: &str, command: RegisterCommand) -> Result<()> {
             let (name, text) = read_register_file(&file)?;
             let register = register_file::parse(&name, &text)?;
             let store = connect(database).await?;
-            let s = store.import_register(&register, prune, &actor(), now()).await?;
+            let s = store
+                .import_register(&register, prune, &actor(), now())
+                .await?;
             println!(
                 "{name} loaded: {} created, {} updated, {} unchanged, {} retired",
                 s.created, s.updated, s.unchanged, s.retired
             );
             Ok(())
         }
-        RegisterCommand::Export { format, lang, output } => {
+        RegisterCommand::Export {
+            format,
+            lang,
+            output,
+        } => {
             let store = connect(database).await?;
             let register = store.register().await?;
             let text = match format {
@@ -310,7 +358,10 @@ async fn register(database: &str, command: RegisterCommand) -> Result<()> {
                     println!("  - {}: {}", g.article(), i18n::t(lang, g.label_key()));
                 }
             }
-            println!("{incomplete} of {} activities lack something art. 30(1) requires", register.activities.len());
+            println!(
+                "{incomplete} of {} activities lack something art. 30(1) requires",
+                register.activities.len()
+            );
             Ok(())
         }
     }
@@ -322,29 +373,44 @@ fn read_register_file(path: &PathBuf) -> Result<(String, String)> {
     if meta.len() > register_file::MAX_FILE_BYTES as u64 {
         bail!("{name} is larger than a register can be; split it");
     }
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {name} as UTF-8 text"))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {name} as UTF-8 text"))?;
     Ok((name, text))
 }
 
 async fn user(database: &str, command: UserCommand) -> Result<()> {
     let store = connect(database).await?;
     match command {
-        UserCommand::Add { username, roles, name } => {
+        UserCommand::Add {
+            username,
+            roles,
+            name,
+        } => {
             let mut password = String::new();
-            std::io::stdin().read_to_string(&mut password).context("cannot read the password from standard input")?;
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .context("cannot read the password from standard input")?;
             let password = password.trim_end_matches(['\n', '\r']);
             if password.chars().count() < 12 {
                 bail!("the password must be at least 12 characters long");
             }
             let display = name.unwrap_or_else(|| username.clone());
-            let u = store.create_user(&username, &display, password, &roles, now()).await?;
+            let u = store
+                .create_user(&username, &display, password, &roles, now())
+                .await?;
             let roles: Vec<_> = u.roles.iter().map(|r| r.name()).collect();
             println!("added {} with roles {}", u.username, roles.join(", "));
         }
         UserCommand::List => {
             for u in store.users().await? {
                 let roles: Vec<_> = u.roles.iter().map(|r| r.name()).collect();
-                println!("{}\t{}\t{}{}", u.username, u.display_name, roles.join(","), if u.disabled { "\tdisabled" } else { "" });
+                println!(
+                    "{}\t{}\t{}{}",
+                    u.username,
+                    u.display_name,
+                    roles.join(","),
+                    if u.disabled { "\tdisabled" } else { "" }
+                );
             }
         }
     }

@@ -42,7 +42,11 @@ fn ok(out: &Output) -> String {
 }
 
 fn fails(out: &Output) -> String {
-    assert!(!out.status.success(), "kluis should have failed: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "kluis should have failed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
@@ -63,7 +67,10 @@ async fn register_story(store: TestStore) {
 
     // A broken file is refused with its place, and changes nothing.
     let err = fails(&kluis(&db, &["register", "validate", &broken_name]));
-    assert!(err.contains(&format!("{broken_name}:")) && err.contains("nobody-"), "{err}");
+    assert!(
+        err.contains(&format!("{broken_name}:")) && err.contains("nobody-"),
+        "{err}"
+    );
     let err = fails(&kluis(&db, &["register", "import", &broken_name]));
     assert!(err.contains("nothing was changed"), "{err}");
     let empty = ok(&kluis(&db, &["register", "export", "--format", "json"]));
@@ -76,15 +83,28 @@ async fn register_story(store: TestStore) {
     let out = ok(&kluis(&db, &["register", "import", LIMBURG]));
     assert!(out.contains("created"), "{out}");
     let again = ok(&kluis(&db, &["register", "import", LIMBURG]));
-    assert!(again.contains("0 created, 0 updated"), "re-importing the same file changes nothing: {again}");
+    assert!(
+        again.contains("0 created, 0 updated"),
+        "re-importing the same file changes nothing: {again}"
+    );
     let yaml = ok(&kluis(&db, &["register", "export", "--format", "yaml"]));
-    let mut original = kluis_domain::register_file::parse("limburg.yaml", &std::fs::read_to_string(LIMBURG).unwrap()).unwrap();
+    let mut original = kluis_domain::register_file::parse(
+        "limburg.yaml",
+        &std::fs::read_to_string(LIMBURG).unwrap(),
+    )
+    .unwrap();
     // The store lists processors and agreements by id; everything else keeps its order.
     original.processors.sort_by(|a, b| a.id.cmp(&b.id));
     original.agreements.sort_by(|a, b| a.id.cmp(&b.id));
     let exported = kluis_domain::register_file::parse("export.yaml", &yaml).unwrap();
-    assert!(exported == original, "the YAML export differs from the imported file");
-    let csv = ok(&kluis(&db, &["register", "export", "--format", "csv", "--lang", "nl"]));
+    assert!(
+        exported == original,
+        "the YAML export differs from the imported file"
+    );
+    let csv = ok(&kluis(
+        &db,
+        &["register", "export", "--format", "csv", "--lang", "nl"],
+    ));
     assert!(csv.lines().count() > original.activities.len(), "{csv}");
     let dpv = ok(&kluis(&db, &["register", "export", "--format", "dpv"]));
     assert!(dpv.contains("eu-gdpr:A6-1-c"), "legal obligation in DPV");
@@ -92,38 +112,117 @@ async fn register_story(store: TestStore) {
     assert!(err.contains("xml"), "{err}");
 
     // The statement carries the seed's facts.
-    let md = ok(&kluis(&db, &["statement", "--controller", "limburg", "--lang", "nl", "--format", "md"]));
-    for fact in ["0207.725.203", "dpo@limburg.be", "griffie@limburg.be", "30 dagen", "70 jaar"] {
+    let md = ok(&kluis(
+        &db,
+        &[
+            "statement",
+            "--controller",
+            "limburg",
+            "--lang",
+            "nl",
+            "--format",
+            "md",
+        ],
+    ));
+    for fact in [
+        "0207.725.203",
+        "dpo@limburg.be",
+        "griffie@limburg.be",
+        "30 dagen",
+        "70 jaar",
+    ] {
         assert!(md.contains(fact), "the Limburg statement lacks {fact}");
     }
     let err = fails(&kluis(&db, &["statement", "--controller", "atlantis"]));
     assert!(err.contains("atlantis"), "{err}");
-    let err = fails(&kluis(&db, &["statement", "--controller", "limburg", "--lang", "de"]));
+    let err = fails(&kluis(
+        &db,
+        &["statement", "--controller", "limburg", "--lang", "de"],
+    ));
     assert!(err.contains("de"), "{err}");
 
     // Publishing numbers versions; a published version can be printed.
     let out = ok(&kluis(&db, &["publish", "--controller", "limburg"]));
     assert!(out.contains("version 1"), "{out}");
-    let html = ok(&kluis(&db, &["statement", "--controller", "limburg", "--version", "1", "--lang", "en"]));
+    let html = ok(&kluis(
+        &db,
+        &[
+            "statement",
+            "--controller",
+            "limburg",
+            "--version",
+            "1",
+            "--lang",
+            "en",
+        ],
+    ));
     assert!(html.contains("<h1"), "{html}");
-    let err = fails(&kluis(&db, &["publish", "--controller", "limburg", "--effective-date", "2001-01-01"]));
+    let err = fails(&kluis(
+        &db,
+        &[
+            "publish",
+            "--controller",
+            "limburg",
+            "--effective-date",
+            "2001-01-01",
+        ],
+    ));
     assert!(err.contains("past"), "{err}");
-    let err = fails(&kluis(&db, &["publish", "--controller", "limburg", "--effective-date", "tomorrow"]));
+    let err = fails(&kluis(
+        &db,
+        &[
+            "publish",
+            "--controller",
+            "limburg",
+            "--effective-date",
+            "tomorrow",
+        ],
+    ));
     assert!(err.contains("YYYY-MM-DD"), "{err}");
 
     // Accounts and tokens.
-    let err = fails(&kluis_with_input(&db, &["user", "add", "anna", "--role", "dpo"], "short\n"));
+    let err = fails(&kluis_with_input(
+        &db,
+        &["user", "add", "anna", "--role", "dpo"],
+        "short\n",
+    ));
     assert!(err.contains("12 characters"), "{err}");
-    let err = fails(&kluis_with_input(&db, &["user", "add", "anna", "--role", "boss"], "a long enough password\n"));
+    let err = fails(&kluis_with_input(
+        &db,
+        &["user", "add", "anna", "--role", "boss"],
+        "a long enough password\n",
+    ));
     assert!(err.contains("boss"), "{err}");
-    ok(&kluis_with_input(&db, &["user", "add", "anna", "--role", "dpo", "--name", "Anna Peeters"], "a long enough password\n"));
-    let err = fails(&kluis_with_input(&db, &["user", "add", "anna", "--role", "dpo"], "a long enough password\n"));
+    ok(&kluis_with_input(
+        &db,
+        &[
+            "user",
+            "add",
+            "anna",
+            "--role",
+            "dpo",
+            "--name",
+            "Anna Peeters",
+        ],
+        "a long enough password\n",
+    ));
+    let err = fails(&kluis_with_input(
+        &db,
+        &["user", "add", "anna", "--role", "dpo"],
+        "a long enough password\n",
+    ));
     assert!(err.contains("already exists"), "{err}");
     let list = ok(&kluis(&db, &["user", "list"]));
     assert!(list.contains("anna\tAnna Peeters\tdpo"), "{list}");
-    let token = ok(&kluis(&db, &["token", "create", "--user", "anna", "--name", "ci"]));
+    let token = ok(&kluis(
+        &db,
+        &["token", "create", "--user", "anna", "--name", "ci"],
+    ));
     assert!(token.trim().starts_with("kluis_"), "{token}");
-    let err = fails(&kluis(&db, &["token", "create", "--user", "nobody", "--name", "ci"]));
+    let err = fails(&kluis(
+        &db,
+        &["token", "create", "--user", "nobody", "--name", "ci"],
+    ));
     assert!(err.contains("kluis user add"), "{err}");
 
     let checked = ok(&kluis(&db, &["register", "check"]));
@@ -148,13 +247,20 @@ fn a_bad_database_url_is_a_clear_error() {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 fn http_get(port: u16, path: &str) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut response = String::new();
     s.read_to_string(&mut response).ok()?;
     Some(response)
@@ -177,13 +283,25 @@ async fn demo_serves_every_seed_statement() {
         if let Some(r) = http_get(port, "/healthz") {
             break r;
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "kluis demo did not answer within 30 s");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "kluis demo did not answer within 30 s"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
-    for controller in ["west-vlaanderen", "limburg", "flevoland", "stad-poperinge", "woondienst-regio-izegem"] {
+    for controller in [
+        "west-vlaanderen",
+        "limburg",
+        "flevoland",
+        "stad-poperinge",
+        "woondienst-regio-izegem",
+    ] {
         let page = http_get(port, &format!("/privacy/{controller}?lang=nl")).unwrap_or_default();
-        assert!(page.starts_with("HTTP/1.1 200"), "/privacy/{controller}: {page}");
+        assert!(
+            page.starts_with("HTTP/1.1 200"),
+            "/privacy/{controller}: {page}"
+        );
     }
     let _ = child.kill();
     let output = child.wait_with_output().expect("kluis demo stops");

@@ -38,12 +38,21 @@ pub fn to_csv(register: &Register, lang: Lang) -> Result<String, csv::Error> {
     for a in &register.activities {
         let controller = register.controller(&a.controller);
         let row = [
-            controller.map(|c| t(&c.name)).unwrap_or_else(|| a.controller.clone()),
+            controller
+                .map(|c| t(&c.name))
+                .unwrap_or_else(|| a.controller.clone()),
             controller
                 .map(|c| {
                     let addr = &c.address;
-                    let contact = [c.email.clone(), c.phone.clone()].into_iter().flatten().collect::<Vec<_>>().join(", ");
-                    format!("{}, {} {}; {contact}", addr.street, addr.postcode, addr.city)
+                    let contact = [c.email.clone(), c.phone.clone()]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    format!(
+                        "{}, {} {}; {contact}",
+                        addr.street, addr.postcode, addr.city
+                    )
                 })
                 .unwrap_or_default(),
             controller.map(|c| c.dpo.email.clone()).unwrap_or_default(),
@@ -75,20 +84,52 @@ pub fn to_csv(register: &Register, lang: Lang) -> Result<String, csv::Error> {
                 Some(r) if r.is_empty() => i18n::t(lang, "art30.not_shared").to_string(),
                 Some(r) => join(r.iter().map(|r| t(&r.name))),
             },
-            join(a.processors.iter().map(|id| register.processor(id).map_or_else(|| id.clone(), |p| p.name.clone()))),
-            join(a.transfers.iter().map(|tr| format!("{} ({}): {} ({})", tr.recipient, tr.country, label(tr.safeguard.label_key()), tr.safeguard.article()))),
+            join(a.processors.iter().map(|id| {
+                register
+                    .processor(id)
+                    .map_or_else(|| id.clone(), |p| p.name.clone())
+            })),
+            join(a.transfers.iter().map(|tr| {
+                format!(
+                    "{} ({}): {} ({})",
+                    tr.recipient,
+                    tr.country,
+                    label(tr.safeguard.label_key()),
+                    tr.safeguard.article()
+                )
+            })),
             join(a.retention.iter().map(|s| {
-                let what = s.applies_to.as_ref().map(|x| format!("{}: ", t(x))).unwrap_or_default();
+                let what = s
+                    .applies_to
+                    .as_ref()
+                    .map(|x| format!("{}: ", t(x)))
+                    .unwrap_or_default();
                 format!("{what}{}", rule_summary(&s.rule, lang))
             })),
             join(
                 a.security_measures
                     .iter()
-                    .chain(controller.map(|c| c.security_measures.iter()).into_iter().flatten())
+                    .chain(
+                        controller
+                            .map(|c| c.security_measures.iter())
+                            .into_iter()
+                            .flatten(),
+                    )
                     .map(t),
             ),
-            a.dpia.as_ref().map(|d| d.reference.clone()).unwrap_or_default(),
-            i18n::t(lang, if a.automated_decision_making.is_none() { "art30.no" } else { "art30.yes" }).to_string(),
+            a.dpia
+                .as_ref()
+                .map(|d| d.reference.clone())
+                .unwrap_or_default(),
+            i18n::t(
+                lang,
+                if a.automated_decision_making.is_none() {
+                    "art30.no"
+                } else {
+                    "art30.yes"
+                },
+            )
+            .to_string(),
         ];
         out.write_record(row.iter().map(|cell| defuse(cell)))?;
     }
@@ -105,15 +146,29 @@ fn rule_summary(rule: &RetentionRule, lang: Lang) -> String {
     let ev = |e: &crate::retention::RetentionEvent| i18n::t(lang, &e.label_key()).to_string();
     match rule {
         RetentionRule::AfterEvent { event, period } => format!("{period} / {}", ev(event)),
-        RetentionRule::UntilAge { age } => i18n::tf(lang, "art30.until_age", &[("age", &age.to_string())]),
-        RetentionRule::Extendable { event, period, extension, max_extensions } => format!(
-            "{period} / {} (+{max_extensions} × {extension})",
-            ev(event)
-        ),
-        RetentionRule::UntilWithdrawal { .. } => i18n::t(lang, "art30.until_withdrawal").to_string(),
+        RetentionRule::UntilAge { age } => {
+            i18n::tf(lang, "art30.until_age", &[("age", &age.to_string())])
+        }
+        RetentionRule::Extendable {
+            event,
+            period,
+            extension,
+            max_extensions,
+        } => format!("{period} / {} (+{max_extensions} × {extension})", ev(event)),
+        RetentionRule::UntilWithdrawal { .. } => {
+            i18n::t(lang, "art30.until_withdrawal").to_string()
+        }
         RetentionRule::Permanent => i18n::t(lang, "art30.permanent").to_string(),
-        RetentionRule::ArchiveLaw { reference, period, event } => {
-            let base = format!("{}: {}", i18n::t(lang, "art30.archive_law"), reference.show(lang));
+        RetentionRule::ArchiveLaw {
+            reference,
+            period,
+            event,
+        } => {
+            let base = format!(
+                "{}: {}",
+                i18n::t(lang, "art30.archive_law"),
+                reference.show(lang)
+            );
             match (period, event) {
                 (Some(p), Some(e)) => format!("{base} ({p} / {})", ev(e)),
                 _ => base,
@@ -169,7 +224,11 @@ activities:
         let row = &rows[0];
         assert_eq!(&row[3], "camera");
         assert!(row[6].contains("Orde; rust"));
-        assert!(row[7].contains("art. 6(1)(e)") && row[7].contains("Camerawet"), "{}", &row[7]);
+        assert!(
+            row[7].contains("art. 6(1)(e)") && row[7].contains("Camerawet"),
+            "{}",
+            &row[7]
+        );
         assert!(row[15].contains("30 days"), "{}", &row[15]);
     }
 

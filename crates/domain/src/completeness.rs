@@ -173,7 +173,10 @@ activities:
         let gaps = check(&r.activities[1], r.controller("stad"));
         assert_eq!(
             gaps,
-            vec![Gap::UnrecordedTransfer { recipient: "Microsoft".into(), country: "US".into() }]
+            vec![Gap::UnrecordedTransfer {
+                recipient: "Microsoft".into(),
+                country: "US".into()
+            }]
         );
         r.activities[1].transfers.push(crate::register::Transfer {
             recipient: "Microsoft".into(),

@@ -94,12 +94,18 @@ fn activity(a: &ProcessingActivity) -> Value {
 fn source(s: &Source) -> Value {
     match s {
         Source::DataSubject => json!({"@id": "dpv:DataSubjectDataSource"}),
-        Source::OnlineServices => json!({"@id": "dpv:DataSubjectDataSource", "dct:description": "online services"}),
-        Source::AuthenticSource(a) => json!({"@id": "dpv:ThirdPartyDataSource", "dct:identifier": a.name()}),
+        Source::OnlineServices => {
+            json!({"@id": "dpv:DataSubjectDataSource", "dct:description": "online services"})
+        }
+        Source::AuthenticSource(a) => {
+            json!({"@id": "dpv:ThirdPartyDataSource", "dct:identifier": a.name()})
+        }
         Source::OtherAuthority(t) | Source::ThirdParty(t) => {
             json!({"@id": "dpv:ThirdPartyDataSource", "dct:description": lang_strings(t)})
         }
-        Source::PublicSource(t) => json!({"@id": "dpv:PublicDataSource", "dct:description": lang_strings(t)}),
+        Source::PublicSource(t) => {
+            json!({"@id": "dpv:PublicDataSource", "dct:description": lang_strings(t)})
+        }
     }
 }
 
@@ -109,7 +115,12 @@ fn retention(rule: &RetentionRule) -> Value {
             json!({"kluis:after": event.name(), "rdf:value": iso_duration(period)})
         }
         RetentionRule::UntilAge { age } => json!({"kluis:untilAge": age}),
-        RetentionRule::Extendable { event, period, extension, max_extensions } => json!({
+        RetentionRule::Extendable {
+            event,
+            period,
+            extension,
+            max_extensions,
+        } => json!({
             "kluis:after": event.name(), "rdf:value": iso_duration(period),
             "kluis:extension": iso_duration(extension), "kluis:maxExtensions": max_extensions,
         }),
@@ -117,7 +128,11 @@ fn retention(rule: &RetentionRule) -> Value {
             json!({"kluis:untilWithdrawal": true, "kluis:grace": grace.as_ref().map(iso_duration)})
         }
         RetentionRule::Permanent => json!({"kluis:permanent": true}),
-        RetentionRule::ArchiveLaw { reference, event, period } => json!({
+        RetentionRule::ArchiveLaw {
+            reference,
+            event,
+            period,
+        } => json!({
             "kluis:archiveLaw": lang_strings(reference),
             "kluis:after": event.map(|e| e.name()),
             "rdf:value": period.as_ref().map(iso_duration),

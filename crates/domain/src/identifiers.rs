@@ -36,7 +36,9 @@ impl FromStr for EnterpriseNumber {
         if !digits.starts_with('0') && !digits.starts_with('1') {
             return Err(EnterpriseNumberError::Format(s.to_string()));
         }
-        let number: u64 = digits.parse().map_err(|_| EnterpriseNumberError::Format(s.to_string()))?;
+        let number: u64 = digits
+            .parse()
+            .map_err(|_| EnterpriseNumberError::Format(s.to_string()))?;
         let (base, check) = (number / 100, number % 100);
         if 97 - base % 97 != check {
             return Err(EnterpriseNumberError::CheckDigits(s.to_string()));
@@ -60,7 +62,9 @@ impl Serialize for EnterpriseNumber {
 
 impl<'de> Deserialize<'de> for EnterpriseNumber {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 

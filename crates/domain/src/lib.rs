@@ -4,13 +4,16 @@
 pub mod vocabulary;
 
 pub mod access;
+pub mod art30;
 pub mod category;
+pub mod completeness;
+pub mod dpv;
+pub mod i18n;
 pub mod identifiers;
 pub mod legal;
 pub mod register;
-pub mod retention;
-pub mod text;
 pub mod register_file;
+pub mod retention;
+pub mod statement;
+pub mod text;
 pub mod validate;
-pub mod completeness;
-pub mod dpv;

@@ -522,7 +522,9 @@ impl Register {
         &'a self,
         controller: &'a str,
     ) -> impl Iterator<Item = &'a ProcessingActivity> + 'a {
-        self.activities.iter().filter(move |a| a.controller == controller)
+        self.activities
+            .iter()
+            .filter(move |a| a.controller == controller)
     }
 
     /// The part of the register that one controller's statement is made of: the
@@ -540,7 +542,9 @@ impl Register {
             .filter(|p| {
                 activities.iter().any(|a| {
                     a.processors.contains(&p.id)
-                        || a.applications.iter().any(|app| app.processor.as_ref() == Some(&p.id))
+                        || a.applications
+                            .iter()
+                            .any(|app| app.processor.as_ref() == Some(&p.id))
                 })
             })
             .cloned()
@@ -551,6 +555,11 @@ impl Register {
             .filter(|ag| ag.controllers.iter().any(|x| x == controller))
             .cloned()
             .collect();
-        Some(Register { controllers: vec![c], processors, agreements, activities })
+        Some(Register {
+            controllers: vec![c],
+            processors,
+            agreements,
+            activities,
+        })
     }
 }

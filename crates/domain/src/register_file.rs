@@ -29,7 +29,12 @@ pub struct RegisterFileError {
 impl fmt::Display for RegisterFileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.problems.len();
-        writeln!(f, "{} was not loaded: {n} problem{} found, nothing was changed", self.file, if n == 1 { "" } else { "s" })?;
+        writeln!(
+            f,
+            "{} was not loaded: {n} problem{} found, nothing was changed",
+            self.file,
+            if n == 1 { "" } else { "s" }
+        )?;
         for p in &self.problems {
             match (p.line, p.column) {
                 (Some(l), Some(c)) => writeln!(f, "{}:{l}:{c}: {}", self.file, p.message)?,
@@ -46,12 +51,18 @@ pub const MAX_FILE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Parses and validates a register file. Nothing is returned unless all of it is valid.
 pub fn parse(file: &str, text: &str) -> Result<Register, RegisterFileError> {
-    let refuse = |problems| RegisterFileError { file: file.to_string(), problems };
+    let refuse = |problems| RegisterFileError {
+        file: file.to_string(),
+        problems,
+    };
     if text.len() > MAX_FILE_BYTES {
         return Err(refuse(vec![Problem {
             line: None,
             column: None,
-            message: format!("the file is larger than {} MiB; split the register", MAX_FILE_BYTES / (1024 * 1024)),
+            message: format!(
+                "the file is larger than {} MiB; split the register",
+                MAX_FILE_BYTES / (1024 * 1024)
+            ),
         }]));
     }
     let register: Register = serde_saphyr::from_str(text).map_err(|e| {
@@ -73,9 +84,16 @@ pub fn parse(file: &str, text: &str) -> Result<Register, RegisterFileError> {
 /// The error's own sentence, without the snippet the library draws around it.
 fn plain_message(e: &serde_saphyr::Error) -> String {
     let text = e.without_snippet().to_string();
-    let first = text.lines().next().unwrap_or("the file is not valid YAML").trim();
+    let first = text
+        .lines()
+        .next()
+        .unwrap_or("the file is not valid YAML")
+        .trim();
     // The library appends the position ("... at line 3, column 5"); kluis prints its own.
-    first.rfind(" at line ").map_or(first, |i| &first[..i]).to_string()
+    first
+        .rfind(" at line ")
+        .map_or(first, |i| &first[..i])
+        .to_string()
 }
 
 /// Writes the register as YAML that `parse` reads back to the same register.
@@ -171,7 +189,9 @@ activities:
 "#;
 
     fn problems(text: &str) -> Vec<Problem> {
-        parse("register.yaml", text).expect_err("should be refused").problems
+        parse("register.yaml", text)
+            .expect_err("should be refused")
+            .problems
     }
 
     #[test]
@@ -193,25 +213,39 @@ activities:
     fn unknown_legal_basis_names_the_line_and_the_choices() {
         let text = MINIMAL.replace("basis: public_interest", "basis: public_intrest");
         let p = problems(&text);
-        let expected_line = text.lines().position(|l| l.contains("public_intrest")).unwrap() + 1;
+        let expected_line = text
+            .lines()
+            .position(|l| l.contains("public_intrest"))
+            .unwrap()
+            + 1;
         assert_eq!(p[0].line, Some(expected_line as u64), "{p:?}");
         assert!(p[0].message.contains("public_intrest"), "{}", p[0].message);
     }
 
     #[test]
     fn unknown_field_is_refused() {
-        let text = MINIMAL.replace("    purposes: [Bescherming", "    purpose: x\n    purposes: [Bescherming");
+        let text = MINIMAL.replace(
+            "    purposes: [Bescherming",
+            "    purpose: x\n    purposes: [Bescherming",
+        );
         let p = problems(&text);
         assert!(p[0].message.contains("purpose"), "{}", p[0].message);
     }
 
     #[test]
     fn consent_without_withdrawal_path_points_at_the_activity() {
-        let text = MINIMAL.replace("    consent: {withdrawal: Via de link onderaan elke nieuwsbrief}\n", "");
+        let text = MINIMAL.replace(
+            "    consent: {withdrawal: Via de link onderaan elke nieuwsbrief}\n",
+            "",
+        );
         let p = problems(&text);
         assert_eq!(p.len(), 1, "{p:?}");
         assert!(p[0].message.contains("withdrawn"), "{}", p[0].message);
-        let activity_line = text.lines().position(|l| l.contains("id: nieuwsbrief")).unwrap() + 1;
+        let activity_line = text
+            .lines()
+            .position(|l| l.contains("id: nieuwsbrief"))
+            .unwrap()
+            + 1;
         assert_eq!(p[0].line, Some(activity_line as u64));
     }
 
@@ -278,7 +312,9 @@ activities:
     #[test]
     fn examples_are_valid_registers() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.extension().is_some_and(|e| e == "yaml") {

@@ -29,16 +29,36 @@ const MAX_PERIOD_YEARS: u32 = 200;
 
 impl Period {
     pub const fn days(days: u16) -> Self {
-        Period { years: 0, months: 0, weeks: 0, days }
+        Period {
+            years: 0,
+            months: 0,
+            weeks: 0,
+            days,
+        }
     }
     pub const fn weeks(weeks: u16) -> Self {
-        Period { years: 0, months: 0, weeks, days: 0 }
+        Period {
+            years: 0,
+            months: 0,
+            weeks,
+            days: 0,
+        }
     }
     pub const fn months(months: u16) -> Self {
-        Period { years: 0, months, weeks: 0, days: 0 }
+        Period {
+            years: 0,
+            months,
+            weeks: 0,
+            days: 0,
+        }
     }
     pub const fn years(years: u16) -> Self {
-        Period { years, months: 0, weeks: 0, days: 0 }
+        Period {
+            years,
+            months: 0,
+            weeks: 0,
+            days: 0,
+        }
     }
 
     pub fn is_zero(&self) -> bool {
@@ -59,7 +79,8 @@ impl Period {
         let months_total = i64::from(self.years) * 12 + i64::from(self.months);
         let d = add_months(date, months_total)?;
         let days = i64::from(self.weeks) * 7 + i64::from(self.days);
-        d.checked_add(Duration::days(days)).ok_or(RetentionError::OutOfRange)
+        d.checked_add(Duration::days(days))
+            .ok_or(RetentionError::OutOfRange)
     }
 }
 
@@ -108,12 +129,14 @@ impl FromStr for Period {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let hint = "write a period as a number and a unit, e.g. \"30 days\", \"4 weeks\", \"1 year 6 months\"";
         let words: Vec<&str> = s.split_whitespace().collect();
-        if words.is_empty() || words.len() % 2 != 0 {
+        if words.is_empty() || !words.len().is_multiple_of(2) {
             return Err(format!("'{s}' is not a period: {hint}"));
         }
         let mut p = Period::default();
         for pair in words.chunks(2) {
-            let n: u16 = pair[0].parse().map_err(|_| format!("'{s}' is not a period: {hint}"))?;
+            let n: u16 = pair[0]
+                .parse()
+                .map_err(|_| format!("'{s}' is not a period: {hint}"))?;
             let slot = match pair[1].trim_end_matches(',') {
                 "year" | "years" => &mut p.years,
                 "month" | "months" => &mut p.months,
@@ -121,7 +144,9 @@ impl FromStr for Period {
                 "day" | "days" => &mut p.days,
                 other => return Err(format!("'{other}' is not a unit of time: {hint}")),
             };
-            *slot = slot.checked_add(n).ok_or_else(|| format!("'{s}' is too long a period"))?;
+            *slot = slot
+                .checked_add(n)
+                .ok_or_else(|| format!("'{s}' is too long a period"))?;
         }
         Ok(p)
     }
@@ -168,7 +193,10 @@ vocabulary! {
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RetentionRule {
     /// A fixed period after an event: "30 days after recording".
-    AfterEvent { event: RetentionEvent, period: Period },
+    AfterEvent {
+        event: RetentionEvent,
+        period: Period,
+    },
     /// Until the person reaches an age: "until the age of 70".
     UntilAge { age: u8 },
     /// A period that staff may extend a limited number of times: "1 year, at most twice
@@ -245,7 +273,9 @@ pub enum Deadline {
 pub enum RetentionError {
     #[error("the retention period is empty: give a period such as \"30 days\"")]
     EmptyPeriod,
-    #[error("a retention period longer than {MAX_PERIOD_YEARS} years is not a period: use 'permanent' or 'archive_law'")]
+    #[error(
+        "a retention period longer than {MAX_PERIOD_YEARS} years is not a period: use 'permanent' or 'archive_law'"
+    )]
     PeriodTooLong,
     #[error("an age of {0} cannot be reached: give an age between 1 and 120")]
     ImpossibleAge(u8),
@@ -282,7 +312,12 @@ impl RetentionRule {
                     Err(RetentionError::ImpossibleAge(*age))
                 }
             }
-            RetentionRule::Extendable { period, extension, max_extensions, .. } => {
+            RetentionRule::Extendable {
+                period,
+                extension,
+                max_extensions,
+                ..
+            } => {
                 if period.is_zero() {
                     return Err(RetentionError::EmptyPeriod);
                 }
@@ -294,7 +329,11 @@ impl RetentionRule {
             }
             RetentionRule::UntilWithdrawal { grace } => grace.as_ref().map_or(Ok(()), bounded),
             RetentionRule::Permanent => Ok(()),
-            RetentionRule::ArchiveLaw { reference, event, period } => {
+            RetentionRule::ArchiveLaw {
+                reference,
+                event,
+                period,
+            } => {
                 if reference.is_blank() {
                     return Err(RetentionError::ArchiveLawWithoutReference);
                 }
@@ -320,7 +359,12 @@ impl RetentionRule {
                 let born = facts.birth_date.ok_or(RetentionError::MissingBirthDate)?;
                 Period::years(u16::from(*age)).after(born).map(Deadline::On)
             }
-            RetentionRule::Extendable { event, period, extension, max_extensions } => {
+            RetentionRule::Extendable {
+                event,
+                period,
+                extension,
+                max_extensions,
+            } => {
                 if facts.extensions > *max_extensions {
                     return Err(RetentionError::TooManyExtensions {
                         given: facts.extensions,
@@ -342,9 +386,11 @@ impl RetentionRule {
                 None => Ok(Deadline::UntilWithdrawal),
             },
             RetentionRule::Permanent => Ok(Deadline::Permanent),
-            RetentionRule::ArchiveLaw { event: Some(event), period: Some(period), .. } => {
-                after(event, period)
-            }
+            RetentionRule::ArchiveLaw {
+                event: Some(event),
+                period: Some(period),
+                ..
+            } => after(event, period),
             RetentionRule::ArchiveLaw { .. } => Ok(Deadline::ArchiveReview),
         }
     }
@@ -374,16 +420,31 @@ mod tests {
 
     #[test]
     fn months_clamp_to_the_last_day() {
-        assert_eq!(Period::months(1).after(date!(2025 - 01 - 31)), Ok(date!(2025 - 02 - 28)));
-        assert_eq!(Period::months(1).after(date!(2024 - 01 - 31)), Ok(date!(2024 - 02 - 29)));
-        assert_eq!(Period::years(1).after(date!(2024 - 02 - 29)), Ok(date!(2025 - 02 - 28)));
-        assert_eq!(Period::months(1).after(date!(2026 - 03 - 05)), Ok(date!(2026 - 04 - 05)));
+        assert_eq!(
+            Period::months(1).after(date!(2025 - 01 - 31)),
+            Ok(date!(2025 - 02 - 28))
+        );
+        assert_eq!(
+            Period::months(1).after(date!(2024 - 01 - 31)),
+            Ok(date!(2024 - 02 - 29))
+        );
+        assert_eq!(
+            Period::years(1).after(date!(2024 - 02 - 29)),
+            Ok(date!(2025 - 02 - 28))
+        );
+        assert_eq!(
+            Period::months(1).after(date!(2026 - 03 - 05)),
+            Ok(date!(2026 - 04 - 05))
+        );
     }
 
     #[test]
     fn training_records_until_age_seventy() {
         let rule = RetentionRule::UntilAge { age: 70 };
-        let f = RecordFacts { birth_date: Some(date!(1980 - 06 - 12)), ..Default::default() };
+        let f = RecordFacts {
+            birth_date: Some(date!(1980 - 06 - 12)),
+            ..Default::default()
+        };
         assert_eq!(rule.deadline(&f), Ok(Deadline::On(date!(2050 - 06 - 12))));
         assert_eq!(
             rule.deadline(&RecordFacts::default()),
@@ -421,10 +482,22 @@ mod tests {
             Ok(Deadline::AwaitingEvent(RetentionEvent::EndOfProcedure))
         );
         let withdrawal = RetentionRule::UntilWithdrawal { grace: None };
-        assert_eq!(withdrawal.deadline(&RecordFacts::default()), Ok(Deadline::UntilWithdrawal));
-        let f = RecordFacts { withdrawn_on: Some(date!(2026 - 05 - 01)), ..Default::default() };
-        assert_eq!(withdrawal.deadline(&f), Ok(Deadline::On(date!(2026 - 05 - 01))));
-        assert_eq!(RetentionRule::Permanent.deadline(&f), Ok(Deadline::Permanent));
+        assert_eq!(
+            withdrawal.deadline(&RecordFacts::default()),
+            Ok(Deadline::UntilWithdrawal)
+        );
+        let f = RecordFacts {
+            withdrawn_on: Some(date!(2026 - 05 - 01)),
+            ..Default::default()
+        };
+        assert_eq!(
+            withdrawal.deadline(&f),
+            Ok(Deadline::On(date!(2026 - 05 - 01)))
+        );
+        assert_eq!(
+            RetentionRule::Permanent.deadline(&f),
+            Ok(Deadline::Permanent)
+        );
         let archive = RetentionRule::ArchiveLaw {
             reference: Text::nl("Archiefdecreet 9 juli 2010"),
             event: None,
@@ -451,15 +524,24 @@ mod tests {
             max_extensions: 2,
         };
         assert_eq!(no_extension.validate(), Err(RetentionError::BadExtension));
-        let no_reference =
-            RetentionRule::ArchiveLaw { reference: Text::default(), event: None, period: None };
-        assert_eq!(no_reference.validate(), Err(RetentionError::ArchiveLawWithoutReference));
+        let no_reference = RetentionRule::ArchiveLaw {
+            reference: Text::default(),
+            event: None,
+            period: None,
+        };
+        assert_eq!(
+            no_reference.validate(),
+            Err(RetentionError::ArchiveLawWithoutReference)
+        );
     }
 
     #[test]
     fn periods_parse_and_print() {
         assert_eq!("30 days".parse(), Ok(Period::days(30)));
-        assert_eq!("1 year 6 months".parse::<Period>().map(|p| p.to_string()), Ok("1 year 6 months".into()));
+        assert_eq!(
+            "1 year 6 months".parse::<Period>().map(|p| p.to_string()),
+            Ok("1 year 6 months".into())
+        );
         assert!("thirty days".parse::<Period>().is_err());
         assert!("30 fortnights".parse::<Period>().is_err());
         assert!("30".parse::<Period>().is_err());
@@ -474,8 +556,12 @@ mod tests {
     }
 
     fn any_period() -> impl Strategy<Value = Period> {
-        (0u16..100, 0u16..36, 0u16..60, 0u16..400)
-            .prop_map(|(years, months, weeks, days)| Period { years, months, weeks, days })
+        (0u16..100, 0u16..36, 0u16..60, 0u16..400).prop_map(|(years, months, weeks, days)| Period {
+            years,
+            months,
+            weeks,
+            days,
+        })
     }
 
     proptest! {

@@ -101,9 +101,12 @@ impl Text {
         if let Some(s) = self.0.get(&lang).filter(|s| !s.trim().is_empty()) {
             return Some((lang, s));
         }
-        Lang::ALL
-            .iter()
-            .find_map(|l| self.0.get(l).filter(|s| !s.trim().is_empty()).map(|s| (*l, s.as_str())))
+        Lang::ALL.iter().find_map(|l| {
+            self.0
+                .get(l)
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| (*l, s.as_str()))
+        })
     }
 
     /// The text in `lang` or its fallback, or "" when the text is blank.
@@ -150,7 +153,10 @@ mod tests {
 
     #[test]
     fn accept_language_honours_weights_and_skips_unknown() {
-        assert_eq!(Lang::from_accept_language("de-DE, fr;q=0.8, en;q=0.9"), Some(Lang::En));
+        assert_eq!(
+            Lang::from_accept_language("de-DE, fr;q=0.8, en;q=0.9"),
+            Some(Lang::En)
+        );
         assert_eq!(Lang::from_accept_language("nl-BE"), Some(Lang::Nl));
         assert_eq!(Lang::from_accept_language("de, es"), None);
         assert_eq!(Lang::from_accept_language("en;q=0"), None);

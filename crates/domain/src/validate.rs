@@ -48,23 +48,43 @@ pub struct Issue {
 /// Checks the whole register; an empty list means it may be loaded.
 pub fn validate(register: &Register) -> Vec<Issue> {
     let mut v = Validator { issues: Vec::new() };
-    let controllers = v.unique_ids(Section::Controllers, register.controllers.iter().map(|c| &c.id));
-    let processors = v.unique_ids(Section::Processors, register.processors.iter().map(|p| &p.id));
-    let agreements = v.unique_ids(Section::Agreements, register.agreements.iter().map(|a| &a.id));
-    v.unique_ids(Section::Activities, register.activities.iter().map(|a| &a.id));
+    let controllers = v.unique_ids(
+        Section::Controllers,
+        register.controllers.iter().map(|c| &c.id),
+    );
+    let processors = v.unique_ids(
+        Section::Processors,
+        register.processors.iter().map(|p| &p.id),
+    );
+    let agreements = v.unique_ids(
+        Section::Agreements,
+        register.agreements.iter().map(|a| &a.id),
+    );
+    v.unique_ids(
+        Section::Activities,
+        register.activities.iter().map(|a| &a.id),
+    );
 
     for (i, c) in register.controllers.iter().enumerate() {
-        let at = |field| Locator { section: Section::Controllers, index: i, field: Some(field) };
+        let at = |field| Locator {
+            section: Section::Controllers,
+            index: i,
+            field: Some(field),
+        };
         if c.name.is_blank() {
             v.push(at("name"), "the controller needs a name".into());
         }
         if !looks_like_email(&c.dpo.email) {
-            v.push(at("dpo"), format!("'{}' is not an e-mail address for the DPO", c.dpo.email));
+            v.push(
+                at("dpo"),
+                format!("'{}' is not an e-mail address for the DPO", c.dpo.email),
+            );
         }
         match c.supervisory_authorities.first() {
             None => v.push(
                 at("supervisory_authorities"),
-                "name at least one supervisory authority: citizens must know where to complain".into(),
+                "name at least one supervisory authority: citizens must know where to complain"
+                    .into(),
             ),
             Some(first) => {
                 let fits = match c.address.country {
@@ -90,27 +110,55 @@ pub fn validate(register: &Register) -> Vec<Issue> {
         }
         for joint in &c.joint_controllers {
             if joint == &c.id {
-                v.push(at("joint_controllers"), "a controller cannot be its own joint controller".into());
+                v.push(
+                    at("joint_controllers"),
+                    "a controller cannot be its own joint controller".into(),
+                );
             } else if !controllers.contains_key(joint.as_str()) {
-                v.push(at("joint_controllers"), format!("joint controller '{joint}' is not in the register"));
+                v.push(
+                    at("joint_controllers"),
+                    format!("joint controller '{joint}' is not in the register"),
+                );
             }
         }
     }
 
     for (i, a) in register.agreements.iter().enumerate() {
-        let at = |field| Locator { section: Section::Agreements, index: i, field: Some(field) };
+        let at = |field| Locator {
+            section: Section::Agreements,
+            index: i,
+            field: Some(field),
+        };
         if a.controllers.is_empty() {
-            v.push(at("controllers"), format!("agreement '{}' names no controller that is party to it", a.id));
+            v.push(
+                at("controllers"),
+                format!(
+                    "agreement '{}' names no controller that is party to it",
+                    a.id
+                ),
+            );
         }
         for c in &a.controllers {
             if !controllers.contains_key(c.as_str()) {
-                v.push(at("controllers"), format!("controller '{c}' of agreement '{}' is not in the register", a.id));
+                v.push(
+                    at("controllers"),
+                    format!(
+                        "controller '{c}' of agreement '{}' is not in the register",
+                        a.id
+                    ),
+                );
             }
         }
         if let (Some(signed), Some(expires)) = (a.signed_on, a.expires_on)
             && expires < signed
         {
-            v.push(at("expires_on"), format!("agreement '{}' expires ({expires}) before it was signed ({signed})", a.id));
+            v.push(
+                at("expires_on"),
+                format!(
+                    "agreement '{}' expires ({expires}) before it was signed ({signed})",
+                    a.id
+                ),
+            );
         }
         match &a.kind {
             AgreementKind::ProcessorAgreement { processor } if !processors.contains_key(processor.as_str()) => {
@@ -128,18 +176,34 @@ pub fn validate(register: &Register) -> Vec<Issue> {
     }
 
     for (i, act) in register.activities.iter().enumerate() {
-        let at = |field| Locator { section: Section::Activities, index: i, field: Some(field) };
+        let at = |field| Locator {
+            section: Section::Activities,
+            index: i,
+            field: Some(field),
+        };
         let id = &act.id;
         if !controllers.contains_key(act.controller.as_str()) {
-            v.push(at("controller"), format!("controller '{}' of activity '{id}' is not in the register", act.controller));
+            v.push(
+                at("controller"),
+                format!(
+                    "controller '{}' of activity '{id}' is not in the register",
+                    act.controller
+                ),
+            );
         }
         if act.name.is_blank() {
             v.push(at("name"), format!("activity '{id}' needs a name"));
         }
         if act.legal_bases.is_empty() {
-            v.push(at("legal_bases"), format!("activity '{id}' needs at least one legal basis of art. 6(1)"));
+            v.push(
+                at("legal_bases"),
+                format!("activity '{id}' needs at least one legal basis of art. 6(1)"),
+            );
         }
-        let on_consent = act.legal_bases.iter().any(|b| b.basis == LegalBasis::Consent);
+        let on_consent = act
+            .legal_bases
+            .iter()
+            .any(|b| b.basis == LegalBasis::Consent);
         match (&act.consent, on_consent) {
             (None, true) => v.push(
                 at("consent"),
@@ -159,7 +223,10 @@ pub fn validate(register: &Register) -> Vec<Issue> {
             if !sc.category.is_criminal() && sc.condition.is_none() {
                 v.push(
                     at("special_categories"),
-                    format!("special category '{}' in activity '{id}' needs an art. 9(2) condition", sc.category),
+                    format!(
+                        "special category '{}' in activity '{id}' needs an art. 9(2) condition",
+                        sc.category
+                    ),
                 );
             }
             if sc.category.is_criminal() && sc.reference.as_ref().is_none_or(|r| r.is_blank()) {
@@ -171,28 +238,52 @@ pub fn validate(register: &Register) -> Vec<Issue> {
         }
         for p in &act.processors {
             if !processors.contains_key(p.as_str()) {
-                v.push(at("processors"), format!("processor '{p}' of activity '{id}' is not in the register"));
+                v.push(
+                    at("processors"),
+                    format!("processor '{p}' of activity '{id}' is not in the register"),
+                );
             }
         }
         for app in &act.applications {
             if let Some(p) = &app.processor
                 && !processors.contains_key(p.as_str())
             {
-                v.push(at("applications"), format!("processor '{p}' of application '{}' is not in the register", app.name));
+                v.push(
+                    at("applications"),
+                    format!(
+                        "processor '{p}' of application '{}' is not in the register",
+                        app.name
+                    ),
+                );
             }
         }
         for ag in &act.agreements {
             if !agreements.contains_key(ag.as_str()) {
-                v.push(at("agreements"), format!("agreement '{ag}' of activity '{id}' is not in the register"));
+                v.push(
+                    at("agreements"),
+                    format!("agreement '{ag}' of activity '{id}' is not in the register"),
+                );
             }
         }
         let mut keys = HashSet::new();
         for schedule in &act.retention {
             if !keys.insert(schedule.key.as_str()) {
-                v.push(at("retention"), format!("retention key '{}' is used twice in activity '{id}'", schedule.key));
+                v.push(
+                    at("retention"),
+                    format!(
+                        "retention key '{}' is used twice in activity '{id}'",
+                        schedule.key
+                    ),
+                );
             }
             if let Err(e) = schedule.rule.validate() {
-                v.push(at("retention"), format!("retention '{}' of activity '{id}' cannot be computed: {e}", schedule.key));
+                v.push(
+                    at("retention"),
+                    format!(
+                        "retention '{}' of activity '{id}' cannot be computed: {e}",
+                        schedule.key
+                    ),
+                );
             }
         }
         for t in &act.transfers {
@@ -221,7 +312,11 @@ impl Validator {
     ) -> HashMap<&'a str, usize> {
         let mut seen = HashMap::new();
         for (index, id) in ids.enumerate() {
-            let at = Locator { section, index, field: Some("id") };
+            let at = Locator {
+                section,
+                index,
+                field: Some("id"),
+            };
             if !is_slug(id) {
                 self.push(at, format!("id '{id}' may hold only lowercase letters, digits and dashes, and starts with a letter"));
             }
@@ -244,7 +339,9 @@ pub fn is_slug(s: &str) -> bool {
 
 fn looks_like_email(s: &str) -> bool {
     match s.split_once('@') {
-        Some((local, domain)) => !local.is_empty() && domain.contains('.') && !s.contains(char::is_whitespace),
+        Some((local, domain)) => {
+            !local.is_empty() && domain.contains('.') && !s.contains(char::is_whitespace)
+        }
         None => false,
     }
 }

@@ -28,11 +28,20 @@ pub enum ApiError {
     NotFound { what: &'static str, id: String },
     #[error("{what} '{id}' already exists")]
     AlreadyExists { what: &'static str, id: String },
-    #[error("{what} '{id}' was changed by someone else (you have version {expected}, the current one is {actual}): reload it and apply your change again")]
-    Conflict { what: &'static str, id: String, expected: i64, actual: i64 },
+    #[error(
+        "{what} '{id}' was changed by someone else (you have version {expected}, the current one is {actual}): reload it and apply your change again"
+    )]
+    Conflict {
+        what: &'static str,
+        id: String,
+        expected: i64,
+        actual: i64,
+    },
     #[error("{0}")]
     InUse(String),
-    #[error("send the version you edit in an If-Match header (the ETag of the GET), so nobody's change is overwritten")]
+    #[error(
+        "send the version you edit in an If-Match header (the ETag of the GET), so nobody's change is overwritten"
+    )]
     PreconditionRequired,
     #[error("the request body is larger than kluis accepts")]
     PayloadTooLarge,
@@ -148,9 +157,17 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound { what, id } => ApiError::NotFound { what, id },
             StoreError::AlreadyExists { what, id } => ApiError::AlreadyExists { what, id },
-            StoreError::Conflict { what, id, expected, actual } => {
-                ApiError::Conflict { what, id, expected, actual }
-            }
+            StoreError::Conflict {
+                what,
+                id,
+                expected,
+                actual,
+            } => ApiError::Conflict {
+                what,
+                id,
+                expected,
+                actual,
+            },
             e @ StoreError::InUse { .. } => ApiError::InUse(e.to_string()),
             StoreError::Unavailable(cause) => {
                 tracing::error!(%cause, "database unavailable");

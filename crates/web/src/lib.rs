@@ -1,6 +1,7 @@
 //! HTTP for kluis: the JSON API with its OpenAPI document, the public privacy statements,
 //! and the staff back-office.
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod error;
@@ -22,11 +23,15 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// The whole application.
 pub fn app(state: AppState) -> Router {
     let header = |name: &'static str, value: &'static str| {
-        SetResponseHeaderLayer::if_not_present(HeaderName::from_static(name), HeaderValue::from_static(value))
+        SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        )
     };
     Router::new()
         .merge(api::router())
         .merge(public::router())
+        .merge(admin::router())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(header("x-content-type-options", "nosniff"))
         .layer(header("referrer-policy", "same-origin"))
@@ -44,5 +49,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

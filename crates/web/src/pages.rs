@@ -30,7 +30,11 @@ pub fn language_links(path: &str, extra_query: &str) -> Vec<(&'static str, &'sta
                 Lang::En => "English",
                 Lang::Fr => "Français",
             };
-            (l.code(), name, format!("{path}?lang={}{extra_query}", l.code()))
+            (
+                l.code(),
+                name,
+                format!("{path}?lang={}{extra_query}", l.code()),
+            )
         })
         .collect()
 }

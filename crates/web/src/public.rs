@@ -61,7 +61,8 @@ pub fn render(status: StatusCode, lang: Lang, page: &impl Template) -> Response 
     match page.render() {
         Ok(html) => {
             let mut r = (status, Html(html)).into_response();
-            r.headers_mut().insert(CONTENT_LANGUAGE, HeaderValue::from_static(lang.code()));
+            r.headers_mut()
+                .insert(CONTENT_LANGUAGE, HeaderValue::from_static(lang.code()));
             r
         }
         Err(e) => {
@@ -72,7 +73,13 @@ pub fn render(status: StatusCode, lang: Lang, page: &impl Template) -> Response 
 }
 
 /// A page with one message, for 404s and other refusals a citizen may see.
-pub fn message(status: StatusCode, lang: Lang, path: &str, title_key: &str, message: String) -> Response {
+pub fn message(
+    status: StatusCode,
+    lang: Lang,
+    path: &str,
+    title_key: &str,
+    message: String,
+) -> Response {
     let page = MessagePage {
         lang,
         title: i18n::t(lang, title_key).to_string(),
@@ -87,13 +94,23 @@ pub struct LangQuery {
     lang: Option<String>,
 }
 
-async fn index(State(state): State<AppState>, Query(q): Query<LangQuery>, headers: HeaderMap) -> Response {
+async fn index(
+    State(state): State<AppState>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
     let lang = negotiate(q.lang.as_deref(), &headers);
     let controllers = match state.store.controllers().await {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "listing controllers failed");
-            return message(StatusCode::SERVICE_UNAVAILABLE, lang, "/", "public.unavailable_title", i18n::t(lang, "public.unavailable").into());
+            return message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                lang,
+                "/",
+                "public.unavailable_title",
+                i18n::t(lang, "public.unavailable").into(),
+            );
         }
     };
     let page = IndexPage {
@@ -102,7 +119,12 @@ async fn index(State(state): State<AppState>, Query(q): Query<LangQuery>, header
         language_links: language_links("/", ""),
         controllers: controllers
             .into_iter()
-            .map(|c| (format!("/privacy/{}?lang={}", c.value.id, lang.code()), c.value.name.show(lang).to_string()))
+            .map(|c| {
+                (
+                    format!("/privacy/{}?lang={}", c.value.id, lang.code()),
+                    c.value.name.show(lang).to_string(),
+                )
+            })
             .collect(),
     };
     render(StatusCode::OK, lang, &page)
@@ -123,7 +145,13 @@ async fn statement(
     let lang = negotiate(q.lang.as_deref(), &headers);
     let path = format!("/privacy/{controller}");
     let not_found = |lang| {
-        message(StatusCode::NOT_FOUND, lang, &path, "public.not_found_title", i18n::t(lang, "public.statement_not_found").into())
+        message(
+            StatusCode::NOT_FOUND,
+            lang,
+            &path,
+            "public.not_found_title",
+            i18n::t(lang, "public.statement_not_found").into(),
+        )
     };
     let version = match q.version.as_deref().map(str::parse::<i64>) {
         None => None,
@@ -136,7 +164,13 @@ async fn statement(
         Ok(None) => return not_found(lang),
         Err(e) => {
             tracing::error!(error = %e, "reading statement failed");
-            return message(StatusCode::SERVICE_UNAVAILABLE, lang, &path, "public.unavailable_title", i18n::t(lang, "public.unavailable").into());
+            return message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                lang,
+                &path,
+                "public.unavailable_title",
+                i18n::t(lang, "public.unavailable").into(),
+            );
         }
     };
     let body = match prepared.render(&controller, lang, Format::Html) {
@@ -146,20 +180,46 @@ async fn statement(
     let title = prepared
         .snapshot
         .controller(&controller)
-        .map(|c| format!("{} – {}", i18n::t(lang, "public.statement_title"), c.name.show(lang)))
+        .map(|c| {
+            format!(
+                "{} – {}",
+                i18n::t(lang, "public.statement_title"),
+                c.name.show(lang)
+            )
+        })
         .unwrap_or_default();
     let version_query = version.map(|v| format!("&version={v}")).unwrap_or_default();
-    let notice = version.map(|v| i18n::tf(lang, "public.earlier_version", &[("version", &v.to_string())]));
-    let page = StatementPage { lang, title, language_links: language_links(&path, &version_query), notice, body };
+    let notice = version.map(|v| {
+        i18n::tf(
+            lang,
+            "public.earlier_version",
+            &[("version", &v.to_string())],
+        )
+    });
+    let page = StatementPage {
+        lang,
+        title,
+        language_links: language_links(&path, &version_query),
+        notice,
+        body,
+    };
     render(StatusCode::OK, lang, &page)
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {
     match state.store.controllers().await {
-        Ok(_) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok"}))).into_response(),
+        Ok(_) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ok"})),
+        )
+            .into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "unavailable"}))).into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({"status": "unavailable"})),
+            )
+                .into_response()
         }
     }
 }
@@ -167,8 +227,14 @@ async fn healthz(State(state): State<AppState>) -> Response {
 async fn stylesheet() -> Response {
     (
         [
-            (CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8")),
-            (CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+            (
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/css; charset=utf-8"),
+            ),
+            (
+                CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
         ],
         include_str!("../static/kluis.css"),
     )

@@ -22,7 +22,10 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { secure_cookies: false, session_ttl: time::Duration::hours(8) }
+        Settings {
+            secure_cookies: false,
+            session_ttl: time::Duration::hours(8),
+        }
     }
 }
 
@@ -35,7 +38,11 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Store, clock: Clock, settings: Settings) -> Self {
-        AppState { store, clock, settings: Arc::new(settings) }
+        AppState {
+            store,
+            clock,
+            settings: Arc::new(settings),
+        }
     }
 
     pub fn now(&self) -> OffsetDateTime {

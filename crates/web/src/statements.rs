@@ -4,7 +4,7 @@
 use kluis_domain::register::Register;
 use kluis_domain::statement::{self, StatementMeta, VersionRef};
 use kluis_domain::text::Lang;
-use kluis_store::{Store, StoreError, StatementVersion};
+use kluis_store::{StatementVersion, Store, StoreError};
 use time::Date;
 
 /// Output formats of a statement.
@@ -32,7 +32,12 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    pub fn render(&self, controller: &str, lang: Lang, format: Format) -> Result<String, statement::StatementError> {
+    pub fn render(
+        &self,
+        controller: &str,
+        lang: Lang,
+        format: Format,
+    ) -> Result<String, statement::StatementError> {
         let s = statement::generate(&self.snapshot, controller, lang, &self.meta)?;
         Ok(match format {
             Format::Html => statement::render_html(&s),
@@ -42,12 +47,19 @@ impl Prepared {
 }
 
 fn version_ref(v: &StatementVersion) -> VersionRef {
-    VersionRef { version: u32::try_from(v.version).unwrap_or(u32::MAX), effective_date: v.effective_date }
+    VersionRef {
+        version: u32::try_from(v.version).unwrap_or(u32::MAX),
+        effective_date: v.effective_date,
+    }
 }
 
 /// The statement as it would read if published today: the current register, numbered as
 /// the next version, with the changes since the last published one.
-pub async fn preview(store: &Store, controller: &str, today: Date) -> Result<Option<Prepared>, StoreError> {
+pub async fn preview(
+    store: &Store,
+    controller: &str,
+    today: Date,
+) -> Result<Option<Prepared>, StoreError> {
     let register = store.register().await?;
     let Some(snapshot) = register.for_controller(controller) else {
         return Ok(None);
@@ -82,7 +94,9 @@ pub async fn published(
         Some(n) => versions.iter().find(|v| v.version == n),
         None => versions.iter().rev().find(|v| v.effective_date <= today),
     };
-    let Some(chosen) = chosen else { return Ok(None) };
+    let Some(chosen) = chosen else {
+        return Ok(None);
+    };
     let Some((_, snapshot)) = store.statement_version(controller, chosen.version).await? else {
         return Ok(None);
     };
@@ -105,4 +119,22 @@ pub async fn published(
         changes,
     };
     Ok(Some(Prepared { snapshot, meta }))
+}
+
+/// Publishes the current register of `controller` as its next statement version.
+/// `None` when the register has no such controller. Callers check the effective date.
+pub async fn publish(
+    store: &Store,
+    controller: &str,
+    effective_date: Date,
+    actor: &str,
+    now: time::OffsetDateTime,
+) -> Result<Option<StatementVersion>, StoreError> {
+    let Some(snapshot) = store.register().await?.for_controller(controller) else {
+        return Ok(None);
+    };
+    store
+        .publish_statement(controller, effective_date, &snapshot, actor, now)
+        .await
+        .map(Some)
 }

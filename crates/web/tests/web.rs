@@ -1,6 +1,8 @@
 //! The web layer end to end: the real application on a real database (SQLite, and
 //! PostgreSQL at TEST_DATABASE_URL), driven through HTTP; pages in headless Chromium.
 
+#![recursion_limit = "512"]
+
 mod support;
 
 use axum::Router;
@@ -67,15 +69,33 @@ struct Harness {
 
 impl Harness {
     async fn new(store: TestStore) -> Harness {
-        let dpo = store.create_user("dpo", "DPO", "a long dpo password", &[Role::Dpo], NOW).await.unwrap();
+        let dpo = store
+            .create_user("dpo", "DPO", "a long dpo password", &[Role::Dpo], NOW)
+            .await
+            .unwrap();
         let cw = store
-            .create_user("cw", "Caseworker", "a long caseworker password", &[Role::Caseworker], NOW)
+            .create_user(
+                "cw",
+                "Caseworker",
+                "a long caseworker password",
+                &[Role::Caseworker],
+                NOW,
+            )
             .await
             .unwrap();
         let (dpo_token, _) = store.create_api_token(dpo.id, "tests", NOW).await.unwrap();
         let (cw_token, _) = store.create_api_token(cw.id, "tests", NOW).await.unwrap();
-        let state = AppState::new((*store).clone(), std::sync::Arc::new(|| NOW), Settings::default());
-        Harness { app: app(state), store, dpo: dpo_token, caseworker: cw_token }
+        let state = AppState::new(
+            (*store).clone(),
+            std::sync::Arc::new(|| NOW),
+            Settings::default(),
+        );
+        Harness {
+            app: app(state),
+            store,
+            dpo: dpo_token,
+            caseworker: cw_token,
+        }
     }
 
     async fn send(&self, req: Request<Body>) -> (StatusCode, header::HeaderMap, String) {
@@ -86,7 +106,12 @@ impl Harness {
         (status, headers, String::from_utf8_lossy(&body).into_owned())
     }
 
-    fn request(&self, method: Method, uri: &str, token: Option<&str>) -> axum::http::request::Builder {
+    fn request(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+    ) -> axum::http::request::Builder {
         let mut b = Request::builder().method(method).uri(uri);
         if let Some(t) = token {
             b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
@@ -95,15 +120,29 @@ impl Harness {
     }
 
     async fn get(&self, uri: &str) -> (StatusCode, header::HeaderMap, String) {
-        self.send(self.request(Method::GET, uri, Some(&self.dpo)).body(Body::empty()).unwrap()).await
+        self.send(
+            self.request(Method::GET, uri, Some(&self.dpo))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
     }
 
-    async fn json(&self, method: Method, uri: &str, if_match: Option<&str>, body: &Value) -> (StatusCode, header::HeaderMap, String) {
-        let mut b = self.request(method, uri, Some(&self.dpo)).header(header::CONTENT_TYPE, "application/json");
+    async fn json(
+        &self,
+        method: Method,
+        uri: &str,
+        if_match: Option<&str>,
+        body: &Value,
+    ) -> (StatusCode, header::HeaderMap, String) {
+        let mut b = self
+            .request(method, uri, Some(&self.dpo))
+            .header(header::CONTENT_TYPE, "application/json");
         if let Some(v) = if_match {
             b = b.header(header::IF_MATCH, v);
         }
-        self.send(b.body(Body::from(body.to_string())).unwrap()).await
+        self.send(b.body(Body::from(body.to_string())).unwrap())
+            .await
     }
 
     async fn import(&self, yaml: &str, token: &str) -> (StatusCode, header::HeaderMap, String) {
@@ -116,9 +155,18 @@ impl Harness {
     }
 }
 
-fn problem(status: StatusCode, headers: &header::HeaderMap, body: &str, expected: StatusCode) -> Value {
+fn problem(
+    status: StatusCode,
+    headers: &header::HeaderMap,
+    body: &str,
+    expected: StatusCode,
+) -> Value {
     assert_eq!(status, expected, "{body}");
-    assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json", "{body}");
+    assert_eq!(
+        headers[header::CONTENT_TYPE],
+        "application/problem+json",
+        "{body}"
+    );
     let p: Value = serde_json::from_str(body).unwrap();
     assert_eq!(p["status"], expected.as_u16());
     assert!(p["detail"].as_str().is_some_and(|d| !d.is_empty()));
@@ -142,9 +190,21 @@ async fn register_api() {
 
 async fn register_api_story(h: Harness) {
     // Authentication and roles.
-    let (s, hd, b) = h.send(h.request(Method::GET, "/api/v1/controllers", None).body(Body::empty()).unwrap()).await;
+    let (s, hd, b) = h
+        .send(
+            h.request(Method::GET, "/api/v1/controllers", None)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
     problem(s, &hd, &b, StatusCode::UNAUTHORIZED);
-    let (s, hd, b) = h.send(h.request(Method::GET, "/api/v1/controllers", Some("kluis_forged")).body(Body::empty()).unwrap()).await;
+    let (s, hd, b) = h
+        .send(
+            h.request(Method::GET, "/api/v1/controllers", Some("kluis_forged"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
     problem(s, &hd, &b, StatusCode::UNAUTHORIZED);
     let (s, hd, b) = h.import(REGISTER, &h.caseworker.clone()).await;
     problem(s, &hd, &b, StatusCode::FORBIDDEN);
@@ -153,8 +213,19 @@ async fn register_api_story(h: Harness) {
     let broken = REGISTER.replace("processors: [cipal]", "processors: [cipall]");
     let (s, hd, b) = h.import(&broken, &h.dpo.clone()).await;
     let p = problem(s, &hd, &b, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(p["errors"][0]["field"].as_str().unwrap().starts_with("line "), "{p}");
-    assert!(p["errors"][0]["message"].as_str().unwrap().contains("cipall"));
+    assert!(
+        p["errors"][0]["field"]
+            .as_str()
+            .unwrap()
+            .starts_with("line "),
+        "{p}"
+    );
+    assert!(
+        p["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cipall")
+    );
     let req = h
         .request(Method::PUT, "/api/v1/register", Some(&h.dpo))
         .header(header::CONTENT_TYPE, "text/plain")
@@ -162,12 +233,16 @@ async fn register_api_story(h: Harness) {
         .unwrap();
     let (s, hd, b) = h.send(req).await;
     problem(s, &hd, &b, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert_eq!(h.store.register().await.unwrap().activities.len(), 0, "a refused import changes nothing");
+    assert_eq!(
+        h.store.register().await.unwrap().activities.len(),
+        0,
+        "a refused import changes nothing"
+    );
 
     let (s, _, b) = h.import(REGISTER, &h.dpo.clone()).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let summary: Value = serde_json::from_str(&b).unwrap();
-    assert_eq!(summary["created"].as_u64().unwrap() > 0, true, "{summary}");
+    assert!(summary["created"].as_u64().unwrap() > 0, "{summary}");
 
     // Lists and single entries with versions.
     let (s, _, b) = h.get("/api/v1/activities?controller=stad").await;
@@ -186,23 +261,49 @@ async fn register_api_story(h: Harness) {
 
     // Optimistic concurrency: a new version with If-Match, 428 without, 409 when stale.
     camera["purposes"] = json!(["Bescherming van goederen", "Openbare orde handhaven"]);
-    let (s, hd, b) = h.json(Method::PUT, "/api/v1/activities/camera", None, &camera).await;
+    let (s, hd, b) = h
+        .json(Method::PUT, "/api/v1/activities/camera", None, &camera)
+        .await;
     problem(s, &hd, &b, StatusCode::PRECONDITION_REQUIRED);
-    let (s, hd, b) = h.json(Method::PUT, "/api/v1/activities/camera", Some("\"1\""), &camera).await;
+    let (s, hd, b) = h
+        .json(
+            Method::PUT,
+            "/api/v1/activities/camera",
+            Some("\"1\""),
+            &camera,
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(hd[header::ETAG], "\"2\"");
-    let (s, hd, b) = h.json(Method::PUT, "/api/v1/activities/camera", Some("\"1\""), &camera).await;
+    let (s, hd, b) = h
+        .json(
+            Method::PUT,
+            "/api/v1/activities/camera",
+            Some("\"1\""),
+            &camera,
+        )
+        .await;
     problem(s, &hd, &b, StatusCode::CONFLICT);
     let (_, _, b) = h.get("/api/v1/activities/camera/versions").await;
     let versions: Value = serde_json::from_str(&b).unwrap();
     assert_eq!(versions.as_array().unwrap().len(), 2);
     assert_eq!(versions[1]["recorded_by"], "dpo");
-    assert_eq!(versions[1]["activity"]["purposes"][1], "Openbare orde handhaven");
+    assert_eq!(
+        versions[1]["activity"]["purposes"][1],
+        "Openbare orde handhaven"
+    );
 
     // Bad bodies: unknown field, wrong type, invalid register, too large.
     let mut unknown = camera.clone();
     unknown["colour"] = json!("red");
-    let (s, hd, b) = h.json(Method::PUT, "/api/v1/activities/camera", Some("\"2\""), &unknown).await;
+    let (s, hd, b) = h
+        .json(
+            Method::PUT,
+            "/api/v1/activities/camera",
+            Some("\"2\""),
+            &unknown,
+        )
+        .await;
     problem(s, &hd, &b, StatusCode::UNPROCESSABLE_ENTITY);
     let req = h
         .request(Method::PUT, "/api/v1/activities/camera", Some(&h.dpo))
@@ -214,9 +315,22 @@ async fn register_api_story(h: Harness) {
     problem(s, &hd, &b, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let mut dangling = camera.clone();
     dangling["processors"] = json!(["nobody"]);
-    let (s, hd, b) = h.json(Method::PUT, "/api/v1/activities/camera", Some("\"2\""), &dangling).await;
+    let (s, hd, b) = h
+        .json(
+            Method::PUT,
+            "/api/v1/activities/camera",
+            Some("\"2\""),
+            &dangling,
+        )
+        .await;
     let p = problem(s, &hd, &b, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(p["errors"][0]["message"].as_str().unwrap().contains("nobody"), "{p}");
+    assert!(
+        p["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nobody"),
+        "{p}"
+    );
     let huge = "x".repeat(kluis_web::MAX_BODY_BYTES + 1);
     let req = h
         .request(Method::PUT, "/api/v1/activities/camera", Some(&h.dpo))
@@ -231,16 +345,28 @@ async fn register_api_story(h: Harness) {
 
     // Create, duplicates, deletes that would leave the register inconsistent.
     let processor = json!({"id": "zeticon", "name": "Zeticon", "country": "BE"});
-    let (s, hd, _) = h.json(Method::POST, "/api/v1/processors", None, &processor).await;
+    let (s, hd, _) = h
+        .json(Method::POST, "/api/v1/processors", None, &processor)
+        .await;
     assert_eq!(s, StatusCode::CREATED);
     assert_eq!(hd[header::ETAG], "\"1\"");
-    let (s, hd, b) = h.json(Method::POST, "/api/v1/processors", None, &processor).await;
+    let (s, hd, b) = h
+        .json(Method::POST, "/api/v1/processors", None, &processor)
+        .await;
     problem(s, &hd, &b, StatusCode::CONFLICT);
-    let req = h.request(Method::DELETE, "/api/v1/processors/cipal", Some(&h.dpo)).header(header::IF_MATCH, "\"1\"").body(Body::empty()).unwrap();
+    let req = h
+        .request(Method::DELETE, "/api/v1/processors/cipal", Some(&h.dpo))
+        .header(header::IF_MATCH, "\"1\"")
+        .body(Body::empty())
+        .unwrap();
     let (s, hd, b) = h.send(req).await;
     let p = problem(s, &hd, &b, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(b.contains("cipal"), "{p}");
-    let req = h.request(Method::DELETE, "/api/v1/processors/zeticon", Some(&h.dpo)).header(header::IF_MATCH, "\"1\"").body(Body::empty()).unwrap();
+    let req = h
+        .request(Method::DELETE, "/api/v1/processors/zeticon", Some(&h.dpo))
+        .header(header::IF_MATCH, "\"1\"")
+        .body(Body::empty())
+        .unwrap();
     let (s, _, b) = h.send(req).await;
     assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
     let (s, hd, b) = h.get("/api/v1/processors/zeticon").await;
@@ -257,8 +383,16 @@ async fn register_api_story(h: Harness) {
     let (_, _, b) = h.get("/api/v1/activities/camera/completeness").await;
     let c: Value = serde_json::from_str(&b).unwrap();
     assert_eq!(c["complete"], false);
-    let gaps: Vec<&str> = c["gaps"].as_array().unwrap().iter().map(|g| g["gap"].as_str().unwrap()).collect();
-    assert!(gaps.contains(&"recipients") && gaps.contains(&"security_measures"), "{c}");
+    let gaps: Vec<&str> = c["gaps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["gap"].as_str().unwrap())
+        .collect();
+    assert!(
+        gaps.contains(&"recipients") && gaps.contains(&"security_measures"),
+        "{c}"
+    );
 
     // Exports.
     for (format, content_type) in [
@@ -276,28 +410,61 @@ async fn register_api_story(h: Harness) {
     problem(s, &hd, &b, StatusCode::BAD_REQUEST);
     let (_, _, yaml) = h.get("/api/v1/register?format=yaml").await;
     let exported = kluis_domain::register_file::parse("export.yaml", &yaml).unwrap();
-    assert_eq!(exported, h.store.register().await.unwrap(), "YAML export round-trips");
+    assert_eq!(
+        exported,
+        h.store.register().await.unwrap(),
+        "YAML export round-trips"
+    );
 
     // Statements: preview, publish, public page, versions.
-    let (s, _, b) = h.get("/api/v1/controllers/stad/statement?lang=nl&format=md").await;
+    let (s, _, b) = h
+        .get("/api/v1/controllers/stad/statement?lang=nl&format=md")
+        .await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    assert!(b.contains("Camerabewaking") && b.contains("dpo@voorbeeld.be"), "{b}");
+    assert!(
+        b.contains("Camerabewaking") && b.contains("dpo@voorbeeld.be"),
+        "{b}"
+    );
     let (s, hd, b) = h.get("/api/v1/controllers/nowhere/statement").await;
     problem(s, &hd, &b, StatusCode::NOT_FOUND);
-    let public = |uri: &'static str| h.send(Request::builder().uri(uri).body(Body::empty()).unwrap());
+    let public =
+        |uri: &'static str| h.send(Request::builder().uri(uri).body(Body::empty()).unwrap());
     let (s, _, _) = public("/privacy/stad").await;
     assert_eq!(s, StatusCode::NOT_FOUND, "nothing published yet");
-    let (s, hd, b) = h.json(Method::POST, "/api/v1/controllers/stad/statement/versions", None, &json!({"effective_date": "2020-01-01"})).await;
+    let (s, hd, b) = h
+        .json(
+            Method::POST,
+            "/api/v1/controllers/stad/statement/versions",
+            None,
+            &json!({"effective_date": "2020-01-01"}),
+        )
+        .await;
     problem(s, &hd, &b, StatusCode::UNPROCESSABLE_ENTITY);
-    let (s, _, b) = h.json(Method::POST, "/api/v1/controllers/stad/statement/versions", None, &json!({"effective_date": "2026-11-23"})).await;
+    let (s, _, b) = h
+        .json(
+            Method::POST,
+            "/api/v1/controllers/stad/statement/versions",
+            None,
+            &json!({"effective_date": "2026-11-23"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     assert_eq!(serde_json::from_str::<Value>(&b).unwrap()["version"], 1);
     let (s, hd, b) = public("/privacy/stad?lang=en").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(hd[header::CONTENT_LANGUAGE], "en");
-    assert!(b.contains("City of Example") && b.contains("<html lang=\"en\">"), "{b}");
+    assert!(
+        b.contains("City of Example") && b.contains("<html lang=\"en\">"),
+        "{b}"
+    );
     let (s, _, b) = h
-        .send(Request::builder().uri("/privacy/stad").header(header::ACCEPT_LANGUAGE, "fr-BE,fr;q=0.9").body(Body::empty()).unwrap())
+        .send(
+            Request::builder()
+                .uri("/privacy/stad")
+                .header(header::ACCEPT_LANGUAGE, "fr-BE,fr;q=0.9")
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     assert!(b.contains("<html lang=\"fr\">"));
@@ -305,7 +472,14 @@ async fn register_api_story(h: Harness) {
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert!(b.contains("<h1>"), "a friendly page, not a bare error");
     let (_, _, b) = h.get("/api/v1/controllers/stad/statement/versions").await;
-    assert_eq!(serde_json::from_str::<Value>(&b).unwrap().as_array().unwrap().len(), 1);
+    assert_eq!(
+        serde_json::from_str::<Value>(&b)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 
     h.store.cleanup().await;
 }
@@ -313,20 +487,208 @@ async fn register_api_story(h: Harness) {
 #[tokio::test]
 async fn every_documented_operation_is_routed() {
     let h = Harness::new(sqlite_store().await).await;
-    let (s, _, b) = h.send(Request::builder().uri("/api/v1/openapi.json").body(Body::empty()).unwrap()).await;
+    let (s, _, b) = h
+        .send(
+            Request::builder()
+                .uri("/api/v1/openapi.json")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     let doc: Value = serde_json::from_str(&b).unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
     for op in api::OPERATIONS {
-        assert!(doc["paths"][op.path][op.method].is_object(), "{} {} missing from the document", op.method, op.path);
+        assert!(
+            doc["paths"][op.path][op.method].is_object(),
+            "{} {} missing from the document",
+            op.method,
+            op.path
+        );
         let uri = op.path.replace("{id}", "does-not-exist");
         let method = Method::from_bytes(op.method.to_uppercase().as_bytes()).unwrap();
-        let (s, _, b) = h.send(h.request(method, &uri, Some(&h.dpo)).body(Body::empty()).unwrap()).await;
-        assert_ne!(s, StatusCode::METHOD_NOT_ALLOWED, "{} {} is documented but not routed", op.method, op.path);
-        assert!(s != StatusCode::NOT_FOUND || b.contains("does-not-exist"), "{} {} is documented but not routed: {b}", op.method, op.path);
+        let (s, _, b) = h
+            .send(
+                h.request(method, &uri, Some(&h.dpo))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_ne!(
+            s,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{} {} is documented but not routed",
+            op.method,
+            op.path
+        );
+        assert!(
+            s != StatusCode::NOT_FOUND || b.contains("does-not-exist"),
+            "{} {} is documented but not routed: {b}",
+            op.method,
+            op.path
+        );
     }
-    let (s, _, b) = h.send(Request::builder().uri("/healthz").body(Body::empty()).unwrap()).await;
+    let (s, _, b) = h
+        .send(
+            Request::builder()
+                .uri("/healthz")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert!(b.contains("ok"));
     h.store.cleanup().await;
+}
+
+/// The example registers of the seeds, loaded and published, served on a free port.
+async fn serve_examples(store: &TestStore) -> String {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    for path in files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+    {
+        let text = std::fs::read_to_string(path).unwrap();
+        let register =
+            kluis_domain::register_file::parse(&path.display().to_string(), &text).unwrap();
+        store
+            .import_register(&register, false, "test", NOW)
+            .await
+            .unwrap();
+    }
+    let register = store.register().await.unwrap();
+    for c in &register.controllers {
+        let snapshot = register.for_controller(&c.id).unwrap();
+        store
+            .publish_statement(&c.id, NOW.date(), &snapshot, "test", NOW)
+            .await
+            .unwrap();
+    }
+    let state = AppState::new(
+        (**store).clone(),
+        std::sync::Arc::new(|| NOW),
+        Settings::default(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(kluis_web::serve(listener, state, std::future::pending()));
+    base
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn public_pages_in_chromium_pass_an_accessibility_audit() {
+    if !support::browser::require_browser() {
+        return;
+    }
+    let store = sqlite_store().await;
+    let base = serve_examples(&store).await;
+    let controllers: Vec<String> = store
+        .controllers()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.value.id)
+        .collect();
+    let mut steps = vec![
+        json!({"goto": "/?lang=nl", "expect_status": 200}),
+        json!({"axe": true}),
+        json!({"press": "Tab"}),
+        json!({"expect_focus_name": "Naar de inhoud"}),
+    ];
+    for c in &controllers {
+        for lang in ["nl", "en", "fr"] {
+            steps.push(json!({"goto": format!("/privacy/{c}?lang={lang}"), "expect_status": 200}));
+            steps.push(json!({"axe": true}));
+        }
+    }
+    steps.push(json!({"goto": "/privacy/limburg?lang=nl"}));
+    steps.push(json!({"expect_text": "0207.725.203"}));
+    steps.push(json!({"click": {"role": "link", "name": "English"}}));
+    steps.push(json!({"expect_url": "/lang=en/"}));
+    steps.push(json!({"goto": "/privacy/atlantis", "expect_status": 404}));
+    steps.push(json!({"axe": true}));
+    support::browser::run_scenario(&base, json!(steps)).unwrap();
+    store.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn back_office_in_chromium_edits_publishes_and_passes_an_accessibility_audit() {
+    if !support::browser::require_browser() {
+        return;
+    }
+    let store = sqlite_store().await;
+    store
+        .create_user(
+            "anna",
+            "Anna Peeters",
+            "a long dpo password",
+            &[Role::Dpo],
+            NOW,
+        )
+        .await
+        .unwrap();
+    let base = serve_examples(&store).await;
+    let steps = json!([
+        // Signing in: wrong password first, then right; every page audited.
+        {"goto": "/admin", "expect_status": 200},
+        {"expect_url": "/\\/admin\\/login/"},
+        {"axe": true},
+        {"fill": {"label": "Username", "value": "anna"}},
+        {"fill": {"label": "Password", "value": "not the password"}},
+        {"click": {"role": "button", "name": "Sign in"}},
+        {"expect_text": "Wrong username or password."},
+        {"axe": true},
+        {"goto": "/admin/login?lang=en"},
+        {"fill": {"label": "Username", "value": "anna"}},
+        {"fill": {"label": "Password", "value": "a long dpo password"}},
+        {"click": {"role": "button", "name": "Sign in"}},
+        {"expect_url": "/\\/admin(\\?|$)/"},
+        {"axe": true},
+        {"goto": "/admin/controllers?lang=en"}, {"axe": true},
+        {"goto": "/admin/controllers/limburg?lang=en"}, {"axe": true},
+        {"goto": "/admin/controllers/limburg/edit?lang=en"}, {"axe": true},
+        {"goto": "/admin/controllers/new?lang=en"}, {"axe": true},
+        {"goto": "/admin/processors?lang=en"}, {"axe": true},
+        {"goto": "/admin/processors/limburg-cipal?lang=en"}, {"axe": true},
+        {"goto": "/admin/processors/limburg-cipal/edit?lang=en"}, {"axe": true},
+        {"goto": "/admin/agreements?lang=en"}, {"axe": true},
+        {"goto": "/admin/agreements/limburg-protocol-politiezone-politieschool?lang=en"}, {"axe": true},
+        {"goto": "/admin/agreements/limburg-protocol-politiezone-politieschool/edit?lang=en"}, {"axe": true},
+        {"goto": "/admin/activities?lang=en"}, {"axe": true},
+        {"goto": "/admin/activities/new?lang=en"}, {"axe": true},
+        {"goto": "/admin/statements?lang=en"}, {"axe": true},
+        // An edit with an error keeps the input and says what is wrong, next to the field.
+        {"goto": "/admin/processors/limburg-cipal/edit?lang=en"},
+        {"fill": {"label": "Sub-processors", "value": "- name: [unclosed"}},
+        {"click": {"role": "button", "name": "Save"}},
+        {"expect_text": "There is a problem"},
+        {"axe": true},
+        // A valid edit makes a new version.
+        {"goto": "/admin/processors/limburg-cipal/edit?lang=en"},
+        {"fill": {"label": "Contact", "value": "privacy@cipal.be"}},
+        {"click": {"role": "button", "name": "Save"}},
+        {"expect_text": "Your changes have been saved."},
+        {"expect_text": "privacy@cipal.be"},
+        // Publishing a new statement version; the public page then links to the earlier one.
+        {"goto": "/admin/statements?lang=en"},
+        {"click": {"role": "button", "name": "Publish this version", "nth": 0}},
+        {"expect_text": "has been published"},
+        {"axe": true},
+        {"goto": "/privacy/flevoland?lang=en&version=1", "expect_status": 200},
+        {"expect_text": "version 1"},
+        {"axe": true},
+        {"goto": "/admin/statements?lang=en"},
+        {"click": {"role": "button", "name": "Sign out"}},
+        {"expect_text": "You have been signed out."},
+        {"goto": "/admin/controllers?lang=en"},
+        {"expect_url": "/\\/admin\\/login/"},
+    ]);
+    support::browser::run_scenario(&base, steps).unwrap();
+    store.cleanup().await;
 }

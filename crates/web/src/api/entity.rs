@@ -13,8 +13,12 @@ pub trait Entity: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
     const WHAT: &'static str;
 
     fn id(&self) -> &str;
-    fn list(store: &Store) -> impl Future<Output = Result<Vec<Versioned<Self>>, StoreError>> + Send;
-    fn get(store: &Store, id: &str) -> impl Future<Output = Result<Option<Versioned<Self>>, StoreError>> + Send;
+    fn list(store: &Store)
+    -> impl Future<Output = Result<Vec<Versioned<Self>>, StoreError>> + Send;
+    fn get(
+        store: &Store,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Versioned<Self>>, StoreError>> + Send;
     fn put(
         store: &Store,
         value: &Self,
@@ -28,7 +32,11 @@ pub trait Entity: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
 
 /// Kinds that may be deleted; activities are retired instead, so their history stays.
 pub trait Deletable: Entity {
-    fn delete(store: &Store, id: &str, expected: i64) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn delete(
+        store: &Store,
+        id: &str,
+        expected: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 macro_rules! entity {
@@ -67,9 +75,33 @@ macro_rules! entity {
     };
 }
 
-entity!(Controller, "controller", controllers, controllers, controller, put_controller, delete_controller);
-entity!(Processor, "processor", processors, processors, processor, put_processor, delete_processor);
-entity!(Agreement, "agreement", agreements, agreements, agreement, put_agreement, delete_agreement);
+entity!(
+    Controller,
+    "controller",
+    controllers,
+    controllers,
+    controller,
+    put_controller,
+    delete_controller
+);
+entity!(
+    Processor,
+    "processor",
+    processors,
+    processors,
+    processor,
+    put_processor,
+    delete_processor
+);
+entity!(
+    Agreement,
+    "agreement",
+    agreements,
+    agreements,
+    agreement,
+    put_agreement,
+    delete_agreement
+);
 
 impl Entity for ProcessingActivity {
     const WHAT: &'static str = "processing activity";

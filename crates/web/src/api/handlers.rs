@@ -43,7 +43,11 @@ pub struct Listed<T> {
 
 impl<T> From<Versioned<T>> for Listed<T> {
     fn from(v: Versioned<T>) -> Self {
-        Listed { version: v.version, updated_at: v.updated_at, value: v.value }
+        Listed {
+            version: v.version,
+            updated_at: v.updated_at,
+            value: v.value,
+        }
     }
 }
 
@@ -54,12 +58,18 @@ pub fn etag(version: i64) -> HeaderValue {
 
 /// The version a client says it edits, from `If-Match: "3"` (weak tags accepted).
 pub fn if_match(headers: &HeaderMap) -> Result<i64, ApiError> {
-    let raw = headers.get(IF_MATCH).ok_or(ApiError::PreconditionRequired)?;
+    let raw = headers
+        .get(IF_MATCH)
+        .ok_or(ApiError::PreconditionRequired)?;
     raw.to_str()
         .ok()
         .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
         .and_then(|v| v.parse().ok())
-        .ok_or_else(|| ApiError::BadRequest("If-Match must be the ETag of the version you edit, e.g. \"3\"".into()))
+        .ok_or_else(|| {
+            ApiError::BadRequest(
+                "If-Match must be the ETag of the version you edit, e.g. \"3\"".into(),
+            )
+        })
 }
 
 /// The body of a single entity with its version as ETag.
@@ -75,7 +85,9 @@ pub fn check(register: &Register) -> Result<(), ApiError> {
     if issues.is_empty() {
         return Ok(());
     }
-    Err(ApiError::InvalidRegister(issues.into_iter().map(field_error).collect()))
+    Err(ApiError::InvalidRegister(
+        issues.into_iter().map(field_error).collect(),
+    ))
 }
 
 fn field_error(issue: Issue) -> FieldError {
@@ -83,7 +95,10 @@ fn field_error(issue: Issue) -> FieldError {
         Some(f) => format!("{}[{}].{f}", issue.at.section.key(), issue.at.index),
         None => format!("{}[{}]", issue.at.section.key(), issue.at.index),
     };
-    FieldError { field, message: issue.message }
+    FieldError {
+        field,
+        message: issue.message,
+    }
 }
 
 /// The register with `value` in place of the entry with the same id (or added).
@@ -101,7 +116,13 @@ pub async fn list<E: Entity>(
     user: ApiUser,
 ) -> Result<Json<Vec<Listed<E>>>, ApiError> {
     user.require(Permission::ReadRegister)?;
-    Ok(Json(E::list(&state.store).await?.into_iter().map(Listed::from).collect()))
+    Ok(Json(
+        E::list(&state.store)
+            .await?
+            .into_iter()
+            .map(Listed::from)
+            .collect(),
+    ))
 }
 
 pub async fn get<E: Entity>(
@@ -123,7 +144,10 @@ pub async fn create<E: Entity>(
 ) -> Result<Response, ApiError> {
     user.require(Permission::EditRegister)?;
     if E::get(&state.store, value.id()).await?.is_some() {
-        return Err(ApiError::AlreadyExists { what: E::WHAT, id: value.id().to_string() });
+        return Err(ApiError::AlreadyExists {
+            what: E::WHAT,
+            id: value.id().to_string(),
+        });
     }
     check(&with_entry(state.store.register().await?, &value))?;
     let saved = E::put(&state.store, &value, None, user.actor(), state.now()).await?;
@@ -154,7 +178,14 @@ pub async fn update<E: Entity>(
         return Err(ApiError::NotFound { what: E::WHAT, id });
     }
     check(&with_entry(state.store.register().await?, &value))?;
-    let saved = E::put(&state.store, &value, Some(expected), user.actor(), state.now()).await?;
+    let saved = E::put(
+        &state.store,
+        &value,
+        Some(expected),
+        user.actor(),
+        state.now(),
+    )
+    .await?;
     Ok(versioned_response(StatusCode::OK, saved))
 }
 

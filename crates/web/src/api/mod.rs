@@ -19,20 +19,35 @@ pub fn router() -> Router<AppState> {
     use handlers::{create, delete, get as read, list, update};
     Router::new()
         .route("/api/v1/openapi.json", get(openapi::serve))
-        .route("/api/v1/controllers", get(list::<Controller>).post(create::<Controller>))
+        .route(
+            "/api/v1/controllers",
+            get(list::<Controller>).post(create::<Controller>),
+        )
         .route(
             "/api/v1/controllers/{id}",
-            get(read::<Controller>).put(update::<Controller>).delete(delete::<Controller>),
+            get(read::<Controller>)
+                .put(update::<Controller>)
+                .delete(delete::<Controller>),
         )
-        .route("/api/v1/processors", get(list::<Processor>).post(create::<Processor>))
+        .route(
+            "/api/v1/processors",
+            get(list::<Processor>).post(create::<Processor>),
+        )
         .route(
             "/api/v1/processors/{id}",
-            get(read::<Processor>).put(update::<Processor>).delete(delete::<Processor>),
+            get(read::<Processor>)
+                .put(update::<Processor>)
+                .delete(delete::<Processor>),
         )
-        .route("/api/v1/agreements", get(list::<Agreement>).post(create::<Agreement>))
+        .route(
+            "/api/v1/agreements",
+            get(list::<Agreement>).post(create::<Agreement>),
+        )
         .route(
             "/api/v1/agreements/{id}",
-            get(read::<Agreement>).put(update::<Agreement>).delete(delete::<Agreement>),
+            get(read::<Agreement>)
+                .put(update::<Agreement>)
+                .delete(delete::<Agreement>),
         )
         .route(
             "/api/v1/activities",
@@ -42,10 +57,22 @@ pub fn router() -> Router<AppState> {
             "/api/v1/activities/{id}",
             get(read::<ProcessingActivity>).put(update::<ProcessingActivity>),
         )
-        .route("/api/v1/activities/{id}/versions", get(register::activity_versions))
-        .route("/api/v1/activities/{id}/completeness", get(register::completeness))
-        .route("/api/v1/register", get(register::export).put(register::import))
-        .route("/api/v1/controllers/{id}/statement", get(register::statement_preview))
+        .route(
+            "/api/v1/activities/{id}/versions",
+            get(register::activity_versions),
+        )
+        .route(
+            "/api/v1/activities/{id}/completeness",
+            get(register::completeness),
+        )
+        .route(
+            "/api/v1/register",
+            get(register::export).put(register::import),
+        )
+        .route(
+            "/api/v1/controllers/{id}/statement",
+            get(register::statement_preview),
+        )
         .route(
             "/api/v1/controllers/{id}/statement/versions",
             get(register::statement_versions).post(register::publish),

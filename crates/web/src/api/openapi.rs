@@ -30,45 +30,243 @@ const fn op(
     body: Option<&'static str>,
     returns: Option<&'static str>,
 ) -> Operation {
-    Operation { method, path, summary, tag, body, returns, public: false }
+    Operation {
+        method,
+        path,
+        summary,
+        tag,
+        body,
+        returns,
+        public: false,
+    }
 }
 
 pub const OPERATIONS: &[Operation] = &[
-    Operation { public: true, ..op("get", "/api/v1/openapi.json", "meta", "This document", None, None) },
-    op("get", "/api/v1/controllers", "controllers", "List controllers with their versions", None, Some("ControllerList")),
-    op("post", "/api/v1/controllers", "controllers", "Create a controller", Some("Controller"), Some("Controller")),
-    op("get", "/api/v1/controllers/{id}", "controllers", "Read a controller (ETag = version)", None, Some("Controller")),
-    op("put", "/api/v1/controllers/{id}", "controllers", "Replace a controller (If-Match required)", Some("Controller"), Some("Controller")),
-    op("delete", "/api/v1/controllers/{id}", "controllers", "Delete an unreferenced controller (If-Match required)", None, None),
-    op("get", "/api/v1/processors", "processors", "List processors", None, Some("ProcessorList")),
-    op("post", "/api/v1/processors", "processors", "Create a processor", Some("Processor"), Some("Processor")),
-    op("get", "/api/v1/processors/{id}", "processors", "Read a processor (ETag = version)", None, Some("Processor")),
-    op("put", "/api/v1/processors/{id}", "processors", "Replace a processor (If-Match required)", Some("Processor"), Some("Processor")),
-    op("delete", "/api/v1/processors/{id}", "processors", "Delete an unreferenced processor (If-Match required)", None, None),
-    op("get", "/api/v1/agreements", "agreements", "List processor agreements, protocols, authorisations and joint-controller arrangements", None, Some("AgreementList")),
-    op("post", "/api/v1/agreements", "agreements", "Create an agreement", Some("Agreement"), Some("Agreement")),
-    op("get", "/api/v1/agreements/{id}", "agreements", "Read an agreement (ETag = version)", None, Some("Agreement")),
-    op("put", "/api/v1/agreements/{id}", "agreements", "Replace an agreement (If-Match required)", Some("Agreement"), Some("Agreement")),
-    op("delete", "/api/v1/agreements/{id}", "agreements", "Delete an unreferenced agreement (If-Match required)", None, None),
-    op("get", "/api/v1/activities", "activities", "List processing activities (?controller= filters)", None, Some("ActivityList")),
-    op("post", "/api/v1/activities", "activities", "Create a processing activity", Some("ProcessingActivity"), Some("ProcessingActivity")),
-    op("get", "/api/v1/activities/{id}", "activities", "Read the version in force (ETag = version)", None, Some("ProcessingActivity")),
-    op("put", "/api/v1/activities/{id}", "activities", "Edit an activity: creates a new version (If-Match required); retire with status: retired", Some("ProcessingActivity"), Some("ProcessingActivity")),
-    op("get", "/api/v1/activities/{id}/versions", "activities", "Every version of an activity with its validity start", None, Some("ActivityVersions")),
-    op("get", "/api/v1/activities/{id}/completeness", "activities", "What art. 30(1) requires and the activity lacks", None, Some("Completeness")),
-    op("get", "/api/v1/register", "register", "Export the register (?format=yaml|json|csv|dpv; csv takes ?lang=)", None, Some("Register")),
-    op("put", "/api/v1/register", "register", "Import a register YAML document atomically (?prune=true retires what it lacks)", Some("RegisterYaml"), Some("ImportSummary")),
-    op("get", "/api/v1/controllers/{id}/statement", "statements", "Preview the privacy statement from the current register (?lang=nl|en|fr&format=html|md)", None, None),
-    op("get", "/api/v1/controllers/{id}/statement/versions", "statements", "Published versions of the statement", None, Some("StatementVersions")),
-    op("post", "/api/v1/controllers/{id}/statement/versions", "statements", "Publish the statement as a new version with an effective date", Some("Publish"), Some("StatementVersion")),
+    Operation {
+        public: true,
+        ..op(
+            "get",
+            "/api/v1/openapi.json",
+            "meta",
+            "This document",
+            None,
+            None,
+        )
+    },
+    op(
+        "get",
+        "/api/v1/controllers",
+        "controllers",
+        "List controllers with their versions",
+        None,
+        Some("ControllerList"),
+    ),
+    op(
+        "post",
+        "/api/v1/controllers",
+        "controllers",
+        "Create a controller",
+        Some("Controller"),
+        Some("Controller"),
+    ),
+    op(
+        "get",
+        "/api/v1/controllers/{id}",
+        "controllers",
+        "Read a controller (ETag = version)",
+        None,
+        Some("Controller"),
+    ),
+    op(
+        "put",
+        "/api/v1/controllers/{id}",
+        "controllers",
+        "Replace a controller (If-Match required)",
+        Some("Controller"),
+        Some("Controller"),
+    ),
+    op(
+        "delete",
+        "/api/v1/controllers/{id}",
+        "controllers",
+        "Delete an unreferenced controller (If-Match required)",
+        None,
+        None,
+    ),
+    op(
+        "get",
+        "/api/v1/processors",
+        "processors",
+        "List processors",
+        None,
+        Some("ProcessorList"),
+    ),
+    op(
+        "post",
+        "/api/v1/processors",
+        "processors",
+        "Create a processor",
+        Some("Processor"),
+        Some("Processor"),
+    ),
+    op(
+        "get",
+        "/api/v1/processors/{id}",
+        "processors",
+        "Read a processor (ETag = version)",
+        None,
+        Some("Processor"),
+    ),
+    op(
+        "put",
+        "/api/v1/processors/{id}",
+        "processors",
+        "Replace a processor (If-Match required)",
+        Some("Processor"),
+        Some("Processor"),
+    ),
+    op(
+        "delete",
+        "/api/v1/processors/{id}",
+        "processors",
+        "Delete an unreferenced processor (If-Match required)",
+        None,
+        None,
+    ),
+    op(
+        "get",
+        "/api/v1/agreements",
+        "agreements",
+        "List processor agreements, protocols, authorisations and joint-controller arrangements",
+        None,
+        Some("AgreementList"),
+    ),
+    op(
+        "post",
+        "/api/v1/agreements",
+        "agreements",
+        "Create an agreement",
+        Some("Agreement"),
+        Some("Agreement"),
+    ),
+    op(
+        "get",
+        "/api/v1/agreements/{id}",
+        "agreements",
+        "Read an agreement (ETag = version)",
+        None,
+        Some("Agreement"),
+    ),
+    op(
+        "put",
+        "/api/v1/agreements/{id}",
+        "agreements",
+        "Replace an agreement (If-Match required)",
+        Some("Agreement"),
+        Some("Agreement"),
+    ),
+    op(
+        "delete",
+        "/api/v1/agreements/{id}",
+        "agreements",
+        "Delete an unreferenced agreement (If-Match required)",
+        None,
+        None,
+    ),
+    op(
+        "get",
+        "/api/v1/activities",
+        "activities",
+        "List processing activities (?controller= filters)",
+        None,
+        Some("ActivityList"),
+    ),
+    op(
+        "post",
+        "/api/v1/activities",
+        "activities",
+        "Create a processing activity",
+        Some("ProcessingActivity"),
+        Some("ProcessingActivity"),
+    ),
+    op(
+        "get",
+        "/api/v1/activities/{id}",
+        "activities",
+        "Read the version in force (ETag = version)",
+        None,
+        Some("ProcessingActivity"),
+    ),
+    op(
+        "put",
+        "/api/v1/activities/{id}",
+        "activities",
+        "Edit an activity: creates a new version (If-Match required); retire with status: retired",
+        Some("ProcessingActivity"),
+        Some("ProcessingActivity"),
+    ),
+    op(
+        "get",
+        "/api/v1/activities/{id}/versions",
+        "activities",
+        "Every version of an activity with its validity start",
+        None,
+        Some("ActivityVersions"),
+    ),
+    op(
+        "get",
+        "/api/v1/activities/{id}/completeness",
+        "activities",
+        "What art. 30(1) requires and the activity lacks",
+        None,
+        Some("Completeness"),
+    ),
+    op(
+        "get",
+        "/api/v1/register",
+        "register",
+        "Export the register (?format=yaml|json|csv|dpv; csv takes ?lang=)",
+        None,
+        Some("Register"),
+    ),
+    op(
+        "put",
+        "/api/v1/register",
+        "register",
+        "Import a register YAML document atomically (?prune=true retires what it lacks)",
+        Some("RegisterYaml"),
+        Some("ImportSummary"),
+    ),
+    op(
+        "get",
+        "/api/v1/controllers/{id}/statement",
+        "statements",
+        "Preview the privacy statement from the current register (?lang=nl|en|fr&format=html|md)",
+        None,
+        None,
+    ),
+    op(
+        "get",
+        "/api/v1/controllers/{id}/statement/versions",
+        "statements",
+        "Published versions of the statement",
+        None,
+        Some("StatementVersions"),
+    ),
+    op(
+        "post",
+        "/api/v1/controllers/{id}/statement/versions",
+        "statements",
+        "Publish the statement as a new version with an effective date",
+        Some("Publish"),
+        Some("StatementVersion"),
+    ),
 ];
 
 /// Register entries are documented by the register format in README.md; their JSON is
 /// the same as their YAML.
 fn schemas() -> Value {
-    let entry = |what: &str| {
-        json!({"type": "object", "description": format!("A {what} of the register, as in the register YAML format (README.md, \"Register format\"); unknown fields are refused.")})
-    };
+    let entry = |what: &str| json!({"type": "object", "description": format!("A {what} of the register, as in the register YAML format (README.md, \"Register format\"); unknown fields are refused.")});
     let list = |item: &str| json!({"type": "array", "items": {"allOf": [{"$ref": format!("#/components/schemas/{item}")}, {"type": "object", "properties": {"version": {"type": "integer"}, "updated_at": {"type": "string", "format": "date-time"}}}]}});
     json!({
         "Controller": entry("controller"),
@@ -103,11 +301,16 @@ fn operation(o: &Operation) -> Value {
         _ => "200",
     };
     let success = match o.returns {
-        Some(schema) => json!({"description": "Success", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}}),
+        Some(schema) => {
+            json!({"description": "Success", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}})
+        }
         None => json!({"description": "Success"}),
     };
     responses.insert(ok.into(), success);
-    responses.insert("4XX".into(), problem("The request was refused; the problem says why"));
+    responses.insert(
+        "4XX".into(),
+        problem("The request was refused; the problem says why"),
+    );
     if !o.public {
         responses.insert("401".into(), problem("No valid bearer token"));
         responses.insert("403".into(), problem("The token's account lacks the role"));
@@ -123,10 +326,15 @@ fn operation(o: &Operation) -> Value {
         "responses": responses,
     });
     if o.path.contains("{id}") {
-        value["parameters"] = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
+        value["parameters"] =
+            json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
     }
     if let Some(body) = o.body {
-        let content_type = if body == "RegisterYaml" { "application/yaml" } else { "application/json" };
+        let content_type = if body == "RegisterYaml" {
+            "application/yaml"
+        } else {
+            "application/json"
+        };
         value["requestBody"] = json!({"required": true, "content": {content_type: {"schema": {"$ref": format!("#/components/schemas/{body}")}}}});
     }
     if !o.public {
@@ -156,7 +364,20 @@ pub fn document() -> Value {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "An API token from `kluis token create`"}},
         },
     });
-    doc["tags"] = json!(["controllers", "processors", "agreements", "activities", "register", "statements", "meta"].iter().map(|t| json!({"name": t})).collect::<Vec<_>>());
+    doc["tags"] = json!(
+        [
+            "controllers",
+            "processors",
+            "agreements",
+            "activities",
+            "register",
+            "statements",
+            "meta"
+        ]
+        .iter()
+        .map(|t| json!({"name": t}))
+        .collect::<Vec<_>>()
+    );
     doc
 }
 

@@ -54,7 +54,10 @@ pub async fn activity_versions(
     user.require(Permission::ReadRegister)?;
     let versions = state.store.activity_versions(&id).await?;
     if versions.is_empty() {
-        return Err(ApiError::NotFound { what: "processing activity", id });
+        return Err(ApiError::NotFound {
+            what: "processing activity",
+            id,
+        });
     }
     Ok(Json(
         versions
@@ -76,7 +79,10 @@ pub struct LangQuery {
 }
 
 fn lang_of(q: Option<&str>) -> Result<Lang, ApiError> {
-    q.map_or(Ok(Lang::En), |l| l.parse().map_err(|e: kluis_domain::text::UnknownLang| ApiError::BadRequest(e.to_string())))
+    q.map_or(Ok(Lang::En), |l| {
+        l.parse()
+            .map_err(|e: kluis_domain::text::UnknownLang| ApiError::BadRequest(e.to_string()))
+    })
 }
 
 #[derive(Serialize)]
@@ -106,16 +112,27 @@ pub async fn completeness(
         .store
         .activity(&id)
         .await?
-        .ok_or_else(|| ApiError::NotFound { what: "processing activity", id: id.clone() })?
+        .ok_or_else(|| ApiError::NotFound {
+            what: "processing activity",
+            id: id.clone(),
+        })?
         .value;
-    let controller = state.store.controller(&activity.controller).await?.map(|c| c.value);
+    let controller = state
+        .store
+        .controller(&activity.controller)
+        .await?
+        .map(|c| c.value);
     let gaps = completeness::check(&activity, controller.as_ref());
     Ok(Json(CompletenessOut {
         activity: id,
         complete: gaps.is_empty(),
         gaps: gaps
             .into_iter()
-            .map(|g| GapOut { article: g.article(), explanation: i18n::t(lang, g.label_key()).to_string(), gap: g })
+            .map(|g| GapOut {
+                article: g.article(),
+                explanation: i18n::t(lang, g.label_key()).to_string(),
+                gap: g,
+            })
             .collect(),
     }))
 }
@@ -128,7 +145,11 @@ pub struct ExportQuery {
 }
 
 fn with_type(body: String, content_type: &'static str) -> Response {
-    ([(CONTENT_TYPE, HeaderValue::from_static(content_type))], body).into_response()
+    (
+        [(CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body,
+    )
+        .into_response()
 }
 
 pub async fn export(
@@ -141,13 +162,26 @@ pub async fn export(
     let internal = |e: &dyn std::fmt::Display| ApiError::Internal(e.to_string());
     Ok(match q.format.as_deref().unwrap_or("json") {
         "json" => Json(register).into_response(),
-        "yaml" => with_type(register_file::to_yaml(&register).map_err(|e| internal(&e))?, "application/yaml"),
-        "dpv" => with_type(dpv::to_json_ld(&register).to_string(), "application/ld+json"),
+        "yaml" => with_type(
+            register_file::to_yaml(&register).map_err(|e| internal(&e))?,
+            "application/yaml",
+        ),
+        "dpv" => with_type(
+            dpv::to_json_ld(&register).to_string(),
+            "application/ld+json",
+        ),
         "csv" => {
             let lang = lang_of(q.lang.as_deref())?;
-            with_type(art30::to_csv(&register, lang).map_err(|e| internal(&e))?, "text/csv; charset=utf-8")
+            with_type(
+                art30::to_csv(&register, lang).map_err(|e| internal(&e))?,
+                "text/csv; charset=utf-8",
+            )
         }
-        other => return Err(ApiError::BadRequest(format!("unknown format '{other}': use yaml, json, csv or dpv"))),
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "unknown format '{other}': use yaml, json, csv or dpv"
+            )));
+        }
     })
 }
 
@@ -174,9 +208,15 @@ pub async fn import(
     body: Bytes,
 ) -> Result<Json<ImportOut>, ApiError> {
     user.require(Permission::EditRegister)?;
-    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let essence = content_type.split(';').next().unwrap_or("").trim();
-    if !matches!(essence, "application/yaml" | "application/x-yaml" | "text/yaml") {
+    if !matches!(
+        essence,
+        "application/yaml" | "application/x-yaml" | "text/yaml"
+    ) {
         return Err(ApiError::UnsupportedMediaType("application/yaml"));
     }
     let text = std::str::from_utf8(&body)
@@ -196,8 +236,16 @@ pub async fn import(
                 .collect(),
         )
     })?;
-    let s = state.store.import_register(&register, q.prune, user.actor(), state.now()).await?;
-    Ok(Json(ImportOut { created: s.created, updated: s.updated, unchanged: s.unchanged, retired: s.retired }))
+    let s = state
+        .store
+        .import_register(&register, q.prune, user.actor(), state.now())
+        .await?;
+    Ok(Json(ImportOut {
+        created: s.created,
+        updated: s.updated,
+        unchanged: s.unchanged,
+        retired: s.retired,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -215,11 +263,24 @@ pub async fn statement_preview(
 ) -> Result<Response, ApiError> {
     user.require(Permission::ReadRegister)?;
     let lang = lang_of(q.lang.as_deref())?;
-    let format: Format = q.format.as_deref().unwrap_or("html").parse().map_err(ApiError::BadRequest)?;
+    let format: Format = q
+        .format
+        .as_deref()
+        .unwrap_or("html")
+        .parse()
+        .map_err(ApiError::BadRequest)?;
     let prepared = statements::preview(&state.store, &id, state.now().date())
         .await?
-        .ok_or_else(|| ApiError::NotFound { what: "controller", id: id.clone() })?;
-    let body = prepared.render(&id, lang, format).map_err(|e| ApiError::NotFound { what: "controller", id: e.to_string() })?;
+        .ok_or_else(|| ApiError::NotFound {
+            what: "controller",
+            id: id.clone(),
+        })?;
+    let body = prepared
+        .render(&id, lang, format)
+        .map_err(|e| ApiError::NotFound {
+            what: "controller",
+            id: e.to_string(),
+        })?;
     Ok(match format {
         Format::Html => with_type(body, "text/html; charset=utf-8"),
         Format::Markdown => with_type(body, "text/markdown; charset=utf-8"),
@@ -255,9 +316,20 @@ pub async fn statement_versions(
 ) -> Result<Json<Vec<StatementVersionOut>>, ApiError> {
     user.require(Permission::ReadRegister)?;
     if state.store.controller(&id).await?.is_none() {
-        return Err(ApiError::NotFound { what: "controller", id });
+        return Err(ApiError::NotFound {
+            what: "controller",
+            id,
+        });
     }
-    Ok(Json(state.store.statement_versions(&id).await?.into_iter().map(Into::into).collect()))
+    Ok(Json(
+        state
+            .store
+            .statement_versions(&id)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -290,9 +362,10 @@ pub async fn publish_statement(
             "the effective date {effective_date} lies in the past: a statement takes effect today or later"
         )));
     }
-    let register = state.store.register().await?;
-    let snapshot = register
-        .for_controller(controller)
-        .ok_or_else(|| ApiError::NotFound { what: "controller", id: controller.to_string() })?;
-    Ok(state.store.publish_statement(controller, effective_date, &snapshot, actor, now).await?)
+    statements::publish(&state.store, controller, effective_date, actor, now)
+        .await?
+        .ok_or_else(|| ApiError::NotFound {
+            what: "controller",
+            id: controller.to_string(),
+        })
 }
