@@ -159,6 +159,21 @@ fn rule_summary(rule: &RetentionRule, lang: Lang) -> String {
             i18n::t(lang, "art30.until_withdrawal").to_string()
         }
         RetentionRule::Permanent => i18n::t(lang, "art30.permanent").to_string(),
+        RetentionRule::WhileNeeded {
+            criterion,
+            event,
+            maximum,
+        } => {
+            let base = format!(
+                "{}: {}",
+                i18n::t(lang, "art30.while_needed"),
+                criterion.show(lang)
+            );
+            match (maximum, event) {
+                (Some(p), Some(e)) => format!("{base} (max. {p} / {})", ev(e)),
+                _ => base,
+            }
+        }
         RetentionRule::ArchiveLaw {
             reference,
             period,

@@ -128,6 +128,15 @@ fn retention(rule: &RetentionRule) -> Value {
             json!({"kluis:untilWithdrawal": true, "kluis:grace": grace.as_ref().map(iso_duration)})
         }
         RetentionRule::Permanent => json!({"kluis:permanent": true}),
+        RetentionRule::WhileNeeded {
+            criterion,
+            event,
+            maximum,
+        } => json!({
+            "kluis:whileNeeded": lang_strings(criterion),
+            "kluis:after": event.map(|e| e.name()),
+            "rdf:value": maximum.as_ref().map(iso_duration),
+        }),
         RetentionRule::ArchiveLaw {
             reference,
             event,

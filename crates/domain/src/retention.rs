@@ -212,6 +212,16 @@ pub enum RetentionRule {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         grace: Option<Period>,
     },
+    /// As long as a purpose needs the data, judged by a criterion the statement names
+    /// (art. 13(2)(a): "the criteria used to determine that period"), with an optional
+    /// maximum after an event. Without a maximum, staff review the record.
+    WhileNeeded {
+        criterion: Text,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        event: Option<RetentionEvent>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        maximum: Option<Period>,
+    },
     /// Kept permanently (e.g. a timetable naming the teacher, archives of lasting value).
     Permanent,
     /// As archive law prescribes; with a period the deadline is computed, without one the
@@ -267,6 +277,8 @@ pub enum Deadline {
     Permanent,
     /// Archive law decides; the archivist reviews the record.
     ArchiveReview,
+    /// Kept while needed; staff review whether it still is.
+    NeedReview,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -285,6 +297,10 @@ pub enum RetentionError {
     ArchiveLawWithoutReference,
     #[error("archive law with a period needs the event it starts from")]
     ArchiveLawWithoutEvent,
+    #[error("'as long as needed' must say by which criterion: add a criterion")]
+    NeedWithoutCriterion,
+    #[error("a maximum needs the event it starts from")]
+    MaximumWithoutEvent,
     #[error("the record has no birth date, which 'until age' needs")]
     MissingBirthDate,
     #[error("the period was extended {given} times, more than the {max} the rule allows")]
@@ -329,6 +345,20 @@ impl RetentionRule {
             }
             RetentionRule::UntilWithdrawal { grace } => grace.as_ref().map_or(Ok(()), bounded),
             RetentionRule::Permanent => Ok(()),
+            RetentionRule::WhileNeeded {
+                criterion,
+                event,
+                maximum,
+            } => {
+                if criterion.is_blank() {
+                    return Err(RetentionError::NeedWithoutCriterion);
+                }
+                match (maximum, event) {
+                    (Some(_), None) => Err(RetentionError::MaximumWithoutEvent),
+                    (Some(p), Some(_)) => bounded(p),
+                    _ => Ok(()),
+                }
+            }
             RetentionRule::ArchiveLaw {
                 reference,
                 event,
@@ -386,6 +416,12 @@ impl RetentionRule {
                 None => Ok(Deadline::UntilWithdrawal),
             },
             RetentionRule::Permanent => Ok(Deadline::Permanent),
+            RetentionRule::WhileNeeded {
+                event: Some(event),
+                maximum: Some(maximum),
+                ..
+            } => after(event, maximum),
+            RetentionRule::WhileNeeded { .. } => Ok(Deadline::NeedReview),
             RetentionRule::ArchiveLaw {
                 event: Some(event),
                 period: Some(period),
@@ -504,6 +540,19 @@ mod tests {
             period: None,
         };
         assert_eq!(archive.deadline(&f), Ok(Deadline::ArchiveReview));
+        let needed = RetentionRule::WhileNeeded {
+            criterion: Text::nl("zolang nodig voor het subsidiedossier"),
+            event: None,
+            maximum: None,
+        };
+        assert_eq!(needed.deadline(&f), Ok(Deadline::NeedReview));
+        let capped = RetentionRule::WhileNeeded {
+            criterion: Text::nl("zolang nodig voor de selectie"),
+            event: Some(RetentionEvent::EndOfProcedure),
+            maximum: Some(Period::years(1)),
+        };
+        let f = facts(RetentionEvent::EndOfProcedure, date!(2026 - 03 - 01));
+        assert_eq!(capped.deadline(&f), Ok(Deadline::On(date!(2027 - 03 - 01))));
     }
 
     #[test]
@@ -532,6 +581,24 @@ mod tests {
         assert_eq!(
             no_reference.validate(),
             Err(RetentionError::ArchiveLawWithoutReference)
+        );
+        let no_criterion = RetentionRule::WhileNeeded {
+            criterion: Text::default(),
+            event: None,
+            maximum: None,
+        };
+        assert_eq!(
+            no_criterion.validate(),
+            Err(RetentionError::NeedWithoutCriterion)
+        );
+        let no_event = RetentionRule::WhileNeeded {
+            criterion: Text::nl("zolang nodig"),
+            event: None,
+            maximum: Some(Period::years(1)),
+        };
+        assert_eq!(
+            no_event.validate(),
+            Err(RetentionError::MaximumWithoutEvent)
         );
     }
 

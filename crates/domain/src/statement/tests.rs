@@ -374,6 +374,19 @@ fn retention_rules_in_words() {
         )),
         "10 jaar na het afsluiten van het dossier, volgens de archiefwetgeving (Archiefdecreet van 9 juli 2010)"
     );
+    let needed = |event, maximum| RetentionRule::WhileNeeded {
+        criterion: Text::nl("zolang het subsidiedossier loopt"),
+        event,
+        maximum,
+    };
+    assert_eq!(nl(needed(None, None)), "zolang het subsidiedossier loopt");
+    assert_eq!(
+        nl(needed(
+            Some(RetentionEvent::EndOfProcedure),
+            Some(Period::years(1))
+        )),
+        "zolang het subsidiedossier loopt, hoogstens 1 jaar na afloop van de procedure"
+    );
 
     let en = |rule: RetentionRule| plain_text(&words::rule(Lang::En, &rule));
     assert_eq!(

@@ -291,6 +291,29 @@ pub(super) fn rule(lang: Lang, rule: &RetentionRule) -> Line {
             &[("grace", &period_line(lang, grace))],
         ),
         RetentionRule::Permanent => say(lang, "statement.retention.permanent"),
+        RetentionRule::WhileNeeded {
+            criterion,
+            event,
+            maximum,
+        } => {
+            let criterion = text(criterion, lang).unwrap_or_default();
+            match (event, maximum) {
+                (Some(event), Some(maximum)) => compose(
+                    lang,
+                    "statement.retention.while_needed_max",
+                    &[
+                        ("criterion", &criterion),
+                        ("period", &period_line(lang, maximum)),
+                        ("after", &after(lang, *event)),
+                    ],
+                ),
+                _ => compose(
+                    lang,
+                    "statement.retention.while_needed",
+                    &[("criterion", &criterion)],
+                ),
+            }
+        }
         RetentionRule::ArchiveLaw {
             reference,
             event,
