@@ -11,8 +11,7 @@ use kluis_domain::register::{
 };
 use kluis_domain::text::Lang;
 use kluis_domain::validate::Section as RegisterSection;
-use kluis_store::{Store, StoreError, Versioned};
-use time::OffsetDateTime;
+use kluis_store::StoreError;
 
 use super::entities::{AdminEntity, Cell, Extras, HistoryRow, Words, format_time};
 use super::form::{Builder, FieldErrors, FormData, Parser, Section, vocabulary_options};
@@ -57,30 +56,8 @@ impl AdminEntity for ProcessingActivity {
     const REQUIRED: &'static [&'static str] =
         &["id", "controller", "name", "status", "legal_bases"];
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-
     fn title(&self, lang: Lang) -> String {
         self.name.show(lang).to_string()
-    }
-
-    fn entries(register: &mut Register) -> &mut Vec<Self> {
-        &mut register.activities
-    }
-
-    async fn get(store: &Store, id: &str) -> Result<Option<Versioned<Self>>, StoreError> {
-        store.activity(id).await
-    }
-
-    async fn put(
-        store: &Store,
-        value: &Self,
-        expected: Option<i64>,
-        actor: &str,
-        now: OffsetDateTime,
-    ) -> Result<Versioned<Self>, StoreError> {
-        store.put_activity(value, expected, actor, now).await
     }
 
     fn blank() -> FormData {

@@ -12,13 +12,14 @@ use kluis_domain::i18n;
 use kluis_domain::register::Register;
 use kluis_domain::text::Lang;
 use kluis_domain::validate::{self, Section as RegisterSection};
-use kluis_store::{Store, StoreError, Versioned};
-use serde::{Deserialize, Serialize};
+use kluis_store::StoreError;
+use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::form::{Builder, Control, FieldErrors, FormData, Section, attach_errors};
 use super::view::Row;
 use super::{Ctx, StaffSession, forbidden, not_found, page, store_failure, translated};
+use crate::api::Entity;
 use crate::pages::Translated as _;
 use crate::pages::negotiate;
 use crate::state::AppState;
@@ -65,7 +66,9 @@ pub struct HistoryRow {
     pub compare: Option<String>,
 }
 
-pub trait AdminEntity: Serialize + Clone + Send + Sync + 'static {
+/// How the back-office shows and edits one kind of register entry; storing and finding it
+/// is the API's [`Entity`], shared so there is one way to do it.
+pub trait AdminEntity: Entity {
     /// The path segment under `/admin` and the menu entry.
     const SEGMENT: &'static str;
     const SECTION: RegisterSection;
@@ -73,22 +76,8 @@ pub trait AdminEntity: Serialize + Clone + Send + Sync + 'static {
     /// Form fields that must be filled.
     const REQUIRED: &'static [&'static str];
 
-    fn id(&self) -> &str;
     /// How the entry is named in headings.
     fn title(&self, lang: Lang) -> String;
-    fn entries(register: &mut Register) -> &mut Vec<Self>;
-
-    fn get(
-        store: &Store,
-        id: &str,
-    ) -> impl Future<Output = Result<Option<Versioned<Self>>, StoreError>> + Send;
-    fn put(
-        store: &Store,
-        value: &Self,
-        expected: Option<i64>,
-        actor: &str,
-        now: OffsetDateTime,
-    ) -> impl Future<Output = Result<Versioned<Self>, StoreError>> + Send;
 
     /// The fields of an empty form (defaults that are not "nothing").
     fn blank() -> FormData {

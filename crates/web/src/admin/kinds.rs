@@ -8,8 +8,6 @@ use kluis_domain::register::{
 };
 use kluis_domain::text::Lang;
 use kluis_domain::validate::Section as RegisterSection;
-use kluis_store::{Store, StoreError, Versioned};
-use time::OffsetDateTime;
 
 use super::entities::{AdminEntity, Cell, Words};
 use super::form::{Builder, FieldErrors, FormData, Parser, Section, vocabulary_options};
@@ -76,30 +74,8 @@ impl AdminEntity for Controller {
         "supervisory_authorities",
     ];
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-
     fn title(&self, lang: Lang) -> String {
         self.name.show(lang).to_string()
-    }
-
-    fn entries(register: &mut Register) -> &mut Vec<Self> {
-        &mut register.controllers
-    }
-
-    async fn get(store: &Store, id: &str) -> Result<Option<Versioned<Self>>, StoreError> {
-        store.controller(id).await
-    }
-
-    async fn put(
-        store: &Store,
-        value: &Self,
-        expected: Option<i64>,
-        actor: &str,
-        now: OffsetDateTime,
-    ) -> Result<Versioned<Self>, StoreError> {
-        store.put_controller(value, expected, actor, now).await
     }
 
     fn to_form(&self) -> Result<FormData, String> {
@@ -393,30 +369,8 @@ impl AdminEntity for Processor {
     };
     const REQUIRED: &'static [&'static str] = &["id", "name", "country"];
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-
     fn title(&self, _lang: Lang) -> String {
         self.name.clone()
-    }
-
-    fn entries(register: &mut Register) -> &mut Vec<Self> {
-        &mut register.processors
-    }
-
-    async fn get(store: &Store, id: &str) -> Result<Option<Versioned<Self>>, StoreError> {
-        store.processor(id).await
-    }
-
-    async fn put(
-        store: &Store,
-        value: &Self,
-        expected: Option<i64>,
-        actor: &str,
-        now: OffsetDateTime,
-    ) -> Result<Versioned<Self>, StoreError> {
-        store.put_processor(value, expected, actor, now).await
     }
 
     fn to_form(&self) -> Result<FormData, String> {
@@ -522,30 +476,8 @@ impl AdminEntity for Agreement {
     };
     const REQUIRED: &'static [&'static str] = &["id", "title", "kind", "controllers"];
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-
     fn title(&self, lang: Lang) -> String {
         self.title.show(lang).to_string()
-    }
-
-    fn entries(register: &mut Register) -> &mut Vec<Self> {
-        &mut register.agreements
-    }
-
-    async fn get(store: &Store, id: &str) -> Result<Option<Versioned<Self>>, StoreError> {
-        store.agreement(id).await
-    }
-
-    async fn put(
-        store: &Store,
-        value: &Self,
-        expected: Option<i64>,
-        actor: &str,
-        now: OffsetDateTime,
-    ) -> Result<Versioned<Self>, StoreError> {
-        store.put_agreement(value, expected, actor, now).await
     }
 
     fn blank() -> FormData {

@@ -9,6 +9,7 @@ use axum::Router;
 use axum::routing::get;
 use kluis_domain::register::{Agreement, Controller, ProcessingActivity, Processor};
 
+pub use entity::Entity;
 pub use handlers::ApiJson;
 pub use openapi::{OPERATIONS, Operation, document};
 pub use register::publish_statement;
