@@ -530,6 +530,17 @@ impl Store {
         Ok(register)
     }
 
+    /// A number that changes whenever any processing activity is written (a database
+    /// trigger moves it in the writing transaction): a cache of activities made at one
+    /// revision is current as long as this still returns that revision.
+    pub async fn activities_revision(&self) -> Result<i64, StoreError> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT revision FROM revisions WHERE name = 'activities'")
+                .fetch_one(pool)
+                .await?
+        }))
+    }
+
     /// The processing activities in their current version, of one controller or of all,
     /// ordered by controller, then as in the imported file.
     pub async fn activities(

@@ -50,6 +50,7 @@ macro_rules! stories {
 }
 
 stories!(
+    every_activity_write_moves_the_revision,
     register_round_trip_keeps_the_file_order,
     import_counts_created_updated_unchanged,
     import_is_all_or_nothing,
@@ -425,6 +426,32 @@ async fn prune_retires_and_removes_what_the_file_dropped(store: &Store) {
         .unwrap();
     assert_eq!(again.retired, 0);
     assert_eq!(store.activity("zeta").await.unwrap().unwrap().version, 2);
+}
+
+async fn every_activity_write_moves_the_revision(store: &Store) {
+    store
+        .put_controller(&controller("city", "Stad"), None, "dpo", T0)
+        .await
+        .unwrap();
+    let r0 = store.activities_revision().await.unwrap();
+    let mut a = activity("cctv", "city", "Camerabewaking");
+    store.put_activity(&a, None, "anna", T0).await.unwrap();
+    let r1 = store.activities_revision().await.unwrap();
+    assert!(r1 > r0, "a new activity moves the revision");
+    a.purposes.push(Text::nl("Vaststellen van overlast"));
+    store.put_activity(&a, Some(1), "anna", T0).await.unwrap();
+    let r2 = store.activities_revision().await.unwrap();
+    assert!(r2 > r1, "an edit moves the revision");
+    assert!(store.put_activity(&a, Some(1), "anna", T0).await.is_err());
+    store
+        .put_processor(&processor("unused"), None, "dpo", T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.activities_revision().await.unwrap(),
+        r2,
+        "refused edits and other tables leave it"
+    );
 }
 
 async fn every_activity_edit_is_a_version(store: &Store) {

@@ -1,6 +1,9 @@
 //! What every request handler shares.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
 
 use kluis_store::Store;
 use time::OffsetDateTime;
@@ -34,6 +37,39 @@ pub struct AppState {
     pub store: Store,
     pub clock: Clock,
     pub settings: Arc<Settings>,
+    /// Serialised activity lists, valid for one activities revision of the database.
+    pub activity_lists: Arc<Mutex<ActivityLists>>,
+}
+
+/// The JSON of `GET /api/v1/activities` per controller filter, made at one revision.
+///
+/// Serialising hundreds of activities costs far more than the request around it; the
+/// database's revision counter (moved by a trigger on every write) says when the copy is
+/// stale, so several instances sharing one database never serve an outdated list.
+#[derive(Default)]
+pub struct ActivityLists {
+    revision: i64,
+    lists: HashMap<Option<String>, Bytes>,
+}
+
+impl ActivityLists {
+    /// Filters kept at once; more distinct filters (e.g. unknown controllers) start over.
+    const CAPACITY: usize = 64;
+
+    pub fn get(&self, revision: i64, controller: Option<&str>) -> Option<Bytes> {
+        if self.revision != revision {
+            return None;
+        }
+        self.lists.get(&controller.map(str::to_string)).cloned()
+    }
+
+    pub fn put(&mut self, revision: i64, controller: Option<&str>, json: Bytes) {
+        if self.revision != revision || self.lists.len() >= Self::CAPACITY {
+            self.lists.clear();
+            self.revision = revision;
+        }
+        self.lists.insert(controller.map(str::to_string), json);
+    }
 }
 
 impl AppState {
@@ -42,6 +78,7 @@ impl AppState {
             store,
             clock,
             settings: Arc::new(settings),
+            activity_lists: Arc::default(),
         }
     }
 

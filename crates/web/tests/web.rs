@@ -284,10 +284,55 @@ async fn register_api_story(h: Harness) {
         )
         .await;
     problem(s, &hd, &b, StatusCode::CONFLICT);
+    // The list reflects the edit, also on a second instance that cached it before.
+    let (_, _, b) = h.get("/api/v1/activities?controller=stad").await;
+    let list: Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(list[1]["version"], 2, "{list}");
+    let other = Harness {
+        app: app(AppState::new(
+            (*h.store).clone(),
+            std::sync::Arc::new(|| NOW),
+            Settings::default(),
+        )),
+        store: sqlite_store().await,
+        dpo: h.dpo.clone(),
+        caseworker: h.caseworker.clone(),
+    };
+    let (_, _, b) = other.get("/api/v1/activities").await;
+    assert_eq!(serde_json::from_str::<Value>(&b).unwrap()[1]["version"], 2);
+    camera["purposes"] = json!(["Bescherming van goederen"]);
+    let (s, _, b) = h
+        .json(
+            Method::PUT,
+            "/api/v1/activities/camera",
+            Some("\"2\""),
+            &camera,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, _, b) = other.get("/api/v1/activities").await;
+    let list: Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(
+        list[1]["version"], 3,
+        "the other instance does not serve a stale list"
+    );
+    assert_eq!(list[1]["purposes"].as_array().unwrap().len(), 1);
+    other.store.cleanup().await;
+    camera["purposes"] = json!(["Bescherming van goederen", "Openbare orde handhaven"]);
+    let (s, _, b) = h
+        .json(
+            Method::PUT,
+            "/api/v1/activities/camera",
+            Some("\"3\""),
+            &camera,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+
     let (_, _, b) = h.get("/api/v1/activities/camera/versions").await;
     let versions: Value = serde_json::from_str(&b).unwrap();
-    assert_eq!(versions.as_array().unwrap().len(), 2);
-    assert_eq!(versions[1]["recorded_by"], "dpo");
+    assert_eq!(versions.as_array().unwrap().len(), 4);
+    assert_eq!(versions[3]["recorded_by"], "dpo");
     assert_eq!(
         versions[1]["activity"]["purposes"][1],
         "Openbare orde handhaven"
@@ -300,14 +345,14 @@ async fn register_api_story(h: Harness) {
         .json(
             Method::PUT,
             "/api/v1/activities/camera",
-            Some("\"2\""),
+            Some("\"4\""),
             &unknown,
         )
         .await;
     problem(s, &hd, &b, StatusCode::UNPROCESSABLE_ENTITY);
     let req = h
         .request(Method::PUT, "/api/v1/activities/camera", Some(&h.dpo))
-        .header(header::IF_MATCH, "\"2\"")
+        .header(header::IF_MATCH, "\"4\"")
         .header(header::CONTENT_TYPE, "text/plain")
         .body(Body::from(camera.to_string()))
         .unwrap();
@@ -319,7 +364,7 @@ async fn register_api_story(h: Harness) {
         .json(
             Method::PUT,
             "/api/v1/activities/camera",
-            Some("\"2\""),
+            Some("\"4\""),
             &dangling,
         )
         .await;
@@ -334,14 +379,14 @@ async fn register_api_story(h: Harness) {
     let huge = "x".repeat(kluis_web::MAX_BODY_BYTES + 1);
     let req = h
         .request(Method::PUT, "/api/v1/activities/camera", Some(&h.dpo))
-        .header(header::IF_MATCH, "\"2\"")
+        .header(header::IF_MATCH, "\"4\"")
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(huge))
         .unwrap();
     let (s, hd, b) = h.send(req).await;
     problem(s, &hd, &b, StatusCode::PAYLOAD_TOO_LARGE);
     let (_, hd, _) = h.get("/api/v1/activities/camera").await;
-    assert_eq!(hd[header::ETAG], "\"2\"", "refused edits change nothing");
+    assert_eq!(hd[header::ETAG], "\"4\"", "refused edits change nothing");
 
     // Create, duplicates, deletes that would leave the register inconsistent.
     let processor = json!({"id": "zeticon", "name": "Zeticon", "country": "BE"});

@@ -31,10 +31,39 @@ pub async fn list_activities(
     State(state): State<AppState>,
     user: ApiUser,
     Query(filter): Query<ActivityFilter>,
-) -> Result<Json<Vec<Listed<ProcessingActivity>>>, ApiError> {
+) -> Result<Response, ApiError> {
     user.require(Permission::ReadRegister)?;
-    let list = state.store.activities(filter.controller.as_deref()).await?;
-    Ok(Json(list.into_iter().map(Listed::from).collect()))
+    let controller = filter.controller.as_deref();
+    // Read the revision before the rows: the rows are then at least that new.
+    let revision = state.store.activities_revision().await?;
+    let cached = lock(&state).get(revision, controller);
+    let json = match cached {
+        Some(json) => json,
+        None => {
+            let list = state.store.activities(controller).await?;
+            let listed: Vec<Listed<ProcessingActivity>> =
+                list.into_iter().map(Listed::from).collect();
+            let json =
+                serde_json::to_vec(&listed).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let json = Bytes::from(json);
+            lock(&state).put(revision, controller, json.clone());
+            json
+        }
+    };
+    Ok((
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        json,
+    )
+        .into_response())
+}
+
+/// The cache of lists; it is only ever replaced whole, so a lock poisoned by a panic
+/// elsewhere still holds a consistent value and is taken over.
+fn lock(state: &AppState) -> std::sync::MutexGuard<'_, crate::state::ActivityLists> {
+    state
+        .activity_lists
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[derive(Serialize)]
