@@ -58,7 +58,19 @@ type UserRow = (Uuid, String, String, Json<Vec<Role>>, bool);
 /// A user row followed by the password hash.
 type UserAndHashRow = (Uuid, String, String, Json<Vec<Role>>, bool, String);
 /// A token id followed by its user's row.
-type TokenUserRow = (Uuid, Uuid, String, String, Json<Vec<Role>>, bool);
+type TokenUserRow = (
+    Uuid,
+    Option<OffsetDateTime>,
+    Uuid,
+    String,
+    String,
+    Json<Vec<Role>>,
+    bool,
+);
+
+/// How stale `last_used_at` may get: recording every use would make each API read a
+/// database write, while auditors only need to know roughly when a token was last used.
+const TOKEN_USE_RESOLUTION: time::Duration = time::Duration::minutes(1);
 /// A user row followed by the session's CSRF token and expiry.
 type SessionRow = (
     Uuid,
@@ -319,7 +331,7 @@ impl Store {
         let hash = sha256_hex(secret);
         let row: Option<TokenUserRow> = on_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT t.id, u.id, u.username, u.display_name, u.roles, u.disabled \
+                "SELECT t.id, t.last_used_at, u.id, u.username, u.display_name, u.roles, u.disabled \
                      FROM api_tokens t JOIN users u ON u.id = t.user_id \
                      WHERE t.token_hash = $1 AND NOT t.revoked AND NOT u.disabled",
             )
@@ -327,17 +339,19 @@ impl Store {
             .fetch_optional(pool)
             .await?
         });
-        let Some((token_id, id, username, display_name, roles, disabled)) = row else {
+        let Some((token_id, last_used, id, username, display_name, roles, disabled)) = row else {
             return Ok(None);
         };
-        on_pool!(self, |pool| {
-            sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
-                .bind(token_id)
-                .bind(now)
-                .execute(pool)
-                .await
-                .map(|_| ())
-        })?;
+        if last_used.is_none_or(|t| now - t >= TOKEN_USE_RESOLUTION) {
+            on_pool!(self, |pool| {
+                sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
+                    .bind(token_id)
+                    .bind(now)
+                    .execute(pool)
+                    .await
+                    .map(|_| ())
+            })?;
+        }
         Ok(Some(user((id, username, display_name, roles, disabled))))
     }
 

@@ -914,6 +914,21 @@ async fn api_tokens(store: &Store) {
         (listed[0].id, listed[0].created_at, listed[0].last_used_at),
         (token.id, T0, Some(t1))
     );
+    // Uses within a minute are not each written; a later one is.
+    store
+        .user_for_api_token(&secret, t1 + Duration::seconds(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.api_tokens(user.id).await.unwrap()[0].last_used_at,
+        Some(t1)
+    );
+    let t2 = t1 + Duration::minutes(2);
+    store.user_for_api_token(&secret, t2).await.unwrap();
+    assert_eq!(
+        store.api_tokens(user.id).await.unwrap()[0].last_used_at,
+        Some(t2)
+    );
 
     let (other, _) = store.create_api_token(user.id, "second", T0).await.unwrap();
     assert_ne!(other, secret);
