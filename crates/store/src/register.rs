@@ -64,7 +64,7 @@ macro_rules! document_entity {
                     sqlx::query_as(concat!(
                         "SELECT document, version, updated_at FROM ",
                         $table,
-                        " ORDER BY id"
+                        " ORDER BY position, id"
                     ))
                     .fetch_all(pool)
                     .await?
@@ -106,8 +106,10 @@ macro_rules! document_entity {
                             sqlx::query(concat!(
                                 "INSERT INTO ",
                                 $table,
-                                " (id, document, version, updated_at, updated_by) \
-                                 VALUES ($1, $2, 1, $3, $4)"
+                                " (id, document, version, updated_at, updated_by, position) \
+                                 VALUES ($1, $2, 1, $3, $4, (SELECT COALESCE(MAX(position) + 1, 0) FROM ",
+                                $table,
+                                "))"
                             ))
                             .bind(id)
                             .bind(Json(value))
@@ -231,22 +233,38 @@ document_entity!(
 macro_rules! import_documents {
     ($tx:ident, $ty:ty, what: $what:literal, table: $table:literal,
      items: $items:expr, actor: $actor:expr, now: $now:expr, summary: $summary:ident) => {{
-        let rows: Vec<(String, i64, Json<$ty>)> =
-            sqlx::query_as(concat!("SELECT id, version, document FROM ", $table))
-                .fetch_all(&mut *$tx)
-                .await?;
+        let rows: Vec<(String, i64, i64, Json<$ty>)> = sqlx::query_as(concat!(
+            "SELECT id, version, position, document FROM ",
+            $table
+        ))
+        .fetch_all(&mut *$tx)
+        .await?;
         let before: BTreeMap<String, (i64, $ty)> = rows
-            .into_iter()
-            .map(|(id, v, Json(d))| (id, (v, d)))
+            .iter()
+            .map(|(id, v, _, Json(d))| (id.clone(), (*v, d.clone())))
             .collect();
+        let positions: BTreeMap<&str, i64> =
+            rows.iter().map(|(id, _, p, _)| (id.as_str(), *p)).collect();
         let mut in_file = HashSet::new();
-        for item in $items {
+        for (index, item) in $items.iter().enumerate() {
             if !in_file.insert(item.id.as_str()) {
                 return Err(duplicate($what, &item.id));
             }
+            let position = position(index);
             let version = match before.get(&item.id) {
                 Some((_, stored)) if stored == item => {
                     $summary.unchanged += 1;
+                    if positions.get(item.id.as_str()) != Some(&position) {
+                        sqlx::query(concat!(
+                            "UPDATE ",
+                            $table,
+                            " SET position = $2 WHERE id = $1"
+                        ))
+                        .bind(&item.id)
+                        .bind(position)
+                        .execute(&mut *$tx)
+                        .await?;
+                    }
                     continue;
                 }
                 Some((version, _)) => {
@@ -261,16 +279,18 @@ macro_rules! import_documents {
             sqlx::query(concat!(
                 "INSERT INTO ",
                 $table,
-                " (id, document, version, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5) \
+                " (id, document, version, updated_at, updated_by, position) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
                  ON CONFLICT (id) DO UPDATE SET document = excluded.document, \
                  version = excluded.version, updated_at = excluded.updated_at, \
-                 updated_by = excluded.updated_by"
+                 updated_by = excluded.updated_by, position = excluded.position"
             ))
             .bind(&item.id)
             .bind(Json(item))
             .bind(version)
             .bind($now)
             .bind($actor)
+            .bind(position)
             .execute(&mut *$tx)
             .await?;
         }
@@ -339,7 +359,7 @@ fn unknown_controller(id: &str) -> StoreError {
     }
 }
 
-/// An activity's place within its controller, from its index in the file.
+/// An entry's place in the order of the file it was imported from.
 fn position(index: usize) -> i64 {
     i64::try_from(index).unwrap_or(i64::MAX)
 }
@@ -504,15 +524,15 @@ impl Store {
     pub async fn register(&self) -> Result<Register, StoreError> {
         let register = read_transaction!(self, |tx| {
             let controllers: Vec<Json<Controller>> =
-                sqlx::query_scalar("SELECT document FROM controllers ORDER BY id")
+                sqlx::query_scalar("SELECT document FROM controllers ORDER BY position, id")
                     .fetch_all(&mut *tx)
                     .await?;
             let processors: Vec<Json<Processor>> =
-                sqlx::query_scalar("SELECT document FROM processors ORDER BY id")
+                sqlx::query_scalar("SELECT document FROM processors ORDER BY position, id")
                     .fetch_all(&mut *tx)
                     .await?;
             let agreements: Vec<Json<Agreement>> =
-                sqlx::query_scalar("SELECT document FROM agreements ORDER BY id")
+                sqlx::query_scalar("SELECT document FROM agreements ORDER BY position, id")
                     .fetch_all(&mut *tx)
                     .await?;
             let activities: Vec<Json<ProcessingActivity>> = sqlx::query_scalar(

@@ -240,6 +240,44 @@ async fn register_round_trip_keeps_the_file_order(store: &Store) {
         ids(&register.activities),
         ["zeta", "alpha", "mid", "aaa", "pb", "pa"]
     );
+
+    // Processors and agreements keep the file's order too, also when only the order changed.
+    let mut reordered = sample();
+    reordered.processors.reverse();
+    reordered.agreements.reverse();
+    store
+        .import_register(&reordered, false, "dpo", T0)
+        .await
+        .unwrap();
+    let back = store.register().await.unwrap();
+    let order = |ps: &[Processor]| ps.iter().map(|p| p.id.clone()).collect::<Vec<_>>();
+    assert_eq!(order(&back.processors), order(&reordered.processors));
+    assert_eq!(back.agreements, reordered.agreements);
+    let listed: Vec<_> = store
+        .processors()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| v.value)
+        .collect();
+    assert_eq!(order(&listed), order(&reordered.processors));
+    // A processor created afterwards goes last.
+    store
+        .put_processor(&processor("zzz-new"), None, "dpo", T0)
+        .await
+        .unwrap();
+    store
+        .put_processor(&processor("aaa-new"), None, "dpo", T0)
+        .await
+        .unwrap();
+    let listed: Vec<_> = store
+        .processors()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| v.value)
+        .collect();
+    assert_eq!(order(&listed[2..]), ["zzz-new", "aaa-new"]);
 }
 
 async fn import_counts_created_updated_unchanged(store: &Store) {
