@@ -39,6 +39,53 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Serialised activity lists, valid for one activities revision of the database.
     pub activity_lists: Arc<Mutex<ActivityLists>>,
+    /// Failed sign-ins per username, to slow down password guessing.
+    pub login_throttle: Arc<Mutex<LoginThrottle>>,
+}
+
+/// Counts failed sign-ins per username in this process: after [`LoginThrottle::LIMIT`]
+/// failures within [`LoginThrottle::WINDOW`], the username is refused without checking the
+/// password until the window since the last failure has passed. A success clears the count.
+///
+/// Per process, not per deployment: with several instances an attacker gets the limit once
+/// per instance, which still turns millions of guesses into tens.
+#[derive(Default)]
+pub struct LoginThrottle {
+    failures: HashMap<String, (u32, OffsetDateTime)>,
+}
+
+impl LoginThrottle {
+    pub const LIMIT: u32 = 10;
+    pub const WINDOW: time::Duration = time::Duration::minutes(15);
+    /// Usernames tracked at once; beyond this, expired entries are dropped.
+    const CAPACITY: usize = 10_000;
+
+    /// When `username` may try again, if it is refused now.
+    pub fn refused_until(&self, username: &str, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        let (count, last) = self.failures.get(&username.to_lowercase())?;
+        let until = *last + Self::WINDOW;
+        (*count >= Self::LIMIT && now < until).then_some(until)
+    }
+
+    pub fn failed(&mut self, username: &str, now: OffsetDateTime) {
+        if self.failures.len() >= Self::CAPACITY {
+            self.failures
+                .retain(|_, (_, last)| now - *last < Self::WINDOW);
+        }
+        let entry = self
+            .failures
+            .entry(username.to_lowercase())
+            .or_insert((0, now));
+        if now - entry.1 >= Self::WINDOW {
+            *entry = (0, now);
+        }
+        entry.0 += 1;
+        entry.1 = now;
+    }
+
+    pub fn succeeded(&mut self, username: &str) {
+        self.failures.remove(&username.to_lowercase());
+    }
 }
 
 /// The JSON of `GET /api/v1/activities` per controller filter, made at one revision.
@@ -79,10 +126,53 @@ impl AppState {
             clock,
             settings: Arc::new(settings),
             activity_lists: Arc::default(),
+            login_throttle: Arc::default(),
         }
     }
 
     pub fn now(&self) -> OffsetDateTime {
         (self.clock)()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn repeated_failures_lock_a_username_for_a_while() {
+        let t0 = datetime!(2026-11-23 10:00 UTC);
+        let mut throttle = LoginThrottle::default();
+        for i in 0..LoginThrottle::LIMIT {
+            assert_eq!(throttle.refused_until("anna", t0), None, "attempt {i}");
+            throttle.failed("Anna", t0);
+        }
+        let until = t0 + LoginThrottle::WINDOW;
+        assert_eq!(throttle.refused_until("anna", t0), Some(until));
+        assert_eq!(
+            throttle.refused_until("bert", t0),
+            None,
+            "other usernames are not affected"
+        );
+        assert_eq!(throttle.refused_until("anna", until), None, "the lock ends");
+        throttle.failed("anna", until);
+        assert_eq!(
+            throttle.refused_until("anna", until),
+            None,
+            "a new window starts at one"
+        );
+    }
+
+    #[test]
+    fn a_success_clears_the_count() {
+        let t0 = datetime!(2026-11-23 10:00 UTC);
+        let mut throttle = LoginThrottle::default();
+        for _ in 0..LoginThrottle::LIMIT - 1 {
+            throttle.failed("anna", t0);
+        }
+        throttle.succeeded("anna");
+        throttle.failed("anna", t0);
+        assert_eq!(throttle.refused_until("anna", t0), None);
     }
 }

@@ -215,9 +215,27 @@ pub async fn login(
         .collect();
         return page(StatusCode::UNPROCESSABLE_ENTITY, &p);
     }
+    let now = state.now();
+    let refused = throttle(&state).refused_until(username, now);
+    if let Some(until) = refused {
+        let minutes = ((until - now).whole_seconds() + 59) / 60;
+        p.errors = vec![(
+            "f-username".into(),
+            i18n::tf(
+                lang,
+                "login.throttled",
+                &[("minutes", &minutes.to_string())],
+            ),
+        )];
+        return page(StatusCode::TOO_MANY_REQUESTS, &p);
+    }
     let user = match state.store.verify_password(username, password).await {
-        Ok(Some(user)) => user,
+        Ok(Some(user)) => {
+            throttle(&state).succeeded(username);
+            user
+        }
         Ok(None) => {
+            throttle(&state).failed(username, now);
             // One message whether the user exists or not: no account enumeration.
             p.errors = vec![(
                 "f-username".into(),
@@ -346,4 +364,13 @@ mod tests {
             "/admin/x%3Flang%3Dfr%26a%3Db"
         );
     }
+}
+
+/// The sign-in throttle; it holds only counters, so a lock poisoned by a panic elsewhere is
+/// taken over.
+fn throttle(state: &AppState) -> std::sync::MutexGuard<'_, crate::state::LoginThrottle> {
+    state
+        .login_throttle
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -542,6 +542,27 @@ async fn staff_pages_need_a_session_and_login_goes_back_where_you_were() {
 }
 
 #[tokio::test]
+async fn repeated_wrong_passwords_lock_the_username_even_for_the_right_one() {
+    let s = site().await;
+    let form = |password| [("username", "dpo"), ("password", password)];
+    for _ in 0..crate::state::LoginThrottle::LIMIT {
+        let r = s.post("/admin/login?lang=en", "", &form("nope")).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let refused = s
+        .post("/admin/login?lang=en", "", &form("correct horse"))
+        .await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.cookie.is_none());
+    assert!(
+        refused.body.contains("Too many failed sign-ins"),
+        "{}",
+        refused.body
+    );
+    s.store.cleanup().await;
+}
+
+#[tokio::test]
 async fn a_wrong_password_and_an_unknown_user_get_the_same_answer() {
     let s = site().await;
     let wrong = s
