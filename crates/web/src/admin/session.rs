@@ -295,6 +295,15 @@ pub async fn logout(
     response
 }
 
+/// The sign-in throttle; it holds only counters, so a lock poisoned by a panic elsewhere is
+/// taken over.
+fn throttle(state: &AppState) -> std::sync::MutexGuard<'_, crate::state::LoginThrottle> {
+    state
+        .login_throttle
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,13 +373,4 @@ mod tests {
             "/admin/x%3Flang%3Dfr%26a%3Db"
         );
     }
-}
-
-/// The sign-in throttle; it holds only counters, so a lock poisoned by a panic elsewhere is
-/// taken over.
-fn throttle(state: &AppState) -> std::sync::MutexGuard<'_, crate::state::LoginThrottle> {
-    state
-        .login_throttle
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
