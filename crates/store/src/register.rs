@@ -550,6 +550,14 @@ impl Store {
         Ok(register)
     }
 
+    /// Whether the database answers: the health check.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let _: i64 = on_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT 1").fetch_one(pool).await?
+        });
+        Ok(())
+    }
+
     /// A number that changes whenever any processing activity is written (a database
     /// trigger moves it in the writing transaction): a cache of activities made at one
     /// revision is current as long as this still returns that revision.

@@ -207,8 +207,8 @@ async fn statement(
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {
-    match state.store.controllers().await {
-        Ok(_) => (
+    match state.store.ping().await {
+        Ok(()) => (
             StatusCode::OK,
             axum::Json(serde_json::json!({"status": "ok"})),
         )

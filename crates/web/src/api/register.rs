@@ -306,10 +306,7 @@ pub async fn statement_preview(
         })?;
     let body = prepared
         .render(&id, lang, format)
-        .map_err(|e| ApiError::NotFound {
-            what: "controller",
-            id: e.to_string(),
-        })?;
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(match format {
         Format::Html => with_type(body, "text/html; charset=utf-8"),
         Format::Markdown => with_type(body, "text/markdown; charset=utf-8"),
