@@ -29,6 +29,24 @@ pub enum StoreError {
         by: &'static str,
     },
 
+    /// What was asked breaks a rule; the message says which and how to fix it.
+    #[error("{0}")]
+    Invalid(String),
+
+    /// Personal data outside the caller's need-to-know.
+    #[error(
+        "this personal data belongs to processing activities you are not assigned to: {}",
+        activities.join(", ")
+    )]
+    OutOfScope { activities: Vec<String> },
+
+    /// The store was opened without keys, and personal data needs them.
+    #[error(
+        "kluis has no encryption keys configured: set [keys] in the configuration file or \
+         KLUIS_KEYS_FILE"
+    )]
+    NoKeys,
+
     #[error("invalid database URL: {0}")]
     InvalidUrl(String),
 

@@ -64,10 +64,13 @@ macro_rules! read_transaction {
 
 mod accounts;
 mod error;
+mod log;
 mod register;
+mod staff;
 mod statements;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod vault;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -82,8 +85,11 @@ use uuid::Uuid;
 
 pub use accounts::{ApiToken, Session, User};
 pub use error::StoreError;
+pub use log::Processing;
 pub use register::{ActivityVersion, ImportSummary, Versioned};
+pub use staff::ConfidentialityStatement;
 pub use statements::StatementVersion;
+pub use vault::{Record, RecordChange, Subject, SubjectQuery, SubjectView};
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -102,6 +108,8 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: Pool,
+    /// Encrypt identifiers and make blind indexes and pseudonyms; see [`Store::with_keys`].
+    keys: Option<std::sync::Arc<kluis_keys::Keyring>>,
 }
 
 #[derive(Debug, Clone)]
@@ -128,7 +136,7 @@ impl Store {
                 mask_password(url)
             )));
         };
-        let store = Store { pool };
+        let store = Store { pool, keys: None };
         store.migrate().await?;
         Ok(store)
     }
@@ -161,7 +169,9 @@ async fn connect_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
         .foreign_keys(true)
         .busy_timeout(WAIT)
         .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal);
+        // FULL: a committed change and its processing-log entry survive a power cut, not
+        // only a crash of kluis.
+        .synchronous(SqliteSynchronous::Full);
     let in_memory = url.contains(":memory:") || url.contains("mode=memory");
     let pool_options = if in_memory {
         // Each connection to an in-memory database would see its own empty database, and

@@ -323,6 +323,7 @@ macro_rules! record_activity_version {
         .execute(&mut *$tx)
         .await?;
         insert_history!($tx, activity, version: $version, actor: $actor, now: $now);
+        crate::vault::recompute_deadlines!($tx, activity);
     }};
 }
 
@@ -663,6 +664,7 @@ impl Store {
                 }
             };
             insert_history!(tx, activity, version: version, actor: actor, now: now);
+            crate::vault::recompute_deadlines!(tx, activity);
             version
         });
         Ok(Versioned {

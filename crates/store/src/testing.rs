@@ -20,6 +20,7 @@ use crate::{Backend, Store, mask_password};
 pub struct TestStore {
     store: Store,
     url: String,
+    keys: std::sync::Arc<kluis_keys::Keyring>,
     guard: Guard,
 }
 
@@ -61,6 +62,65 @@ impl TestStore {
         rows.into_iter().collect()
     }
 
+    /// The keys the store was opened with.
+    pub fn keys(&self) -> std::sync::Arc<kluis_keys::Keyring> {
+        self.keys.clone()
+    }
+
+    /// Runs SQL directly, past the store: to play someone with database access.
+    pub async fn execute_raw(&self, sql: &str) -> Result<(), String> {
+        on_pool!(self.store, |pool| {
+            sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
+                .execute(pool)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    /// Runs SQL with the processing log's append-only triggers out of the way, as an
+    /// administrator bent on rewriting history could.
+    pub async fn without_log_triggers(&self, sql: &str) {
+        match self.store.backend() {
+            Backend::Sqlite => {
+                let triggers: Vec<(String, String)> = on_pool!(self.store, |pool| {
+                    sqlx::query_as(
+                        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' \
+                         AND name LIKE 'processing_log%'",
+                    )
+                    .fetch_all(pool)
+                    .await
+                    .unwrap_or_else(|e| panic!("cannot list triggers: {e}"))
+                });
+                let drop: String = triggers
+                    .iter()
+                    .map(|(name, _)| format!("DROP TRIGGER {name};"))
+                    .collect();
+                let create: String = triggers.iter().map(|(_, sql)| format!("{sql};")).collect();
+                self.execute_raw(&format!("{drop} {sql}; {create}"))
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+            Backend::Postgres => {
+                self.execute_raw(&format!(
+                    "BEGIN; SET LOCAL session_replication_role = replica; {sql}; COMMIT;"
+                ))
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+        }
+    }
+
+    /// The first column of every row `sql` returns, as bytes.
+    pub async fn raw_bytes(&self, sql: &str) -> Vec<Vec<u8>> {
+        on_pool!(self.store, |pool| {
+            sqlx::query_scalar::<_, Vec<u8>>(AssertSqlSafe(sql.to_string()))
+                .fetch_all(pool)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        })
+    }
+
     /// Closes the store and removes its database.
     pub async fn cleanup(mut self) {
         self.store.close().await;
@@ -75,10 +135,24 @@ pub async fn sqlite_store() -> TestStore {
         place: Some(Place::SqliteFile(path.clone())),
     };
     let url = format!("sqlite://{}", path.display());
+    let keys = test_keys();
     let store = Store::connect(&url)
         .await
-        .unwrap_or_else(|e| panic!("cannot open a test SQLite store: {e}"));
-    TestStore { store, url, guard }
+        .unwrap_or_else(|e| panic!("cannot open a test SQLite store: {e}"))
+        .with_keys(keys.clone());
+    TestStore {
+        store,
+        url,
+        keys,
+        guard,
+    }
+}
+
+/// A fresh keyring for one test store.
+pub fn test_keys() -> std::sync::Arc<kluis_keys::Keyring> {
+    std::sync::Arc::new(
+        kluis_keys::Keyring::generate().unwrap_or_else(|e| panic!("cannot make test keys: {e}")),
+    )
 }
 
 /// A fresh PostgreSQL store in a database of its own on the server at
@@ -128,10 +202,17 @@ pub async fn postgres_store() -> Option<TestStore> {
         }),
     };
     let url = with_database(&admin_url, &database);
+    let keys = test_keys();
     let store = Store::connect(&url)
         .await
-        .unwrap_or_else(|e| panic!("cannot open the test PostgreSQL store: {e}"));
-    Some(TestStore { store, url, guard })
+        .unwrap_or_else(|e| panic!("cannot open the test PostgreSQL store: {e}"))
+        .with_keys(keys.clone());
+    Some(TestStore {
+        store,
+        url,
+        keys,
+        guard,
+    })
 }
 
 /// `url` pointing at `database` instead of the database it names.

@@ -49,6 +49,9 @@ macro_rules! stories {
     };
 }
 
+#[path = "store/inventory.rs"]
+mod inventory;
+
 stories!(
     every_activity_write_moves_the_revision,
     register_round_trip_keeps_the_file_order,

@@ -7,7 +7,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use kluis_domain::access::Permission;
+use kluis_domain::access::{Permission, Role};
 use kluis_store::User;
 
 use crate::error::ApiError;
@@ -31,12 +31,17 @@ impl ApiUser {
     }
 }
 
-/// The roles that grant a permission, for the error message.
-pub fn permission_roles(permission: Permission) -> &'static str {
-    match permission {
-        Permission::ReadRegister => "any staff role",
-        Permission::EditRegister | Permission::PublishStatement => "dpo or admin",
-        Permission::ManageUsers => "admin",
+/// The roles that grant a permission, for the error message: "dpo or admin".
+pub fn permission_roles(permission: Permission) -> String {
+    let holders: Vec<&str> = Role::ALL
+        .iter()
+        .filter(|r| permission.granted_to(&[**r]))
+        .map(|r| r.name())
+        .collect();
+    if holders.len() == Role::ALL.len() {
+        "any staff role".to_string()
+    } else {
+        holders.join(" or ")
     }
 }
 

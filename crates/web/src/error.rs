@@ -23,7 +23,7 @@ pub enum ApiError {
     #[error("sign in or send a valid API token (Authorization: Bearer kluis_...)")]
     Unauthenticated,
     #[error("your account lacks the role this needs ({0})")]
-    Forbidden(&'static str),
+    Forbidden(String),
     #[error("{what} '{id}' does not exist")]
     NotFound { what: &'static str, id: String },
     #[error("{what} '{id}' already exists")]
