@@ -15,7 +15,10 @@ use kluis_web::statements::{self, Format};
 use kluis_web::{AppState, Settings, system_clock};
 use time::{Date, OffsetDateTime};
 
+mod config;
 mod demo;
+
+use config::{Config, Flags};
 
 #[derive(Parser)]
 #[command(
@@ -24,14 +27,14 @@ mod demo;
     about = "The privacy office of a public authority"
 )]
 struct Cli {
-    /// Database: a SQLite file (sqlite://kluis.db, the default) or postgres://user@host/db.
-    #[arg(
-        long,
-        global = true,
-        env = "KLUIS_DATABASE_URL",
-        default_value = "sqlite://kluis.db"
-    )]
-    database: String,
+    /// Configuration file [default: ./kluis.toml when it exists].
+    #[arg(long, global = true, env = "KLUIS_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database: a SQLite file (sqlite://kluis.db, the default) or postgres://user@host/db
+    /// [env: KLUIS_DATABASE_URL]. Overrides the configuration file.
+    // Not read by clap from the environment: `--help` would print the password.
+    #[arg(long, global = true)]
+    database: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -40,16 +43,18 @@ struct Cli {
 enum Command {
     /// Serve the API, the public statements and the back-office.
     Serve {
-        #[arg(long, env = "KLUIS_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
+        /// Address to listen on [env: KLUIS_LISTEN; default: 127.0.0.1:8080].
+        #[arg(long)]
+        listen: Option<SocketAddr>,
         /// Mark session cookies Secure (set this behind HTTPS).
         #[arg(long, env = "KLUIS_SECURE_COOKIES")]
         secure_cookies: bool,
     },
     /// Load the demo registers (one per seed authority), publish their statements, and serve.
     Demo {
-        #[arg(long, env = "KLUIS_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
+        /// Address to listen on [env: KLUIS_LISTEN; default: 127.0.0.1:8080].
+        #[arg(long)]
+        listen: Option<SocketAddr>,
     },
     /// Create or upgrade the database schema, then exit.
     Migrate,
@@ -88,6 +93,34 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// The configuration (kluis.toml and KLUIS_* variables).
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// The keys that encrypt personal data at rest.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration, secrets masked, with where each setting came from.
+    Show,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Print a fresh key line ID:BASE64 for `keys = [...]` in the configuration.
+    Generate {
+        /// Print a fresh pseudonym key (base64) instead.
+        #[arg(long)]
+        pseudonym: bool,
+    },
+    /// List the key ids, current first; creates the key file when it does not exist yet.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -207,15 +240,29 @@ fn actor() -> String {
 }
 
 async fn run(cli: Cli) -> Result<()> {
+    // A fresh key needs no configuration: it may be for the file being written.
+    if let Command::Keys {
+        command: KeysCommand::Generate { pseudonym },
+    } = cli.command
+    {
+        return generate_key(pseudonym);
+    }
+    let config = Config::load(
+        cli.config.as_deref(),
+        Flags {
+            database: cli.database,
+        },
+    )?;
+    let database = config.database.clone();
     match cli.command {
         Command::Serve {
             listen,
             secure_cookies,
         } => {
-            let store = connect(&cli.database).await?;
+            let store = connect(&database).await?;
             serve(
                 store,
-                listen,
+                listen.unwrap_or(config.listen),
                 Settings {
                     secure_cookies,
                     ..Settings::default()
@@ -224,23 +271,23 @@ async fn run(cli: Cli) -> Result<()> {
             .await
         }
         Command::Demo { listen } => {
-            let store = connect(&cli.database).await?;
+            let store = connect(&database).await?;
             demo::load(&store, now()).await?;
-            serve(store, listen, Settings::default()).await
+            serve(store, listen.unwrap_or(config.listen), Settings::default()).await
         }
         Command::Migrate => {
-            connect(&cli.database).await?;
+            connect(&database).await?;
             println!("the database is up to date");
             Ok(())
         }
-        Command::Register { command } => register(&cli.database, command).await,
+        Command::Register { command } => register(&database, command).await,
         Command::Statement {
             controller,
             lang,
             format,
             version,
         } => {
-            let store = connect(&cli.database).await?;
+            let store = connect(&database).await?;
             let today = now().date();
             let prepared = match version {
                 Some(v) => statements::published(&store, &controller, Some(v), today)
@@ -265,7 +312,7 @@ async fn run(cli: Cli) -> Result<()> {
             controller,
             effective_date,
         } => {
-            let store = connect(&cli.database).await?;
+            let store = connect(&database).await?;
             let state = AppState::new(store, system_clock(), Settings::default());
             let date = effective_date.unwrap_or(state.now().date());
             let v = kluis_web::api::publish_statement(&state, &controller, date, &actor()).await?;
@@ -275,11 +322,11 @@ async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::User { command } => user(&cli.database, command).await,
+        Command::User { command } => user(&database, command).await,
         Command::Token {
             command: TokenCommand::Create { user, name },
         } => {
-            let store = connect(&cli.database).await?;
+            let store = connect(&database).await?;
             let account = store
                 .users()
                 .await?
@@ -293,7 +340,35 @@ async fn run(cli: Cli) -> Result<()> {
             eprintln!("store this token now: it is not shown again");
             Ok(())
         }
+        Command::Config {
+            command: ConfigCommand::Show,
+        } => {
+            print!("{}", config.describe());
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::List,
+        } => {
+            for id in config.keyring()?.key_ids() {
+                println!("{id}");
+            }
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Generate { pseudonym },
+        } => generate_key(pseudonym),
     }
+}
+
+/// Prints a fresh key line, or a fresh pseudonym key, for the configuration.
+fn generate_key(pseudonym: bool) -> Result<()> {
+    let secret = if pseudonym {
+        kluis_keys::generate_pseudonym_key()?
+    } else {
+        kluis_keys::generate_key_line()?
+    };
+    println!("{}", secret.as_str());
+    Ok(())
 }
 
 async fn register(database: &str, command: RegisterCommand) -> Result<()> {

@@ -306,3 +306,127 @@ async fn demo_serves_every_seed_statement() {
     assert!(stderr.contains("sign in at /admin/login"), "{stderr}");
     store.cleanup().await;
 }
+
+/// Runs kluis in `dir` with only the given `KLUIS_*` variables, whatever the test runner has.
+fn kluis_in(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(KLUIS);
+    for (var, _) in std::env::vars().filter(|(k, _)| k.starts_with("KLUIS_")) {
+        command.env_remove(var);
+    }
+    command
+        .args(args)
+        .current_dir(dir)
+        .env("KLUIS_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("kluis runs")
+}
+
+fn empty_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("kluis-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn config_show_masks_passwords_and_says_where_settings_came_from() {
+    let dir = empty_dir("config-show");
+    std::fs::write(
+        dir.join("kluis.toml"),
+        "database = \"postgres://kluis:db-s3cret@db.example/kluis\"\n\
+         [systems.hr]\nurl = \"postgres://reader:hr-s3cret@hr.example/hr\"\n",
+    )
+    .unwrap();
+    let out = ok(&kluis_in(
+        &dir,
+        &["config", "show"],
+        &[
+            (
+                "KLUIS_SYSTEM_ACCOUNTING_URL",
+                "mysql://acc:acc-s3cret@acc/books",
+            ),
+            ("KLUIS_LISTEN", "127.0.0.1:9999"),
+        ],
+    ));
+    for secret in ["db-s3cret", "hr-s3cret", "acc-s3cret"] {
+        assert!(!out.contains(secret), "{out}");
+    }
+    for shown in [
+        "postgres://kluis:****@db.example/kluis",
+        "postgres://reader:****@hr.example/hr",
+        "mysql://acc:****@acc/books",
+        "from KLUIS_SYSTEM_ACCOUNTING_URL",
+        "127.0.0.1:9999",
+        "from kluis.toml",
+    ] {
+        assert!(out.contains(shown), "{shown} missing from:\n{out}");
+    }
+    // --database still wins over the file.
+    let out = ok(&kluis_in(
+        &dir,
+        &["--database", "sqlite://other.db", "config", "show"],
+        &[],
+    ));
+    assert!(
+        out.contains("sqlite://other.db") && out.contains("other.keys"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_bad_config_file_names_file_and_line_and_fails() {
+    let dir = empty_dir("config-bad");
+    let path = dir.join("settings.toml");
+    std::fs::write(
+        &path,
+        "database = \"sqlite://k.db\"\n\nlisen = \"0.0.0.0:80\"\n",
+    )
+    .unwrap();
+    let name = path.display().to_string();
+    let err = fails(&kluis_in(&dir, &["--config", &name, "migrate"], &[]));
+    assert!(
+        err.contains(&format!("{name}:3:")) && err.contains("lisen"),
+        "{err}"
+    );
+    let err = fails(&kluis_in(
+        &dir,
+        &["config", "show"],
+        &[("KLUIS_CONFIG", "/no/such/kluis.toml")],
+    ));
+    assert!(err.contains("/no/such/kluis.toml"), "{err}");
+    assert!(
+        !dir.join("k.db").exists(),
+        "nothing is created from a bad configuration"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn keys_are_generated_and_the_key_file_is_made_beside_the_database() {
+    let dir = empty_dir("keys");
+    let line = ok(&kluis_in(&dir, &["keys", "generate"], &[]));
+    let (id, key) = line.trim().split_once(':').expect("ID:BASE64");
+    assert!(!id.is_empty() && key.len() == 44, "{line}");
+
+    let db = format!("sqlite://{}/vault.db", dir.display());
+    let env = [("KLUIS_DATABASE_URL", db.as_str())];
+    let out = kluis_in(&dir, &["keys", "list"], &env);
+    let listed = ok(&out);
+    let warning = String::from_utf8_lossy(&out.stderr);
+    assert!(warning.contains("apart from database backups"), "{warning}");
+    let key_file = dir.join("vault.keys");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the key file is private");
+    }
+    // The second run reads the same file and does not warn again.
+    let again = kluis_in(&dir, &["keys", "list"], &env);
+    assert_eq!(ok(&again), listed);
+    assert!(String::from_utf8_lossy(&again.stderr).is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}

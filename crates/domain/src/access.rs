@@ -144,7 +144,7 @@ mod tests {
         Clearance {
             roles: roles.to_vec(),
             activities: activities.iter().map(|a| a.to_string()).collect(),
-            confidentiality_signed_on: signed.then(|| time::macros::date!(2026 - 01 - 05)),
+            confidentiality_signed_on: signed.then_some(time::macros::date!(2026 - 01 - 05)),
         }
     }
 

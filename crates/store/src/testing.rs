@@ -302,6 +302,177 @@ async fn drop_database(admin_url: &str, database: &str) {
     }
 }
 
+// ── Bulk seeding, for benchmarks ─────────────────────────────────────────────────────────
+
+/// Subjects per INSERT statement: 9 bound parameters a subject and 17 a record, well under
+/// SQLite's limit of 32,766 and PostgreSQL's of 65,535.
+const SEED_CHUNK: usize = 1_000;
+
+/// Subjects per transaction: big, so commits cost nothing next to the inserts.
+const SEED_TRANSACTION: usize = 50_000;
+
+/// Serials per birth date in [`seeded_national_number`] (001 to 997).
+const SEED_SERIALS: usize = 997;
+
+/// The national number of the `i`-th data subject that [`seed_subjects`] writes: born
+/// `i / 997` days after 1 January 1940, with serial `i % 997 + 1`, so every `i` below
+/// about 21 million (born before 2000) gives a different, valid number.
+pub fn seeded_national_number(i: usize) -> kluis_domain::identifiers::NationalNumber {
+    let born = seeded_birth_date(i);
+    let base = u64::from(born.year().rem_euclid(100).unsigned_abs()) * 10_000_000
+        + u64::from(u8::from(born.month())) * 100_000
+        + u64::from(born.day()) * 1_000
+        + (i % SEED_SERIALS) as u64
+        + 1;
+    let digits = format!("{base:09}{:02}", 97 - base % 97);
+    digits
+        .parse()
+        .unwrap_or_else(|e| panic!("seeded national number {digits} for {i}: {e}"))
+}
+
+fn seeded_birth_date(i: usize) -> time::Date {
+    let days = i64::try_from(i / SEED_SERIALS).unwrap_or(i64::MAX);
+    time::macros::date!(1940 - 01 - 01)
+        .checked_add(time::Duration::days(days))
+        .filter(|d| d.year() < 2000)
+        .unwrap_or_else(|| panic!("seeded_national_number({i}): seed fewer than 21 million"))
+}
+
+/// One data subject and its record, encrypted and indexed, ready to insert.
+struct SeedRow {
+    subject_id: Uuid,
+    national_number: Vec<u8>,
+    national_number_index: Vec<u8>,
+    family_name: String,
+    birth_date: time::Date,
+    record_id: Uuid,
+    fields: sqlx::types::Json<std::collections::BTreeMap<String, serde_json::Value>>,
+    deadline: (&'static str, Option<time::Date>, Option<&'static str>),
+}
+
+/// Writes `n` data subjects, the `i`-th known by [`seeded_national_number`]`(i)`, each with
+/// one record under `activity` (its first retention schedule, collected on `now`'s date).
+///
+/// Recording a million subjects one by one through [`Store::record_subject`] takes far too
+/// long for a benchmark: this encrypts and blind-indexes the national numbers with the
+/// store's keys exactly as `record_subject` does, so the vault finds and decrypts them, but
+/// inserts them with multi-row INSERTs in transactions of 50,000 subjects, and writes no
+/// processing-log entries. Numbers 0..n must not be in the vault yet (the unique blind
+/// index refuses them).
+pub async fn seed_subjects(
+    store: &Store,
+    activity: &str,
+    n: usize,
+    now: time::OffsetDateTime,
+) -> Result<(), crate::StoreError> {
+    use kluis_domain::identifiers::IdentifierKind;
+    use kluis_domain::inventory::{self, RecordRetention};
+
+    let keys = store.keys()?;
+    let now = crate::timestamp(now);
+    let found = store
+        .activity(activity)
+        .await?
+        .ok_or_else(|| crate::StoreError::NotFound {
+            what: "processing activity",
+            id: activity.to_string(),
+        })?;
+    let activity = found.value;
+    let schedule = inventory::schedule(&activity, None)
+        .map_err(|e| crate::StoreError::Invalid(e.to_string()))?;
+    let mut next = 0;
+    while next < n {
+        let end = n.min(next + SEED_TRANSACTION);
+        let mut rows = Vec::with_capacity(end - next);
+        for i in next..end {
+            let subject_id = crate::new_id(now)?;
+            let digits = seeded_national_number(i).digits();
+            let birth_date = seeded_birth_date(i);
+            let deadline = inventory::deadline(
+                schedule,
+                &RecordRetention {
+                    collected_on: Some(now.date()),
+                    events: Default::default(),
+                    birth_date: Some(birth_date),
+                    extensions: 0,
+                    withdrawn_on: None,
+                },
+            )
+            .map_err(|e| crate::StoreError::Invalid(e.to_string()))?;
+            rows.push(SeedRow {
+                subject_id,
+                national_number: keys
+                    .encrypt(
+                        &crate::vault::aad("national_number", subject_id),
+                        digits.as_bytes(),
+                    )
+                    .map_err(|e| crate::StoreError::Unavailable(e.to_string()))?,
+                national_number_index: keys
+                    .blind_index(IdentifierKind::NationalNumber.name(), &digits)
+                    .to_vec(),
+                family_name: format!("Peeters-{i}"),
+                birth_date,
+                record_id: crate::new_id(now)?,
+                fields: sqlx::types::Json(std::collections::BTreeMap::from([(
+                    "dossier".to_string(),
+                    serde_json::Value::String(format!("D-{i}")),
+                )])),
+                deadline: inventory::deadline_columns(&deadline),
+            });
+        }
+        write_transaction!(store, |tx| {
+            for chunk in rows.chunks(SEED_CHUNK) {
+                let mut subjects = sqlx::QueryBuilder::new(
+                    "INSERT INTO data_subjects (id, national_number, national_number_index, \
+                     given_name, family_name, birth_date, version, created_at, updated_at) ",
+                );
+                subjects.push_values(chunk, |mut row, s| {
+                    row.push_bind(s.subject_id)
+                        .push_bind(s.national_number.clone())
+                        .push_bind(s.national_number_index.clone())
+                        .push_bind("An")
+                        .push_bind(s.family_name.clone())
+                        .push_bind(s.birth_date)
+                        .push_bind(1i64)
+                        .push_bind(now)
+                        .push_bind(now);
+                });
+                subjects.build().execute(&mut *tx).await?;
+                let mut records = sqlx::QueryBuilder::new(
+                    "INSERT INTO records (id, subject_id, activity_id, schedule, category, fields, \
+                     source, collected_on, events, provided_by_subject, extensions, deadline_kind, \
+                     deadline, deadline_event, version, created_at, updated_at) ",
+                );
+                records.push_values(chunk, |mut row, s| {
+                    row.push_bind(s.record_id)
+                        .push_bind(s.subject_id)
+                        .push_bind(activity.id.clone())
+                        .push_bind(schedule.key.clone())
+                        .push_bind(kluis_domain::category::DataCategory::Identification.name())
+                        .push_bind(s.fields.clone())
+                        .push_bind("seed")
+                        .push_bind(now.date())
+                        .push_bind(sqlx::types::Json(std::collections::BTreeMap::<
+                            kluis_domain::retention::RetentionEvent,
+                            time::Date,
+                        >::new()))
+                        .push_bind(true)
+                        .push_bind(0i64)
+                        .push_bind(s.deadline.0)
+                        .push_bind(s.deadline.1)
+                        .push_bind(s.deadline.2)
+                        .push_bind(1i64)
+                        .push_bind(now)
+                        .push_bind(now);
+                });
+                records.build().execute(&mut *tx).await?;
+            }
+        });
+        next = end;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

@@ -237,7 +237,7 @@ fn record_from_row(row: RecordRow) -> Result<Record, StoreError> {
 
 /// The associated data that binds an envelope to its row and column: an envelope copied
 /// to another row or column does not decrypt.
-fn aad(column: &str, id: Uuid) -> Vec<u8> {
+pub(crate) fn aad(column: &str, id: Uuid) -> Vec<u8> {
     format!("data_subjects/{column}/{id}").into_bytes()
 }
 
@@ -708,6 +708,57 @@ impl Store {
             append_log!(tx, processing, vec![entry]);
         });
         Ok(())
+    }
+
+    /// Logs a refused attempt to open a subject's data: one entry per activity the
+    /// subject's records belong to (or `activities`, when the caller knows them).
+    pub async fn record_refusal(
+        &self,
+        processing: &Processing,
+        subject_id: Uuid,
+        activities: &[String],
+    ) -> Result<(), StoreError> {
+        let Some(subject) = self.subject_unlogged(subject_id).await? else {
+            return Ok(());
+        };
+        let log_subject = self.log_subject(&subject.identity)?;
+        let mut ids: BTreeSet<String> = activities.iter().cloned().collect();
+        if ids.is_empty() {
+            ids = self
+                .records_of(&[subject_id])
+                .await?
+                .into_iter()
+                .map(|r| r.activity)
+                .collect();
+        }
+        let mut entries = Vec::new();
+        for id in ids {
+            if let Some(activity) = self.activity(&id).await? {
+                entries.push(
+                    ActivityRef::from_activity(&activity.value, activity.version).entry(
+                        LogAction::Refused,
+                        log_subject.clone(),
+                        Vec::new(),
+                        processing.case_ref.clone(),
+                    ),
+                );
+            }
+        }
+        self.append_log(processing, entries).await?;
+        Ok(())
+    }
+
+    /// The log pseudonyms of a subject in the vault, without logging a read: the log
+    /// query that uses them is itself what the caller asked for.
+    pub async fn subject_pseudonyms_of(&self, subject_id: Uuid) -> Result<Vec<String>, StoreError> {
+        let subject =
+            self.subject_unlogged(subject_id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound {
+                    what: "data subject",
+                    id: subject_id.to_string(),
+                })?;
+        self.subject_pseudonyms(&subject.identity)
     }
 
     /// One log entry per subject and activity shown, with the categories shown.

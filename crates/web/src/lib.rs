@@ -1,6 +1,8 @@
 //! HTTP for kluis: the JSON API with its OpenAPI document, the public privacy statements,
 //! and the staff back-office.
 
+#![recursion_limit = "256"]
+
 pub mod admin;
 pub mod api;
 pub mod auth;
@@ -9,6 +11,7 @@ pub mod pages;
 pub mod public;
 pub mod state;
 pub mod statements;
+pub mod trace;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -32,6 +35,7 @@ pub fn app(state: AppState) -> Router {
         .merge(api::router())
         .merge(public::router())
         .merge(admin::router())
+        .layer(axum::middleware::from_fn(trace::trace_context))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(header("x-content-type-options", "nosniff"))
         .layer(header("referrer-policy", "same-origin"))

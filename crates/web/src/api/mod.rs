@@ -2,11 +2,13 @@
 
 mod entity;
 mod handlers;
+mod inventory;
 mod openapi;
 mod register;
+mod staff;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, patch, post, put};
 use kluis_domain::register::{Agreement, Controller, ProcessingActivity, Processor};
 
 pub use entity::Entity;
@@ -65,6 +67,29 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/activities/{id}/completeness",
             get(register::completeness),
+        )
+        .route("/api/v1/subjects", post(inventory::create_subject))
+        .route("/api/v1/subjects/search", post(inventory::search))
+        .route("/api/v1/subjects/{id}", get(inventory::get_subject))
+        .route("/api/v1/subjects/{id}/records", post(inventory::add_record))
+        .route(
+            "/api/v1/subjects/{id}/disclosures",
+            post(inventory::disclose),
+        )
+        .route("/api/v1/records/{id}", patch(inventory::change_record))
+        .route("/api/v1/log", get(inventory::log))
+        .route("/api/v1/log/head", get(inventory::log_head))
+        .route(
+            "/api/v1/users/{username}/activities/{activity}",
+            put(staff::assign).delete(staff::unassign),
+        )
+        .route(
+            "/api/v1/users/{username}/confidentiality-statements",
+            post(staff::record_statement),
+        )
+        .route(
+            "/api/v1/users/{username}/clearance",
+            get(staff::get_clearance),
         )
         .route(
             "/api/v1/register",

@@ -222,6 +222,102 @@ pub const OPERATIONS: &[Operation] = &[
         Some("Completeness"),
     ),
     op(
+        "post",
+        "/api/v1/subjects",
+        "inventory",
+        "Record a data subject under an activity (200 with the existing one when the national number or BSN is known)",
+        Some("NewSubject"),
+        Some("Subject"),
+    ),
+    op(
+        "post",
+        "/api/v1/subjects/search",
+        "inventory",
+        "Find data subjects by one identifier, within need-to-know; every hit is logged",
+        Some("Search"),
+        Some("SearchResult"),
+    ),
+    op(
+        "get",
+        "/api/v1/subjects/{id}",
+        "inventory",
+        "A data subject with the records of the caller's activities (403, logged, outside them)",
+        None,
+        Some("Subject"),
+    ),
+    op(
+        "post",
+        "/api/v1/subjects/{id}/records",
+        "inventory",
+        "Record personal data; the retention deadline is computed from the activity's rule",
+        Some("NewRecord"),
+        Some("Record"),
+    ),
+    op(
+        "post",
+        "/api/v1/subjects/{id}/disclosures",
+        "inventory",
+        "Record a disclosure outside the authority, with recipient and legal ground",
+        Some("Disclosure"),
+        None,
+    ),
+    op(
+        "patch",
+        "/api/v1/records/{id}",
+        "inventory",
+        "Change a record's fields, source or event dates (If-Match required)",
+        Some("RecordPatch"),
+        Some("Record"),
+    ),
+    op(
+        "get",
+        "/api/v1/log",
+        "log",
+        "Processing-log entries by ?trace=, ?activity= or ?subject= (400 without one)",
+        None,
+        Some("LogEntries"),
+    ),
+    op(
+        "get",
+        "/api/v1/log/head",
+        "log",
+        "The chain's head: the anchor to keep outside kluis",
+        None,
+        Some("Anchor"),
+    ),
+    op(
+        "put",
+        "/api/v1/users/{username}/activities/{activity}",
+        "staff",
+        "Assign a staff member to a processing activity",
+        None,
+        None,
+    ),
+    op(
+        "delete",
+        "/api/v1/users/{username}/activities/{activity}",
+        "staff",
+        "End a staff member's assignment",
+        None,
+        None,
+    ),
+    op(
+        "post",
+        "/api/v1/users/{username}/confidentiality-statements",
+        "staff",
+        "Record a signed confidentiality statement",
+        Some("NewConfidentialityStatement"),
+        Some("Clearance"),
+    ),
+    op(
+        "get",
+        "/api/v1/users/{username}/clearance",
+        "staff",
+        "A staff member's assignments and latest confidentiality statement",
+        None,
+        Some("Clearance"),
+    ),
+    op(
         "get",
         "/api/v1/register",
         "register",
@@ -285,6 +381,18 @@ fn schemas() -> Value {
         "Publish": {"type": "object", "required": ["effective_date"], "additionalProperties": false, "properties": {"effective_date": {"type": "string", "format": "date"}}},
         "StatementVersion": {"type": "object", "properties": {"controller": {"type": "string"}, "version": {"type": "integer"}, "effective_date": {"type": "string", "format": "date"}, "published_at": {"type": "string", "format": "date-time"}, "published_by": {"type": "string"}}},
         "StatementVersions": {"type": "array", "items": {"$ref": "#/components/schemas/StatementVersion"}},
+        "NewSubject": {"type": "object", "required": ["activity"], "description": "A data subject recorded under a processing activity: `activity`, at least one of national_number (checked), bsn (checked), email, phone, or family_name with birth_date; optional given_name and guardians (subject ids).", "properties": {"activity": {"type": "string"}, "national_number": {"type": "string"}, "bsn": {"type": "string"}, "email": {"type": "string"}, "phone": {"type": "string"}, "given_name": {"type": "string"}, "family_name": {"type": "string"}, "birth_date": {"type": "string", "format": "date"}, "guardians": {"type": "array", "items": {"type": "string", "format": "uuid"}}}},
+        "Subject": {"type": "object", "description": "A data subject with the records of the caller's activities; every read is logged."},
+        "NewRecord": {"type": "object", "required": ["activity", "category", "collected_on"], "properties": {"activity": {"type": "string"}, "schedule": {"type": "string"}, "category": {"type": "string"}, "fields": {"type": "object"}, "source": {"type": "string"}, "collected_on": {"type": "string", "format": "date"}, "events": {"type": "object", "additionalProperties": {"type": "string", "format": "date"}}, "provided_by_subject": {"type": "boolean"}}},
+        "RecordPatch": {"type": "object", "properties": {"fields": {"type": "object"}, "source": {"type": ["string", "null"]}, "events": {"type": "object"}}},
+        "Record": {"type": "object", "description": "A record of personal data with its retention deadline."},
+        "Search": {"type": "object", "description": "Exactly one of national_number, bsn, email, phone.", "properties": {"national_number": {"type": "string"}, "bsn": {"type": "string"}, "email": {"type": "string"}, "phone": {"type": "string"}}},
+        "SearchResult": {"type": "object", "properties": {"subjects": {"type": "array", "items": {"$ref": "#/components/schemas/Subject"}}}},
+        "Disclosure": {"type": "object", "required": ["activity", "categories", "recipient", "legal_ground"], "properties": {"activity": {"type": "string"}, "categories": {"type": "array", "items": {"type": "string"}}, "recipient": {"type": "string"}, "legal_ground": {"type": "string"}}},
+        "LogEntries": {"type": "array", "items": {"type": "object", "description": "A processing-log entry; `actor` only in the audit view."}},
+        "Anchor": {"type": "object", "properties": {"anchor": {"type": "string"}, "seq": {"type": "integer"}}},
+        "NewConfidentialityStatement": {"type": "object", "required": ["signed_on", "reference"], "properties": {"signed_on": {"type": "string", "format": "date"}, "reference": {"type": "string"}}},
+        "Clearance": {"type": "object", "properties": {"username": {"type": "string"}, "activities": {"type": "array", "items": {"type": "string"}}, "confidentiality_signed_on": {"type": "string", "format": "date"}}},
         "Problem": {"type": "object", "description": "RFC 9457 problem details", "required": ["type", "title", "status", "detail"], "properties": {"type": {"type": "string", "format": "uri"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"}, "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}}}},
     })
 }
@@ -325,9 +433,14 @@ fn operation(o: &Operation) -> Value {
         "operationId": format!("{}_{}", o.method, o.path.trim_start_matches("/api/v1/").replace(['/', '{', '}', '.'], "_")),
         "responses": responses,
     });
-    if o.path.contains("{id}") {
-        value["parameters"] =
-            json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
+    let parameters: Vec<Value> = o
+        .path
+        .split('/')
+        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+        .collect();
+    if !parameters.is_empty() {
+        value["parameters"] = Value::Array(parameters);
     }
     if let Some(body) = o.body {
         let content_type = if body == "RegisterYaml" {
@@ -372,6 +485,9 @@ pub fn document() -> Value {
             "activities",
             "register",
             "statements",
+            "inventory",
+            "log",
+            "staff",
             "meta"
         ]
         .iter()

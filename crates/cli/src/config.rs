@@ -1,0 +1,842 @@
+//! The configuration of kluis: one TOML file (`kluis.toml`) plus `KLUIS_*` environment
+//! variables, plus the command-line flags; later sources win. No file at all is fine: the
+//! defaults run the embedded SQLite database with a key file beside it.
+//!
+//! ```toml
+//! database = "postgres://kluis:secret@db.example/kluis"   # or database_file = "/run/secrets/db"
+//! listen = "0.0.0.0:8080"
+//!
+//! [keys]
+//! file = "/var/lib/kluis/kluis.keys"       # created on first use when missing
+//! # or inline (each also as keys_file / pseudonym_key_file):
+//! # keys = ["2026-11-23-3fa9c1:BASE64..."]  # current first
+//! # pseudonym_key = "BASE64..."
+//!
+//! [systems.hr]
+//! url = "postgres://kluis_reader:secret@hr.example/hr"   # or url_file = "/run/secrets/hr"
+//! ```
+//!
+//! Environment: `KLUIS_DATABASE_URL`, `KLUIS_LISTEN`, `KLUIS_KEYS_FILE`,
+//! `KLUIS_SYSTEM_<NAME>_URL` (NAME upper-cased, `-` written as `_`). Relative paths are
+//! relative to the working directory, like a relative SQLite database.
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use kluis_keys::{KeyError, Keyring};
+use kluis_store::mask_password;
+use serde::Deserialize;
+use toml::Spanned;
+
+/// Read when present and no other file is named.
+pub const DEFAULT_FILE: &str = "kluis.toml";
+const DEFAULT_DATABASE: &str = "sqlite://kluis.db";
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+const DEFAULT_KEY_FILE: &str = "kluis.keys";
+/// Keeps a mistaken path (a disk image, a log) from being read whole into memory.
+const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// The effective configuration.
+pub struct Config {
+    /// The file read, if any.
+    pub file: Option<PathBuf>,
+    pub database: String,
+    pub listen: SocketAddr,
+    pub keys: Keys,
+    /// External systems by name: their connection URLs live only here, never in the register.
+    pub systems: BTreeMap<String, System>,
+    origins: BTreeMap<String, Origin>,
+}
+
+/// Where the keys come from.
+pub enum Keys {
+    /// A key file, created with a fresh keyring when missing.
+    File(PathBuf),
+    /// Key lines (`ID:BASE64`, current first) and the base64 pseudonym key, from the
+    /// configuration itself.
+    Inline {
+        keys: Vec<String>,
+        pseudonym_key: String,
+    },
+}
+
+/// An external system kluis searches and erases in.
+pub struct System {
+    pub url: String,
+}
+
+/// Command-line flags that override the file and the environment.
+#[derive(Default)]
+pub struct Flags {
+    pub database: Option<String>,
+}
+
+/// Where a setting came from, for `kluis config show`.
+#[derive(Clone)]
+enum Origin {
+    Default,
+    DefaultBesideDatabase,
+    File(String),
+    SecretFile(PathBuf),
+    Env(String),
+    Flag(&'static str),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Default => f.write_str("default"),
+            Origin::DefaultBesideDatabase => f.write_str("default: beside the database"),
+            Origin::File(name) => write!(f, "from {name}"),
+            Origin::SecretFile(path) => write!(f, "read from {}", path.display()),
+            Origin::Env(var) => write!(f, "from {var}"),
+            Origin::Flag(flag) => write!(f, "from {flag}"),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    database: Option<String>,
+    database_file: Option<PathBuf>,
+    listen: Option<Spanned<String>>,
+    keys: Option<Spanned<FileKeys>>,
+    #[serde(default)]
+    systems: BTreeMap<String, Spanned<FileSystem>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileKeys {
+    file: Option<PathBuf>,
+    keys: Option<Vec<String>>,
+    keys_file: Option<PathBuf>,
+    pseudonym_key: Option<String>,
+    pseudonym_key_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSystem {
+    url: Option<String>,
+    url_file: Option<PathBuf>,
+}
+
+/// The configuration file being read: its name and text, for error messages with lines.
+struct Source<'a> {
+    name: String,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn at(&self, span: Range<usize>) -> String {
+        let end = span.start.min(self.text.len());
+        let line = self.text.as_bytes()[..end]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
+        format!("{}:{line}", self.name)
+    }
+}
+
+impl Config {
+    /// Reads `path` (or `./kluis.toml` when it exists), then the environment, then `flags`.
+    pub fn load(path: Option<&Path>, flags: Flags) -> Result<Config> {
+        let path = path.map(Path::to_path_buf).or_else(|| {
+            let default = PathBuf::from(DEFAULT_FILE);
+            default.is_file().then_some(default)
+        });
+        let text = match &path {
+            Some(p) => Some(read_limited(p).with_context(|| {
+                format!(
+                    "cannot read the configuration file {}: check the path given with \
+                     --config or KLUIS_CONFIG",
+                    p.display()
+                )
+            })?),
+            None => None,
+        };
+        let env: BTreeMap<String, String> = std::env::vars()
+            .filter(|(k, v)| k.starts_with("KLUIS_") && !v.is_empty())
+            .collect();
+        let file = path.as_deref().zip(text.as_deref());
+        Config::from_sources(file, &env, flags)
+    }
+
+    /// The configuration from a file's path and text, environment variables and flags.
+    pub fn from_sources(
+        file: Option<(&Path, &str)>,
+        env: &BTreeMap<String, String>,
+        flags: Flags,
+    ) -> Result<Config> {
+        let mut config = Config {
+            file: file.map(|(p, _)| p.to_path_buf()),
+            database: DEFAULT_DATABASE.into(),
+            listen: parse_listen(DEFAULT_LISTEN, "the default")?,
+            keys: Keys::File(PathBuf::new()),
+            systems: BTreeMap::new(),
+            origins: BTreeMap::new(),
+        };
+        for setting in ["database", "listen", "keys"] {
+            config.origins.insert(setting.into(), Origin::Default);
+        }
+        let mut keys_configured = false;
+        if let Some((path, text)) = file {
+            let source = Source {
+                name: path.display().to_string(),
+                text,
+            };
+            keys_configured = config.apply_file(&source)?;
+        }
+        keys_configured |= config.apply_env(env)?;
+        if let Some(database) = flags.database {
+            config.set("database", Origin::Flag("--database"));
+            config.database = database;
+        }
+        if !keys_configured {
+            config.keys = Keys::File(default_key_file(&config.database));
+            config.set("keys", Origin::DefaultBesideDatabase);
+        }
+        Ok(config)
+    }
+
+    fn set(&mut self, setting: &str, origin: Origin) {
+        self.origins.insert(setting.into(), origin);
+    }
+
+    /// Applies the file; tells whether it configured the keys.
+    fn apply_file(&mut self, source: &Source) -> Result<bool> {
+        let file: FileConfig = toml::from_str(source.text).map_err(|e| {
+            let at = source.at(e.span().unwrap_or(0..0));
+            anyhow!("{at}: {}", e.message().trim())
+        })?;
+        let origin = Origin::File(source.name.clone());
+        match (file.database, file.database_file) {
+            (Some(_), Some(_)) => bail!(
+                "{}: give either database or database_file, not both",
+                source.name
+            ),
+            (Some(url), None) => {
+                self.database = url;
+                self.set("database", origin.clone());
+            }
+            (None, Some(path)) => {
+                self.database = read_secret(&path, "the database URL")?;
+                self.set("database", Origin::SecretFile(path));
+            }
+            (None, None) => {}
+        }
+        if let Some(listen) = file.listen {
+            let at = source.at(listen.span());
+            self.listen = parse_listen(listen.get_ref(), &at)?;
+            self.set("listen", origin.clone());
+        }
+        let keys_configured = match file.keys {
+            Some(keys) => {
+                let at = source.at(keys.span());
+                self.keys = file_keys(keys.into_inner(), &at)?;
+                self.set("keys", origin.clone());
+                true
+            }
+            None => false,
+        };
+        for (name, system) in file.systems {
+            let at = source.at(system.span());
+            check_system_name(&name, &at)?;
+            let system = system.into_inner();
+            let (url, url_origin) = match (system.url, system.url_file) {
+                (Some(url), None) => (url, origin.clone()),
+                (None, Some(path)) => (
+                    read_secret(&path, &format!("the URL of system '{name}'"))?,
+                    Origin::SecretFile(path),
+                ),
+                _ => bail!("{at}: system '{name}' needs either url or url_file"),
+            };
+            self.set(&format!("systems.{name}"), url_origin);
+            self.systems.insert(name, System { url });
+        }
+        Ok(keys_configured)
+    }
+
+    /// Applies `KLUIS_*` variables; tells whether they configured the keys.
+    fn apply_env(&mut self, env: &BTreeMap<String, String>) -> Result<bool> {
+        if let Some(url) = env.get("KLUIS_DATABASE_URL") {
+            self.database = url.clone();
+            self.set("database", Origin::Env("KLUIS_DATABASE_URL".into()));
+        }
+        if let Some(listen) = env.get("KLUIS_LISTEN") {
+            self.listen = parse_listen(listen, "KLUIS_LISTEN")?;
+            self.set("listen", Origin::Env("KLUIS_LISTEN".into()));
+        }
+        let keys_configured = match env.get("KLUIS_KEYS_FILE") {
+            Some(path) => {
+                self.keys = Keys::File(PathBuf::from(path));
+                self.set("keys", Origin::Env("KLUIS_KEYS_FILE".into()));
+                true
+            }
+            None => false,
+        };
+        let mut by_env_name: BTreeMap<String, String> = BTreeMap::new();
+        for name in self.systems.keys() {
+            if let Some(other) = by_env_name.insert(system_env_var(name), name.clone()) {
+                bail!(
+                    "systems '{other}' and '{name}' would both be set by {}: rename one",
+                    system_env_var(name)
+                );
+            }
+        }
+        for (var, url) in env {
+            let Some(upper) = var
+                .strip_prefix("KLUIS_SYSTEM_")
+                .and_then(|v| v.strip_suffix("_URL"))
+            else {
+                continue;
+            };
+            let name = match by_env_name.get(var) {
+                Some(name) => name.clone(),
+                None => upper.to_ascii_lowercase().replace('_', "-"),
+            };
+            check_system_name(&name, var)?;
+            self.set(&format!("systems.{name}"), Origin::Env(var.clone()));
+            self.systems.insert(name, System { url: url.clone() });
+        }
+        Ok(keys_configured)
+    }
+
+    /// The keyring: from the inline keys, or from the key file, which is created with a
+    /// fresh keyring when it does not exist yet.
+    pub fn keyring(&self) -> Result<Keyring> {
+        match &self.keys {
+            Keys::Inline {
+                keys,
+                pseudonym_key,
+            } => Keyring::from_key_lines(keys, pseudonym_key)
+                .map_err(|e| anyhow!("the keys in [keys] of {}: {e}", self.origin_of("keys"))),
+            Keys::File(path) => load_or_create_key_file(path),
+        }
+    }
+
+    fn origin_of(&self, setting: &str) -> Origin {
+        self.origins
+            .get(setting)
+            .cloned()
+            .unwrap_or(Origin::Default)
+    }
+
+    /// The effective configuration, for `kluis config show`: passwords in URLs and key
+    /// material are masked, and each setting says where it came from.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        let file = match &self.file {
+            Some(p) => p.display().to_string(),
+            None => "none (built-in defaults)".into(),
+        };
+        let _ = writeln!(out, "configuration file: {file}");
+        let mut line = |name: &str, value: &str, setting: &str| {
+            let _ = writeln!(out, "{name:<20}{value}  ({})", self.origin_of(setting));
+        };
+        line("database", &mask_password(&self.database), "database");
+        line("listen", &self.listen.to_string(), "listen");
+        let keys = match &self.keys {
+            Keys::File(path) => format!("key file {}", path.display()),
+            Keys::Inline { keys, .. } => {
+                let current = keys
+                    .first()
+                    .and_then(|k| kluis_keys::parse_key_line(k).ok())
+                    .map(|(id, _)| format!(", current key {id}"))
+                    .unwrap_or_default();
+                format!("{} inline{current}, pseudonym key set (****)", keys.len())
+            }
+        };
+        line("keys", &keys, "keys");
+        for (name, system) in &self.systems {
+            line(
+                &format!("systems.{name}"),
+                &mask_password(&system.url),
+                &format!("systems.{name}"),
+            );
+        }
+        out
+    }
+}
+
+/// The `[keys]` table: a key file, or inline keys with their pseudonym key.
+fn file_keys(keys: FileKeys, at: &str) -> Result<Keys> {
+    let inline = keys.keys.is_some() || keys.keys_file.is_some();
+    let pseudonym = keys.pseudonym_key.is_some() || keys.pseudonym_key_file.is_some();
+    if let Some(file) = keys.file {
+        if inline || pseudonym {
+            bail!("{at}: [keys] takes either file or inline keys with a pseudonym_key, not both");
+        }
+        return Ok(Keys::File(file));
+    }
+    let lines = match (keys.keys, keys.keys_file) {
+        (Some(lines), None) => lines,
+        (None, Some(path)) => read_secret(&path, "the keys")?
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(String::from)
+            .collect(),
+        (Some(_), Some(_)) => bail!("{at}: [keys] takes either keys or keys_file, not both"),
+        (None, None) => bail!(
+            "{at}: [keys] needs file = \"PATH\", or keys = [\"ID:BASE64\"] with a \
+             pseudonym_key; `kluis keys generate` prints a key"
+        ),
+    };
+    let pseudonym_key = match (keys.pseudonym_key, keys.pseudonym_key_file) {
+        (Some(key), None) => key,
+        (None, Some(path)) => read_secret(&path, "the pseudonym key")?,
+        (Some(_), Some(_)) => {
+            bail!("{at}: [keys] takes either pseudonym_key or pseudonym_key_file, not both")
+        }
+        (None, None) => bail!(
+            "{at}: inline keys need a pseudonym_key (or pseudonym_key_file); \
+             `kluis keys generate --pseudonym` prints one"
+        ),
+    };
+    if lines.is_empty() {
+        bail!("{at}: [keys] lists no key; `kluis keys generate` prints one");
+    }
+    Ok(Keys::Inline {
+        keys: lines,
+        pseudonym_key,
+    })
+}
+
+fn parse_listen(text: &str, at: &str) -> Result<SocketAddr> {
+    text.trim().parse().map_err(|_| {
+        anyhow!(
+            "{at}: '{text}' is not an address to listen on: write HOST:PORT, like 127.0.0.1:8080"
+        )
+    })
+}
+
+/// System names become parts of environment variable names, so they keep to `a-z0-9-_`.
+fn check_system_name(name: &str, at: &str) -> Result<()> {
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
+    if name.is_empty() || !name.chars().all(allowed) {
+        bail!("{at}: '{name}' is not a system name: use a-z, 0-9, '-' and '_'");
+    }
+    Ok(())
+}
+
+/// The environment variable that overrides the URL of system `name`.
+pub fn system_env_var(name: &str) -> String {
+    format!(
+        "KLUIS_SYSTEM_{}_URL",
+        name.to_ascii_uppercase().replace('-', "_")
+    )
+}
+
+/// Where the key file is when none is configured: beside a SQLite database (`kluis.db`
+/// gives `kluis.keys`, `other.db` gives `other.keys`), else in the working directory.
+pub fn default_key_file(database: &str) -> PathBuf {
+    let sqlite_file = database
+        .strip_prefix("sqlite://")
+        .or_else(|| database.strip_prefix("sqlite:"))
+        .map(|rest| rest.split('?').next().unwrap_or(rest))
+        .filter(|f| !f.is_empty() && !f.contains(":memory:"));
+    match sqlite_file {
+        Some(file) => Path::new(file).with_extension("keys"),
+        None => PathBuf::from(DEFAULT_KEY_FILE),
+    }
+}
+
+/// A secret held in a file (`*_file` settings, e.g. a container secret), without the
+/// trailing newline editors add.
+fn read_secret(path: &Path, what: &str) -> Result<String> {
+    let text = read_limited(path)
+        .with_context(|| format!("cannot read {what} from {}", path.display()))?;
+    let secret = text.trim_end_matches(['\n', '\r']).to_string();
+    if secret.trim().is_empty() {
+        bail!("{} is empty: it should hold {what}", path.display());
+    }
+    Ok(secret)
+}
+
+fn read_limited(path: &Path) -> Result<String> {
+    let meta = std::fs::metadata(path)?;
+    if meta.len() > MAX_FILE_BYTES {
+        bail!("it is larger than 1 MiB");
+    }
+    Ok(std::fs::read_to_string(path)?)
+}
+
+fn load_or_create_key_file(path: &Path) -> Result<Keyring> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            warn_if_others_can_read(path);
+            read_key_file(path, &text)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_key_file(path),
+        Err(e) => Err(anyhow!(
+            "cannot read the key file {}: {e}; check its permissions",
+            path.display()
+        )),
+    }
+}
+
+fn read_key_file(path: &Path, text: &str) -> Result<Keyring> {
+    Keyring::from_key_file_text(text).map_err(|e| match e {
+        KeyError::KeyFile { line, problem } => anyhow!("{}:{line}: {problem}", path.display()),
+        other => anyhow!("{}: {other}", path.display()),
+    })
+}
+
+/// Writes a fresh keyring to `path`, readable by the owner only. The file appears complete
+/// or not at all (written aside, then linked), and an existing one is never overwritten:
+/// when another kluis created it first, that one is used.
+fn create_key_file(path: &Path) -> Result<Keyring> {
+    let keyring = Keyring::generate()?;
+    let text = keyring.to_key_file_text();
+    let aside = path.with_extension(format!("keys.new-{}", std::process::id()));
+    let written = write_private(&aside, text.as_bytes()).and_then(|()| {
+        let linked = std::fs::hard_link(&aside, path);
+        let _ = std::fs::remove_file(&aside);
+        linked
+    });
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the key file {}", path.display()))?;
+            return read_key_file(path, &text);
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&aside);
+            bail!(
+                "cannot create the key file {}: {e}; check that its directory exists and that \
+                 kluis may write there, or set [keys] file in the configuration",
+                path.display()
+            )
+        }
+    }
+    sync_directory(path);
+    eprintln!(
+        "warning: created a new key file {}: it holds the keys that encrypt personal data. \
+         Back it up now, and keep that backup apart from database backups: without it the \
+         encrypted data cannot be read, and whoever has both can read it.",
+        path.display()
+    );
+    Ok(keyring)
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Makes the new directory entry durable: data encrypted with the new keys must not
+/// outlive the key file after a power cut.
+fn sync_directory(path: &Path) {
+    #[cfg(unix)]
+    {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+fn warn_if_others_can_read(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            eprintln!(
+                "warning: other users may read the key file {}: run chmod 600 on it",
+                path.display()
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(vars: &[(&str, &str)]) -> BTreeMap<String, String> {
+        vars.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn from_file(text: &str) -> Result<Config> {
+        Config::from_sources(
+            Some((Path::new("kluis.toml"), text)),
+            &BTreeMap::new(),
+            Flags::default(),
+        )
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("kluis-config-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn no_file_gives_the_embedded_default() {
+        let c = Config::from_sources(None, &BTreeMap::new(), Flags::default()).unwrap();
+        assert_eq!(c.database, "sqlite://kluis.db");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert!(matches!(&c.keys, Keys::File(p) if p == Path::new("kluis.keys")));
+        assert!(c.systems.is_empty());
+        let shown = c.describe();
+        assert!(shown.contains("none (built-in defaults)"), "{shown}");
+        assert!(shown.contains("default: beside the database"), "{shown}");
+    }
+
+    #[test]
+    fn the_key_file_sits_beside_the_sqlite_database() {
+        for (database, keys) in [
+            ("sqlite://kluis.db", "kluis.keys"),
+            (
+                "sqlite:///var/lib/kluis/kluis.db?mode=rwc",
+                "/var/lib/kluis/kluis.keys",
+            ),
+            ("sqlite:data/other.db", "data/other.keys"),
+            ("sqlite::memory:", "kluis.keys"),
+            ("postgres://kluis@db/kluis", "kluis.keys"),
+        ] {
+            assert_eq!(default_key_file(database), Path::new(keys), "{database}");
+        }
+        // The key file follows the database wherever that was set.
+        let c = Config::from_sources(
+            None,
+            &BTreeMap::new(),
+            Flags {
+                database: Some("sqlite:///srv/k/x.db".into()),
+            },
+        )
+        .unwrap();
+        assert!(matches!(&c.keys, Keys::File(p) if p == Path::new("/srv/k/x.keys")));
+    }
+
+    #[test]
+    fn the_file_then_the_environment_then_flags() {
+        let file = "database = \"postgres://kluis:file-secret@db/kluis\"\n\
+                    listen = \"0.0.0.0:9000\"\n\
+                    [systems.hr-db]\nurl = \"postgres://hr:hr-secret@hr/hr\"\n\
+                    [systems.accounting]\nurl = \"mysql://acc:acc-secret@acc/acc\"\n";
+        let c = from_file(file).unwrap();
+        assert_eq!(c.database, "postgres://kluis:file-secret@db/kluis");
+        assert_eq!(c.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(c.systems["hr-db"].url, "postgres://hr:hr-secret@hr/hr");
+
+        let vars = env(&[
+            ("KLUIS_LISTEN", "127.0.0.1:7000"),
+            ("KLUIS_KEYS_FILE", "/etc/kluis/kluis.keys"),
+            ("KLUIS_SYSTEM_HR_DB_URL", "postgres://hr:env-secret@hr2/hr"),
+            ("KLUIS_SYSTEM_CRM_URL", "postgres://crm@crm/crm"),
+        ]);
+        let c = Config::from_sources(
+            Some((Path::new("kluis.toml"), file)),
+            &vars,
+            Flags {
+                database: Some("postgres://flag@db/kluis".into()),
+            },
+        )
+        .unwrap();
+        assert_eq!(c.database, "postgres://flag@db/kluis");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:7000");
+        assert!(matches!(&c.keys, Keys::File(p) if p == Path::new("/etc/kluis/kluis.keys")));
+        assert_eq!(c.systems["hr-db"].url, "postgres://hr:env-secret@hr2/hr");
+        assert_eq!(c.systems["crm"].url, "postgres://crm@crm/crm");
+        assert_eq!(c.systems.len(), 3);
+
+        let shown = c.describe();
+        for secret in ["file-secret", "hr-secret", "env-secret", "acc-secret"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("acc:****@acc"), "{shown}");
+        assert!(shown.contains("from --database"), "{shown}");
+        assert!(shown.contains("from KLUIS_SYSTEM_HR_DB_URL"), "{shown}");
+        assert!(shown.contains("from kluis.toml"), "{shown}");
+    }
+
+    #[test]
+    fn mistakes_in_the_file_name_the_line() {
+        for (text, place, problem) in [
+            (
+                "database = \"x\"\nlisen = \"1\"\n",
+                "kluis.toml:2",
+                "unknown field `lisen`",
+            ),
+            (
+                "[keys]\nfile = \"k\"\nkey = [\"a\"]\n",
+                "kluis.toml:3",
+                "unknown field `key`",
+            ),
+            (
+                "[systems.hr]\nurl = \"u\"\npassword = \"p\"\n",
+                "kluis.toml:3",
+                "password",
+            ),
+            ("database = \n", "kluis.toml:1", ""),
+            ("\n\nlisten = \"localhost\"\n", "kluis.toml:3", "HOST:PORT"),
+            ("\n[systems.hr]\n", "kluis.toml:2", "url or url_file"),
+            (
+                "\n[systems.HR]\nurl = \"u\"\n",
+                "kluis.toml:2",
+                "not a system name",
+            ),
+            (
+                "[keys]\nkeys = [\"a:b\"]\n",
+                "kluis.toml:1",
+                "pseudonym_key",
+            ),
+            (
+                "[keys]\nfile = \"k\"\npseudonym_key = \"p\"\n",
+                "kluis.toml:1",
+                "not both",
+            ),
+            ("[keys]\n", "kluis.toml:1", "kluis keys generate"),
+        ] {
+            let err = from_file(text)
+                .err()
+                .map(|e| format!("{e:#}"))
+                .unwrap_or_default();
+            assert!(
+                err.starts_with(&format!("{place}: ")) && err.contains(problem),
+                "{text:?} => {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn secrets_can_come_from_files() {
+        let dir = temp_dir("secrets");
+        let write = |name: &str, text: &str| {
+            let p = dir.join(name);
+            std::fs::write(&p, text).unwrap();
+            p.display().to_string()
+        };
+        let line = kluis_keys::generate_key_line().unwrap();
+        let keys = write("keys", &format!("# current\n{}\n\n", line.as_str()));
+        let pseudonym = write(
+            "pseudonym",
+            &format!(
+                "{}\n",
+                kluis_keys::generate_pseudonym_key().unwrap().as_str()
+            ),
+        );
+        let db = write("db", "postgres://kluis:s3cret@db/kluis\n");
+        let hr = write("hr", "mysql://hr:hr-secret@hr/hr\r\n");
+        let text = format!(
+            "database_file = \"{db}\"\n[keys]\nkeys_file = \"{keys}\"\npseudonym_key_file = \"{pseudonym}\"\n\
+             [systems.hr]\nurl_file = \"{hr}\"\n"
+        );
+        let c = from_file(&text).unwrap();
+        assert_eq!(c.database, "postgres://kluis:s3cret@db/kluis");
+        assert_eq!(c.systems["hr"].url, "mysql://hr:hr-secret@hr/hr");
+        let ring = c.keyring().unwrap();
+        let (id, _) = kluis_keys::parse_key_line(&line).unwrap();
+        assert_eq!(ring.current_key_id(), id);
+        let shown = c.describe();
+        assert!(
+            !shown.contains("s3cret") && !shown.contains(&line[line.len() - 20..]),
+            "{shown}"
+        );
+        assert!(shown.contains(&format!("read from {db}")), "{shown}");
+
+        let missing = from_file("database_file = \"/no/such/secret\"\n")
+            .err()
+            .unwrap();
+        assert!(
+            format!("{missing:#}").contains("cannot read the database URL from /no/such/secret")
+        );
+        let empty = write("empty", "\n");
+        let err = from_file(&format!("[systems.hr]\nurl_file = \"{empty}\"\n"))
+            .err()
+            .unwrap();
+        assert!(format!("{err:#}").contains("is empty"), "{err:#}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_missing_key_file_is_created_private_and_then_reused() {
+        let dir = temp_dir("keyfile");
+        let path = dir.join("kluis.keys");
+        let vars = env(&[("KLUIS_KEYS_FILE", path.to_str().unwrap())]);
+        let c = Config::from_sources(None, &vars, Flags::default()).unwrap();
+        let first = c.keyring().unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let again = c.keyring().unwrap();
+        assert_eq!(again.current_key_id(), first.current_key_id());
+        assert_eq!(
+            again.pseudonym("bsn", "111222333"),
+            first.pseudonym("bsn", "111222333")
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+        assert_eq!(leftovers.len(), 1, "only the key file remains");
+
+        std::fs::write(&path, "keys = [\n\"k1:AQEB\",\n]\npseudonym_key = \"\"\n").unwrap();
+        let err = format!("{:#}", c.keyring().unwrap_err());
+        assert!(err.starts_with(&format!("{}:2: ", path.display())), "{err}");
+
+        let nowhere = Config::from_sources(
+            None,
+            &env(&[("KLUIS_KEYS_FILE", "/no/such/dir/kluis.keys")]),
+            Flags::default(),
+        )
+        .unwrap();
+        let err = format!("{:#}", nowhere.keyring().unwrap_err());
+        assert!(
+            err.contains("cannot create the key file /no/such/dir/kluis.keys"),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn bad_environment_values_name_the_variable() {
+        let err = Config::from_sources(None, &env(&[("KLUIS_LISTEN", "8080")]), Flags::default())
+            .err()
+            .unwrap();
+        assert!(
+            format!("{err}").starts_with("KLUIS_LISTEN: '8080'"),
+            "{err}"
+        );
+        let err = Config::from_sources(
+            None,
+            &env(&[("KLUIS_SYSTEM_H.R_URL", "x")]),
+            Flags::default(),
+        )
+        .err()
+        .unwrap();
+        assert!(format!("{err}").contains("not a system name"), "{err}");
+        assert_eq!(system_env_var("hr-db"), "KLUIS_SYSTEM_HR_DB_URL");
+    }
+}
