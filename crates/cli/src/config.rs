@@ -484,6 +484,33 @@ fn load_or_create_key_file(path: &Path) -> Result<Keyring> {
     }
 }
 
+impl Config {
+    /// Adds a fresh key to the key file as the current one, keeping the older keys for
+    /// what they encrypted; returns the new keyring. The file is replaced whole (written
+    /// aside, then renamed), so a crash leaves the old or the new file, never half of one.
+    pub fn add_current_key(&self) -> Result<Keyring> {
+        let Keys::File(path) = &self.keys else {
+            bail!(
+                "the keys are set inline in the configuration: put a new line from `kluis keys \
+                 generate` first in `keys`, keep the old ones after it, then run `kluis keys \
+                 rotate --reencrypt-only`"
+            );
+        };
+        let current = load_or_create_key_file(path)?;
+        let rotated = current.with_new_current_key()?;
+        let text = rotated.to_key_file_text();
+        let aside = path.with_extension(format!("keys.new-{}", std::process::id()));
+        write_private(&aside, text.as_bytes())
+            .and_then(|()| std::fs::rename(&aside, path))
+            .map_err(|e| {
+                let _ = std::fs::remove_file(&aside);
+                anyhow!("cannot write the key file {}: {e}", path.display())
+            })?;
+        sync_directory(path);
+        Ok(rotated)
+    }
+}
+
 fn read_key_file(path: &Path, text: &str) -> Result<Keyring> {
     Keyring::from_key_file_text(text).map_err(|e| match e {
         KeyError::KeyFile { line, problem } => anyhow!("{}:{line}: {problem}", path.display()),

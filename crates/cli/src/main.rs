@@ -17,6 +17,7 @@ use time::{Date, OffsetDateTime};
 
 mod config;
 mod demo;
+mod inventory;
 
 use config::{Config, Flags};
 
@@ -103,6 +104,22 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Data subjects in the vault.
+    Subject {
+        #[command(subcommand)]
+        command: inventory::SubjectCommand,
+    },
+    /// The processing log: verify its chain, anchor it, show who consulted a person's data.
+    Log {
+        #[command(subcommand)]
+        command: inventory::LogCommand,
+    },
+    /// Need-to-know: staff assignments to processing activities and confidentiality
+    /// statements.
+    Staff {
+        #[command(subcommand)]
+        command: inventory::StaffCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -121,6 +138,15 @@ enum KeysCommand {
     },
     /// List the key ids, current first; creates the key file when it does not exist yet.
     List,
+    /// Add a fresh current key to the key file, then re-encrypt every national number and
+    /// BSN with it and recompute the blind indexes. Older keys stay in the file until you
+    /// remove them. Safe to run again after an interruption.
+    Rotate {
+        /// Do not add a key: re-encrypt with the current one (for keys set inline in the
+        /// configuration, after putting the new key first).
+        #[arg(long)]
+        reencrypt_only: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -229,6 +255,12 @@ async fn connect(url: &str) -> Result<Store> {
     Ok(Store::connect(url).await?)
 }
 
+/// The store with the configured keys: for everything that touches personal data.
+async fn open(config: &Config) -> Result<Store> {
+    let keys = std::sync::Arc::new(config.keyring()?);
+    Ok(connect(&config.database).await?.with_keys(keys))
+}
+
 fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
 }
@@ -259,7 +291,7 @@ async fn run(cli: Cli) -> Result<()> {
             listen,
             secure_cookies,
         } => {
-            let store = connect(&database).await?;
+            let store = open(&config).await?;
             serve(
                 store,
                 listen.unwrap_or(config.listen),
@@ -271,7 +303,7 @@ async fn run(cli: Cli) -> Result<()> {
             .await
         }
         Command::Demo { listen } => {
-            let store = connect(&database).await?;
+            let store = open(&config).await?;
             demo::load(&store, now()).await?;
             serve(store, listen.unwrap_or(config.listen), Settings::default()).await
         }
@@ -357,6 +389,28 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Keys {
             command: KeysCommand::Generate { pseudonym },
         } => generate_key(pseudonym),
+        Command::Keys {
+            command: KeysCommand::Rotate { reencrypt_only },
+        } => {
+            let keys = if reencrypt_only {
+                config.keyring()?
+            } else {
+                config.add_current_key()?
+            };
+            let current = keys.current_key_id().to_string();
+            let store = connect(&database)
+                .await?
+                .with_keys(std::sync::Arc::new(keys));
+            let rewritten = store.rotate_keys().await?;
+            println!(
+                "re-encrypted {rewritten} data subjects under key {current}; older keys may be \
+                 removed from the key file once no backup still needs them"
+            );
+            Ok(())
+        }
+        Command::Subject { command } => inventory::subject(&open(&config).await?, command).await,
+        Command::Log { command } => inventory::log(&open(&config).await?, command).await,
+        Command::Staff { command } => inventory::staff(&connect(&database).await?, command).await,
     }
 }
 

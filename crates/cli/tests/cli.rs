@@ -430,3 +430,172 @@ fn keys_are_generated_and_the_key_file_is_made_beside_the_database() {
     assert!(String::from_utf8_lossy(&again.stderr).is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `kluis` on `db` with the key file `keys`.
+fn kluis_keys(db: &str, keys: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(KLUIS)
+        .args(args)
+        .env("KLUIS_DATABASE_URL", db)
+        .env("KLUIS_KEYS_FILE", keys)
+        .env("KLUIS_LOG", "warn")
+        .output()
+        .expect("kluis runs")
+}
+
+async fn inventory_story(store: TestStore) {
+    use kluis_domain::access::Role;
+    use kluis_domain::inventory::{RecordInput, SubjectIdentity};
+    use kluis_domain::processing_log::{Actor, ActorKind};
+    use kluis_domain::trace::TraceContext;
+
+    let db = store.url().to_string();
+    let dir = empty_dir("inventory");
+    let keys = dir.join("kluis.keys");
+    std::fs::write(&keys, store.keys().to_key_file_text().as_bytes()).unwrap();
+    let k = |args: &[&str]| kluis_keys(&db, &keys, args);
+    ok(&k(&["register", "import", LIMBURG]));
+    store
+        .create_user(
+            "els",
+            "Els",
+            "a long password here",
+            &[Role::Caseworker],
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+
+    // Need-to-know from the command line.
+    ok(&k(&["staff", "assign", "els", "limburg-werving-selectie"]));
+    let err = fails(&k(&[
+        "staff",
+        "assign",
+        "nobody",
+        "limburg-werving-selectie",
+    ]));
+    assert!(err.contains("kluis user add"), "{err}");
+    let err = fails(&k(&[
+        "staff",
+        "confidentiality",
+        "els",
+        "--signed-on",
+        "2099-01-01",
+        "--reference",
+        "DOC-1",
+    ]));
+    assert!(err.contains("future"), "{err}");
+    ok(&k(&[
+        "staff",
+        "confidentiality",
+        "els",
+        "--signed-on",
+        "2026-01-05",
+        "--reference",
+        "DOC-1",
+    ]));
+    let shown = ok(&k(&["staff", "show", "els"]));
+    assert!(shown.contains("signed on 2026-01-05"), "{shown}");
+    assert!(shown.contains("limburg-werving-selectie"), "{shown}");
+
+    // A person in the vault.
+    let p = kluis_store::Processing {
+        actor: Actor {
+            kind: ActorKind::Staff,
+            id: None,
+            name: "els".into(),
+        },
+        trace: TraceContext::new_root([5; 16], [6; 8]),
+        case_ref: None,
+        now: time::OffsetDateTime::now_utc(),
+    };
+    let identity = SubjectIdentity {
+        national_number: Some("85.07.30-033.28".parse().unwrap()),
+        family_name: Some("Peeters".into()),
+        given_name: Some("An".into()),
+        ..Default::default()
+    };
+    let (an, _) = store
+        .record_subject(&p, "limburg-werving-selectie", &identity, &[])
+        .await
+        .unwrap();
+    let input = RecordInput {
+        activity: "limburg-werving-selectie".into(),
+        schedule: Some("niet-weerhouden".into()),
+        category: kluis_domain::category::DataCategory::Education,
+        fields: [("diploma".to_string(), serde_json::json!("Master"))].into(),
+        source: Some("de kandidaat".into()),
+        collected_on: time::macros::date!(2026 - 03 - 01),
+        events: Default::default(),
+        provided_by_subject: true,
+    };
+    store.add_record(&p, an.id, &input).await.unwrap();
+
+    // Malformed identifiers are refused with the reason.
+    let err = fails(&k(&[
+        "subject",
+        "find",
+        "--national-number",
+        "85.07.30-033.29",
+    ]));
+    assert!(err.contains("check digits"), "{err}");
+    let err = fails(&k(&["subject", "find", "--bsn", "111222334"]));
+    assert!(err.contains("check"), "{err}");
+    let found = ok(&k(&["subject", "find", "--national-number", "85073003328"]));
+    assert!(found.contains("85.07.30-033.28"), "{found}");
+    assert!(found.contains("limburg-werving-selectie"), "{found}");
+    assert!(found.contains("education"), "{found}");
+
+    // Who consulted An's data: the citizen's view names no staff member, the audit view does.
+    let shown = ok(&k(&["log", "show", "--national-number", "85.07.30-033.28"]));
+    assert!(
+        shown.contains("limburg  limburg-werving-selectie  search_hit"),
+        "{shown}"
+    );
+    assert!(!shown.contains("els"), "{shown}");
+    let audit = ok(&k(&[
+        "log",
+        "show",
+        "--subject-id",
+        &an.id.to_string(),
+        "--audit",
+    ]));
+    assert!(audit.contains("by els"), "{audit}");
+    assert!(audit.contains("by cli:"), "{audit}");
+
+    // Anchors and verification.
+    let anchor = ok(&k(&["log", "anchor"])).trim().to_string();
+    let verified = ok(&k(&["log", "verify", "--anchor", &anchor]));
+    assert!(verified.contains("verifies"), "{verified}");
+    let err = fails(&k(&["log", "verify", "--anchor", "2:nonsense"]));
+    assert!(err.contains("anchor"), "{err}");
+
+    // Rotation: a new current key, everything re-encrypted, still found.
+    let before = ok(&k(&["keys", "list"]));
+    let rotated = ok(&k(&["keys", "rotate"]));
+    assert!(
+        rotated.contains("re-encrypted 1 data subjects"),
+        "{rotated}"
+    );
+    let after = ok(&k(&["keys", "list"]));
+    assert_eq!(after.lines().count(), before.lines().count() + 1);
+    assert_eq!(after.lines().nth(1), before.lines().next());
+    let found = ok(&k(&["subject", "find", "--national-number", "85073003328"]));
+    assert!(found.contains("85.07.30-033.28"), "{found}");
+
+    // Someone rewrites history in the database: verification names the entry and fails.
+    store
+        .without_log_triggers("UPDATE processing_log SET activity = 'x' WHERE seq = 2")
+        .await;
+    let err = fails(&k(&["log", "verify"]));
+    assert!(err.contains("entry 2"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+    store.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inventory_and_log_from_the_command_line() {
+    inventory_story(sqlite_store().await).await;
+    if let Some(pg) = postgres_store().await {
+        inventory_story(pg).await;
+    }
+}

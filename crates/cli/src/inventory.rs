@@ -1,0 +1,345 @@
+//! `kluis subject`, `kluis log`, `kluis staff` and `kluis keys rotate`: the inventory and
+//! its processing log from the command line.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use kluis_domain::access::Scope;
+use kluis_domain::identifiers::{Bsn, EmailAddress, IdentifierKind, NationalNumber, PhoneNumber};
+use kluis_domain::inventory;
+use kluis_domain::processing_log::{Actor, ActorKind, ChainHead, LogEntry, LogSelector};
+use kluis_domain::trace::TraceContext;
+use kluis_store::{Processing, Store, SubjectQuery, SubjectView};
+use time::Date;
+use uuid::Uuid;
+
+use crate::{actor, now, parse_date};
+
+/// One identifier of a person, as given on the command line.
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+pub struct PersonArgs {
+    /// Belgian national number (rijksregisternummer), with or without dots.
+    #[arg(long)]
+    national_number: Option<String>,
+    /// Dutch citizen service number.
+    #[arg(long)]
+    bsn: Option<String>,
+    #[arg(long)]
+    email: Option<String>,
+    /// In international form: +32 ...
+    #[arg(long)]
+    phone: Option<String>,
+    /// A data subject in the vault, by id.
+    #[arg(long)]
+    subject_id: Option<Uuid>,
+}
+
+impl PersonArgs {
+    /// The query, with identifiers checked (check digits included).
+    fn query(&self) -> Result<SubjectQuery> {
+        Ok(if let Some(n) = &self.national_number {
+            SubjectQuery::NationalNumber(n.parse::<NationalNumber>()?)
+        } else if let Some(b) = &self.bsn {
+            SubjectQuery::Bsn(b.parse::<Bsn>()?)
+        } else if let Some(e) = &self.email {
+            SubjectQuery::Email(e.parse::<EmailAddress>()?)
+        } else if let Some(p) = &self.phone {
+            SubjectQuery::Phone(p.parse::<PhoneNumber>()?)
+        } else if let Some(id) = self.subject_id {
+            SubjectQuery::Id(id)
+        } else {
+            bail!("name the person: --national-number, --bsn, --email, --phone or --subject-id")
+        })
+    }
+}
+
+#[derive(Subcommand)]
+pub enum SubjectCommand {
+    /// Everything kluis holds about one person, grouped by processing activity. Every hit
+    /// is written to the processing log.
+    Find {
+        #[command(flatten)]
+        person: PersonArgs,
+        /// The request or case this search serves, for the log.
+        #[arg(long)]
+        case: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum LogCommand {
+    /// Check the whole hash chain; names the first broken entry. Exits non-zero when the
+    /// chain is broken.
+    Verify {
+        /// An anchor printed earlier by `kluis log anchor`: also proves that nothing up to
+        /// it was rewritten since.
+        #[arg(long)]
+        anchor: Option<ChainHead>,
+    },
+    /// Print the chain's head (SEQ:HASH), to keep outside kluis as an anchor.
+    Anchor,
+    /// Who consulted a person's data: organisation, activity, categories and when, as the
+    /// person may see it. With --audit, also the staff member (for auditors).
+    Show {
+        #[command(flatten)]
+        person: PersonArgs,
+        #[arg(long)]
+        audit: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum StaffCommand {
+    /// Assign a staff member to a processing activity (need-to-know).
+    Assign { user: String, activity: String },
+    /// End an assignment.
+    Unassign { user: String, activity: String },
+    /// Record a signed confidentiality statement.
+    Confidentiality {
+        user: String,
+        /// The day it was signed (YYYY-MM-DD).
+        #[arg(long, value_parser = parse_date)]
+        signed_on: Date,
+        /// Where the signed statement is kept (document number, file).
+        #[arg(long)]
+        reference: String,
+    },
+    /// A staff member's assignments and latest confidentiality statement.
+    Show { user: String },
+}
+
+/// The CLI's processing context: the operating-system user at the console, a new trace.
+fn processing(case: Option<String>) -> Result<Processing> {
+    let mut trace = [0u8; 16];
+    let mut span = [0u8; 8];
+    getrandom::fill(&mut trace).context("no random source for a trace id")?;
+    getrandom::fill(&mut span).context("no random source for a span id")?;
+    trace[0] |= 1;
+    span[0] |= 1;
+    Ok(Processing {
+        actor: Actor {
+            kind: ActorKind::Staff,
+            id: None,
+            name: actor(),
+        },
+        trace: TraceContext::new_root(trace, span),
+        case_ref: case,
+        now: now(),
+    })
+}
+
+pub async fn subject(store: &Store, command: SubjectCommand) -> Result<()> {
+    match command {
+        SubjectCommand::Find { person, case } => {
+            let query = person.query()?;
+            let p = processing(case)?;
+            let views = store.find_subjects(&p, &query, &Scope::All).await?;
+            if views.is_empty() {
+                println!("kluis holds nothing about this person in its own vault");
+            }
+            for view in &views {
+                print_subject(view, p.now.date());
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_subject(view: &SubjectView, today: Date) {
+    let s = &view.subject;
+    let id = &s.identity;
+    println!("data subject {}", s.id);
+    if let Some(n) = &id.national_number {
+        println!("  national number: {n}");
+    }
+    if let Some(b) = &id.bsn {
+        println!("  BSN: {b}");
+    }
+    if let Some(e) = &id.email {
+        println!("  e-mail: {}", e.as_str());
+    }
+    if let Some(p) = &id.phone {
+        println!("  phone: {}", p.as_str());
+    }
+    let name = [id.given_name.as_deref(), id.family_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !name.is_empty() {
+        println!("  name: {name}");
+    }
+    if let Some(born) = id.birth_date {
+        let child = if id.is_child_on(today) == Some(true) {
+            " (under 16: a parent or guardian acts for them)"
+        } else {
+            ""
+        };
+        println!("  born: {born}{child}");
+    }
+    let mut activity = "";
+    for r in &view.records {
+        if r.activity != activity {
+            activity = &r.activity;
+            println!("  processing activity {activity}:");
+        }
+        let (kind, date, event) = inventory::deadline_columns(&r.deadline);
+        let retention = match (date, event) {
+            (Some(d), _) => format!("destroy on {d}"),
+            (None, Some(e)) => format!("kept until {e} + its period"),
+            (None, None) => kind.replace('_', " "),
+        };
+        println!(
+            "    {} record {} (collected {}, source: {}): {}; {}",
+            r.category,
+            r.id,
+            r.collected_on,
+            r.source.as_deref().unwrap_or("not recorded"),
+            serde_json::to_string(&r.fields).unwrap_or_default(),
+            retention
+        );
+    }
+}
+
+pub async fn log(store: &Store, command: LogCommand) -> Result<()> {
+    match command {
+        LogCommand::Verify { anchor } => match store.verify_log(anchor).await? {
+            Ok(head) => {
+                println!(
+                    "the processing log verifies: {} entries, head {head}",
+                    head.seq
+                );
+                Ok(())
+            }
+            Err(broken) => bail!("the processing log does NOT verify: {broken}"),
+        },
+        LogCommand::Anchor => {
+            println!("{}", store.log_head().await?);
+            Ok(())
+        }
+        LogCommand::Show { person, audit } => {
+            let subjects = match person.query()? {
+                SubjectQuery::Id(id) => store.subject_pseudonyms_of(id).await?,
+                SubjectQuery::NationalNumber(n) => {
+                    vec![store.subject_pseudonym(IdentifierKind::NationalNumber, &n.digits())?]
+                }
+                SubjectQuery::Bsn(b) => {
+                    vec![store.subject_pseudonym(IdentifierKind::Bsn, &b.digits())?]
+                }
+                SubjectQuery::Email(e) => {
+                    vec![store.subject_pseudonym(IdentifierKind::Email, e.as_str())?]
+                }
+                SubjectQuery::Phone(p) => {
+                    vec![store.subject_pseudonym(IdentifierKind::Phone, p.as_str())?]
+                }
+            };
+            let selector = LogSelector {
+                subjects,
+                ..LogSelector::default()
+            };
+            let entries = store.log_entries(&selector, &Scope::All, i64::MAX).await?;
+            if entries.is_empty() {
+                println!("nobody consulted or changed this person's data through kluis");
+            }
+            for e in &entries {
+                println!("{}", log_line(e, audit));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// One line per entry: when, which organisation, which activity, what, which categories;
+/// the staff member only in the audit view.
+fn log_line(e: &LogEntry, audit: bool) -> String {
+    let n = &e.entry;
+    let mut line = format!(
+        "{}  {}  {}  {}  {}",
+        e.at.date(),
+        n.organisation,
+        n.activity,
+        n.action,
+        if n.data_categories.is_empty() {
+            "-".to_string()
+        } else {
+            n.data_categories.join(",")
+        }
+    );
+    if n.system != "kluis" {
+        line.push_str(&format!("  in {}", n.system));
+    }
+    if let Some(r) = &n.recipient {
+        line.push_str(&format!(
+            "  to {r} ({})",
+            n.legal_ground.as_deref().unwrap_or("")
+        ));
+    }
+    if audit {
+        line.push_str(&format!(
+            "  by {} ({})  trace {}  #{}",
+            e.actor.name, e.actor.kind, e.trace_id, e.seq
+        ));
+        if let Some(case) = &n.case_ref {
+            line.push_str(&format!("  case {case}"));
+        }
+    }
+    line
+}
+
+pub async fn staff(store: &Store, command: StaffCommand) -> Result<()> {
+    let find = |username: String| async move {
+        store
+            .users()
+            .await?
+            .into_iter()
+            .find(|u| u.username == username)
+            .with_context(|| {
+                format!("there is no staff account '{username}': add it with `kluis user add`")
+            })
+    };
+    match command {
+        StaffCommand::Assign { user, activity } => {
+            let member = find(user.clone()).await?;
+            store
+                .assign_activity(member.id, &activity, &actor(), now())
+                .await?;
+            println!("{user} is assigned to {activity}");
+        }
+        StaffCommand::Unassign { user, activity } => {
+            let member = find(user.clone()).await?;
+            store.unassign_activity(member.id, &activity).await?;
+            println!("{user} is no longer assigned to {activity}");
+        }
+        StaffCommand::Confidentiality {
+            user,
+            signed_on,
+            reference,
+        } => {
+            let member = find(user.clone()).await?;
+            store
+                .record_confidentiality_statement(member.id, signed_on, &reference, &actor(), now())
+                .await?;
+            println!("recorded the confidentiality statement {user} signed on {signed_on}");
+        }
+        StaffCommand::Show { user } => {
+            let member = find(user.clone()).await?;
+            let c = store.clearance(member.id).await?;
+            println!(
+                "{user}: roles {}",
+                c.roles
+                    .iter()
+                    .map(|r| r.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            match c.confidentiality_signed_on {
+                Some(d) => println!("  confidentiality statement signed on {d}"),
+                None => println!("  no confidentiality statement: cannot open personal data"),
+            }
+            for a in &c.activities {
+                println!("  assigned to {a}");
+            }
+        }
+    }
+    Ok(())
+}
