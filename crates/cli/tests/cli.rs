@@ -599,3 +599,155 @@ async fn inventory_and_log_from_the_command_line() {
         inventory_story(pg).await;
     }
 }
+
+/// The status of `GET path` with a bearer token, or None when the server did not answer
+/// in full (it was killed mid-request).
+fn http_get_status(port: u16, path: &str, token: &str) -> Option<u16> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
+         Connection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    s.read_to_string(&mut response).ok()?;
+    // A complete answer ends with the JSON body's closing brace.
+    if !response.trim_end().ends_with('}') {
+        return None;
+    }
+    response.get(9..12)?.parse().ok()
+}
+
+async fn sigkill_story(store: TestStore) {
+    use kluis_domain::access::{Role, Scope};
+    use kluis_domain::inventory::SubjectIdentity;
+    use kluis_domain::processing_log::{Actor, ActorKind, LogSelector};
+    use kluis_domain::trace::TraceContext;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    let db = store.url().to_string();
+    let dir = empty_dir("sigkill");
+    let keys = dir.join("kluis.keys");
+    std::fs::write(&keys, store.keys().to_key_file_text().as_bytes()).unwrap();
+    ok(&kluis_keys(&db, &keys, &["register", "import", LIMBURG]));
+    let now = time::OffsetDateTime::now_utc();
+    let dpo = store
+        .create_user("dpo", "DPO", "a long password here", &[Role::Dpo], now)
+        .await
+        .unwrap();
+    store
+        .record_confidentiality_statement(dpo.id, now.date(), "DOC-1", "test", now)
+        .await
+        .unwrap();
+    let (token, _) = store.create_api_token(dpo.id, "test", now).await.unwrap();
+    let p = kluis_store::Processing {
+        actor: Actor {
+            kind: ActorKind::Staff,
+            id: None,
+            name: "dpo".into(),
+        },
+        trace: TraceContext::new_root([5; 16], [6; 8]),
+        case_ref: None,
+        now,
+    };
+    let identity = SubjectIdentity {
+        email: Some("an@example.be".parse().unwrap()),
+        ..Default::default()
+    };
+    let (an, _) = store
+        .record_subject(&p, "limburg-werving-selectie", &identity, &[])
+        .await
+        .unwrap();
+    let selector = LogSelector {
+        subjects: store.subject_pseudonyms(&identity).unwrap(),
+        ..Default::default()
+    };
+    let before = store
+        .log_entries(&selector, &Scope::All, i64::MAX)
+        .await
+        .unwrap()
+        .len();
+
+    let port = free_port();
+    let mut server = Command::new(KLUIS)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("KLUIS_DATABASE_URL", &db)
+        .env("KLUIS_KEYS_FILE", &keys)
+        .env("KLUIS_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kluis serve starts");
+    let started = Instant::now();
+    while http_get(port, "/healthz").is_none() {
+        assert!(started.elapsed() < Duration::from_secs(30), "no answer");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // Readers hammer the subject; each 200 is an acknowledged read with its log entry.
+    let acknowledged = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let path = format!("/api/v1/subjects/{}", an.id);
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let (acknowledged, stop, path, token) = (
+                acknowledged.clone(),
+                stop.clone(),
+                path.clone(),
+                token.clone(),
+            );
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    match http_get_status(port, &path, &token) {
+                        Some(200) => {
+                            acknowledged.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Some(other) => panic!("unexpected status {other}"),
+                        None => {}
+                    }
+                }
+            })
+        })
+        .collect();
+    while acknowledged.load(Ordering::SeqCst) < 50 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "reads too slow"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // SIGKILL, while requests are in flight.
+    server.kill().expect("SIGKILL");
+    let _ = server.wait();
+    let seen = acknowledged.load(Ordering::SeqCst);
+    stop.store(true, Ordering::Relaxed);
+    for r in readers {
+        r.join().unwrap();
+    }
+
+    let logged = store
+        .log_entries(&selector, &Scope::All, i64::MAX)
+        .await
+        .unwrap()
+        .len()
+        - before;
+    assert!(
+        logged >= seen,
+        "{seen} reads were acknowledged but only {logged} were logged"
+    );
+    let verified = ok(&kluis_keys(&db, &keys, &["log", "verify"]));
+    assert!(verified.contains("verifies"), "{verified}");
+    let _ = std::fs::remove_dir_all(&dir);
+    store.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_server_loses_no_acknowledged_log_entry() {
+    sigkill_story(sqlite_store().await).await;
+    if let Some(pg) = postgres_store().await {
+        sigkill_story(pg).await;
+    }
+}

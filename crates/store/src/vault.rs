@@ -109,6 +109,8 @@ pub struct Subject {
     pub identity: SubjectIdentity,
     /// Parents or guardians who act for this person.
     pub guardians: Vec<Uuid>,
+    /// The processing activity the person was first recorded for.
+    pub recorded_under: String,
     pub version: i64,
     pub created_at: OffsetDateTime,
 }
@@ -167,10 +169,11 @@ type SubjectRow = (
     Option<Date>,
     i64,
     OffsetDateTime,
+    String,
 );
 
 const SUBJECT_COLUMNS: &str = "id, national_number, bsn, email, phone, given_name, family_name, \
-     birth_date, version, created_at FROM data_subjects";
+     birth_date, version, created_at, recorded_under FROM data_subjects";
 
 type RecordRow = (
     Uuid,
@@ -368,8 +371,8 @@ impl Store {
                 sqlx::query(
                     "INSERT INTO data_subjects (id, national_number, national_number_index, \
                      bsn, bsn_index, email, phone, given_name, family_name, birth_date, \
-                     version, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11)",
+                     recorded_under, version, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12, 1, $11, $11)",
                 )
                 .bind(id)
                 .bind(nn)
@@ -382,6 +385,7 @@ impl Store {
                 .bind(identity.family_name.clone())
                 .bind(identity.birth_date)
                 .bind(now)
+                .bind(&activity.id)
                 .execute(&mut *tx)
                 .await?;
                 for guardian in guardians {
@@ -620,10 +624,12 @@ impl Store {
         let records = self.records_of(&[id]).await?;
         let (visible, hidden): (Vec<Record>, Vec<Record>) =
             records.into_iter().partition(|r| scope.allows(&r.activity));
-        if visible.is_empty() && *scope != Scope::All {
-            let mut activities: Vec<String> = hidden.into_iter().map(|r| r.activity).collect();
-            activities.dedup();
-            return Err(StoreError::OutOfScope { activities });
+        if visible.is_empty() && !scope.allows(&subject.recorded_under) {
+            let mut activities: BTreeSet<String> = hidden.into_iter().map(|r| r.activity).collect();
+            activities.insert(subject.recorded_under.clone());
+            return Err(StoreError::OutOfScope {
+                activities: activities.into_iter().collect(),
+            });
         }
         let view = SubjectView {
             subject,
@@ -657,7 +663,7 @@ impl Store {
                 .filter(|r| r.subject_id == id && scope.allows(&r.activity))
                 .cloned()
                 .collect();
-            if visible.is_empty() && *scope != Scope::All {
+            if visible.is_empty() && !scope.allows(&subject.recorded_under) {
                 continue;
             }
             views.push(SubjectView {
@@ -773,11 +779,18 @@ impl Store {
         for view in views {
             let subject = self.log_subject(&view.subject.identity)?;
             let mut by_activity: BTreeMap<&str, BTreeSet<&'static str>> = BTreeMap::new();
-            for r in &view.records {
+            // The identity is shown with the records, under their activities; without any
+            // record, under the activity the person was recorded for.
+            if view.records.is_empty() {
                 by_activity
-                    .entry(r.activity.as_str())
+                    .entry(view.subject.recorded_under.as_str())
                     .or_default()
-                    .insert(r.category.name());
+                    .insert(DataCategory::Identification.name());
+            }
+            for r in &view.records {
+                let categories = by_activity.entry(r.activity.as_str()).or_default();
+                categories.insert(DataCategory::Identification.name());
+                categories.insert(r.category.name());
             }
             for (activity, categories) in by_activity {
                 if let Some(activity_ref) = activities.get(activity) {
@@ -802,7 +815,12 @@ impl Store {
     ) -> Result<BTreeMap<String, ActivityRef>, StoreError> {
         let ids: BTreeSet<&str> = views
             .iter()
-            .flat_map(|v| v.records.iter().map(|r| r.activity.as_str()))
+            .flat_map(|v| {
+                v.records
+                    .iter()
+                    .map(|r| r.activity.as_str())
+                    .chain([v.subject.recorded_under.as_str()])
+            })
             .collect();
         let mut out = BTreeMap::new();
         for id in ids {
@@ -906,6 +924,7 @@ impl Store {
             guardians,
             version: row.8,
             created_at: row.9,
+            recorded_under: row.10,
         }))
     }
 

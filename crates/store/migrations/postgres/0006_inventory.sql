@@ -22,6 +22,8 @@ CREATE TABLE confidentiality_statements (
 
 CREATE INDEX confidentiality_statements_by_user ON confidentiality_statements (user_id, signed_on);
 
+-- `recorded_under`: the activity the person was first recorded for; their identity
+-- belongs to it even before any record does.
 CREATE TABLE data_subjects (
     id UUID PRIMARY KEY NOT NULL,
     national_number BYTEA,
@@ -33,6 +35,7 @@ CREATE TABLE data_subjects (
     given_name TEXT,
     family_name TEXT,
     birth_date DATE,
+    recorded_under TEXT NOT NULL REFERENCES activities (id),
     version BIGINT NOT NULL,
     created_at TIMESTAMPTZ NOT NULL,
     updated_at TIMESTAMPTZ NOT NULL

@@ -22,6 +22,8 @@ CREATE TABLE confidentiality_statements (
 
 CREATE INDEX confidentiality_statements_by_user ON confidentiality_statements (user_id, signed_on);
 
+-- `recorded_under`: the activity the person was first recorded for; their identity
+-- belongs to it even before any record does.
 CREATE TABLE data_subjects (
     id BLOB PRIMARY KEY NOT NULL,
     national_number BLOB,
@@ -33,6 +35,7 @@ CREATE TABLE data_subjects (
     given_name TEXT,
     family_name TEXT,
     birth_date TEXT,
+    recorded_under TEXT NOT NULL REFERENCES activities (id),
     version INTEGER NOT NULL,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
