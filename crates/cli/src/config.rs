@@ -485,6 +485,16 @@ fn load_or_create_key_file(path: &Path) -> Result<Keyring> {
 }
 
 impl Config {
+    /// The external systems' URLs, for the web layer and `kluis subject find`.
+    pub fn system_urls(&self) -> kluis_web::systems::SystemUrls {
+        kluis_web::systems::SystemUrls(
+            self.systems
+                .iter()
+                .map(|(name, s)| (name.clone(), s.url.clone()))
+                .collect(),
+        )
+    }
+
     /// Adds a fresh key to the key file as the current one, keeping the older keys for
     /// what they encrypted; returns the new keyring. The file is replaced whole (written
     /// aside, then renamed), so a crash leaves the old or the new file, never half of one.

@@ -9,6 +9,7 @@ use kluis_domain::inventory;
 use kluis_domain::processing_log::{Actor, ActorKind, ChainHead, LogEntry, LogSelector};
 use kluis_domain::trace::TraceContext;
 use kluis_store::{Processing, Store, SubjectQuery, SubjectView};
+use kluis_web::systems::{self, SystemUrls};
 use time::Date;
 use uuid::Uuid;
 
@@ -128,7 +129,7 @@ fn processing(case: Option<String>) -> Result<Processing> {
     })
 }
 
-pub async fn subject(store: &Store, command: SubjectCommand) -> Result<()> {
+pub async fn subject(store: &Store, urls: &SystemUrls, command: SubjectCommand) -> Result<()> {
     match command {
         SubjectCommand::Find { person, case } => {
             let query = person.query()?;
@@ -140,8 +141,53 @@ pub async fn subject(store: &Store, command: SubjectCommand) -> Result<()> {
             for view in &views {
                 print_subject(view, p.now.date());
             }
+            let identities: Vec<_> = views.iter().map(|v| &v.subject.identity).collect();
+            let (person, primary) = systems::person_query(&query, &identities);
+            let results =
+                systems::search(store, urls, &p, &person, primary.as_ref(), &Scope::All).await?;
+            let mut failed = 0;
+            for r in &results {
+                print_system(r);
+                failed += usize::from(r.error.is_some());
+            }
+            if failed > 0 {
+                bail!(
+                    "{failed} system(s) could not be searched: what is shown above is incomplete"
+                );
+            }
             Ok(())
         }
+    }
+}
+
+fn print_system(r: &systems::SystemResult) {
+    let activities = r.activities.join(", ");
+    if let Some(error) = &r.error {
+        println!("system {} ({activities}): NOT SEARCHED: {error}", r.system);
+        return;
+    }
+    println!(
+        "system {} ({activities}): {} row(s)",
+        r.system,
+        r.rows.len()
+    );
+    for hit in &r.rows {
+        let key: Vec<String> = hit
+            .primary_key
+            .iter()
+            .map(|(c, v)| format!("{c}={v}"))
+            .collect();
+        let columns: Vec<String> = hit
+            .columns
+            .iter()
+            .map(|c| format!("{}={} [{}]", c.name, c.value, c.category))
+            .collect();
+        println!(
+            "    {} {}: {}",
+            hit.table,
+            key.join(","),
+            columns.join(", ")
+        );
     }
 }
 

@@ -18,6 +18,7 @@ use time::{Date, OffsetDateTime};
 mod config;
 mod demo;
 mod inventory;
+mod systems;
 
 use config::{Config, Flags};
 
@@ -113,6 +114,11 @@ enum Command {
     Log {
         #[command(subcommand)]
         command: inventory::LogCommand,
+    },
+    /// The authority's other databases, described by dataset maps.
+    Systems {
+        #[command(subcommand)]
+        command: systems::SystemsCommand,
     },
     /// Need-to-know: staff assignments to processing activities and confidentiality
     /// statements.
@@ -297,6 +303,7 @@ async fn run(cli: Cli) -> Result<()> {
                 listen.unwrap_or(config.listen),
                 Settings {
                     secure_cookies,
+                    system_urls: config.system_urls(),
                     ..Settings::default()
                 },
             )
@@ -408,7 +415,12 @@ async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::Subject { command } => inventory::subject(&open(&config).await?, command).await,
+        Command::Subject { command } => {
+            inventory::subject(&open(&config).await?, &config.system_urls(), command).await
+        }
+        Command::Systems { command } => {
+            systems::systems(&config, &connect(&database).await?, command).await
+        }
         Command::Log { command } => inventory::log(&open(&config).await?, command).await,
         Command::Staff { command } => inventory::staff(&connect(&database).await?, command).await,
     }

@@ -751,3 +751,160 @@ async fn a_killed_server_loses_no_acknowledged_log_entry() {
         sigkill_story(pg).await;
     }
 }
+
+/// `kluis` on `db` with the key file `keys` and extra environment variables.
+fn kluis_env(db: &str, keys: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut command = Command::new(KLUIS);
+    command
+        .args(args)
+        .env("KLUIS_DATABASE_URL", db)
+        .env("KLUIS_KEYS_FILE", keys)
+        .env("KLUIS_LOG", "error");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().expect("kluis runs")
+}
+
+/// The test systems' maps, serving Limburg's recruitment and bookkeeping activities.
+fn limburg_map(
+    mut map: kluis_domain::dataset_map::DatasetMap,
+    activity: &str,
+    dir: &std::path::Path,
+) -> std::path::PathBuf {
+    map.activities = vec![activity.to_string()];
+    let path = dir.join(format!("{}.yaml", map.name));
+    std::fs::write(&path, kluis_domain::dataset_map::to_yaml(&map).unwrap()).unwrap();
+    path
+}
+
+async fn systems_story(store: TestStore) {
+    use kluis_connectors::testing::{
+        accounting_map, accounting_mariadb, hr_map, hr_postgres, people,
+    };
+    let (Some(hr), Some(accounting)) = (hr_postgres().await, accounting_mariadb().await) else {
+        store.cleanup().await;
+        return;
+    };
+    let db = store.url().to_string();
+    let dir = empty_dir("systems");
+    let keys = dir.join("kluis.keys");
+    std::fs::write(&keys, store.keys().to_key_file_text().as_bytes()).unwrap();
+    ok(&kluis_keys(&db, &keys, &["register", "import", LIMBURG]));
+    let hr_file = limburg_map(hr_map(), "limburg-werving-selectie", &dir);
+    let accounting_file = limburg_map(accounting_map(), "limburg-boekhouding", &dir);
+    let hr_path = hr_file.display().to_string();
+    let accounting_path = accounting_file.display().to_string();
+
+    // Without a configured connection, a system cannot be added.
+    let err = fails(&kluis_keys(&db, &keys, &["systems", "add", &hr_path]));
+    assert!(err.contains("KLUIS_SYSTEM_HR_URL"), "{err}");
+    let env = [
+        ("KLUIS_SYSTEM_HR_URL", hr.url()),
+        ("KLUIS_SYSTEM_ACCOUNTING_URL", accounting.url()),
+    ];
+    let k = |args: &[&str]| kluis_env(&db, &keys, &env, args);
+
+    // A map naming a table the database lacks is refused, and nothing is stored.
+    let mut broken = hr_map();
+    let applicants = broken.tables.remove("applicants").unwrap();
+    broken.tables.insert("applicantz".into(), applicants);
+    for table in broken.tables.values_mut() {
+        if let Some(link) = &mut table.link
+            && link.references.table == "applicants"
+        {
+            link.references.table = "applicantz".into();
+        }
+    }
+    let broken_dir = dir.join("broken");
+    std::fs::create_dir_all(&broken_dir).unwrap();
+    let broken_file = limburg_map(broken, "limburg-werving-selectie", &broken_dir);
+    let err = fails(&k(&["systems", "add", &broken_file.display().to_string()]));
+    assert!(err.contains("applicantz"), "{err}");
+    assert_eq!(ok(&k(&["systems", "list"])), "");
+
+    let added = ok(&k(&["systems", "add", &hr_path]));
+    assert!(added.contains("matches"), "{added}");
+    ok(&k(&["systems", "add", &accounting_path]));
+    let listed = ok(&k(&["systems", "list"]));
+    assert!(
+        listed.contains("accounting") && listed.contains("hr"),
+        "{listed}"
+    );
+    assert!(!listed.contains(hr.url()), "no URL is stored or shown");
+    let checked = ok(&k(&["systems", "check"]));
+    assert_eq!(
+        checked.matches("the map matches the database").count(),
+        2,
+        "{checked}"
+    );
+
+    // One person across both systems, through every table, logged per system.
+    let found = ok(&k(&["subject", "find", "--email", people::AN_EMAIL]));
+    assert!(
+        found.contains("system hr (limburg-werving-selectie)"),
+        "{found}"
+    );
+    assert!(
+        found.contains("system accounting (limburg-boekhouding)"),
+        "{found}"
+    );
+    assert!(found.contains("interview_notes"), "{found}");
+    assert!(found.contains("payments"), "{found}");
+    assert!(!found.contains("bram"), "{found}");
+    let shown = ok(&k(&["log", "show", "--email", people::AN_EMAIL]));
+    assert!(
+        shown.contains("limburg-werving-selectie  search_hit"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("in hr") && shown.contains("in accounting"),
+        "{shown}"
+    );
+
+    // An unreachable system fails alone: the other still answers, the gap is said.
+    let down = [
+        ("KLUIS_SYSTEM_HR_URL", hr.url()),
+        (
+            "KLUIS_SYSTEM_ACCOUNTING_URL",
+            "mysql://root@127.0.0.1:1/accounting",
+        ),
+    ];
+    let out = kluis_env(
+        &db,
+        &keys,
+        &down,
+        &["subject", "find", "--email", people::AN_EMAIL],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("system hr (limburg-werving-selectie)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("accounting (limburg-boekhouding): NOT SEARCHED"),
+        "{stdout}"
+    );
+    let out = kluis_env(&db, &keys, &down, &["systems", "check"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("hr: the map matches the database"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("accounting: cannot be checked"), "{stdout}");
+
+    hr.cleanup().await;
+    accounting.cleanup().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    store.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn external_systems_from_the_command_line() {
+    systems_story(sqlite_store().await).await;
+    if let Some(pg) = postgres_store().await {
+        systems_story(pg).await;
+    }
+}

@@ -22,12 +22,19 @@ pub(crate) enum Target {
 
 impl Target {
     /// Parses `url` for a system of `kind`; the error says what is wrong with it.
-    pub(crate) fn parse(kind: SystemKind, url: &str, query_timeout: Duration) -> Result<Self, String> {
+    pub(crate) fn parse(
+        kind: SystemKind,
+        url: &str,
+        query_timeout: Duration,
+    ) -> Result<Self, String> {
         let scheme = url.split_once("://").map_or("", |(s, _)| s);
         match kind {
             SystemKind::Postgres => {
                 if !matches!(scheme, "postgres" | "postgresql") {
-                    return Err("the map says kind: postgres, so the URL must start with postgres://".into());
+                    return Err(
+                        "the map says kind: postgres, so the URL must start with postgres://"
+                            .into(),
+                    );
                 }
                 let options = PgConnectOptions::from_str(url).map_err(|e| e.to_string())?;
                 // Set at connection start-up, so they cost no round trip: every transaction
@@ -52,7 +59,6 @@ impl Target {
             }
         }
     }
-
 }
 
 /// An open connection.
@@ -76,25 +82,36 @@ impl Conn {
     ///
     /// `sql` must hold only names that were checked against the live schema and quoted
     /// with [`quote`]; every value is in `binds`.
-    pub(crate) async fn rows(&mut self, sql: String, binds: &[String]) -> Result<TextRows, sqlx::Error> {
-        // Not kept as a prepared statement: the connection lives for one search, and a
-        // traceparent comment makes every statement's text unique anyway.
+    pub(crate) async fn rows(
+        &mut self,
+        sql: String,
+        binds: &[String],
+    ) -> Result<TextRows, sqlx::Error> {
         match self {
             Conn::Postgres(c) => {
+                // Not kept as a prepared statement: the connection lives for one search,
+                // and a traceparent comment makes every statement's text unique anyway.
                 let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
                 for b in binds {
                     q = q.bind(b.clone());
                 }
                 let rows = q.fetch_all(&mut *c).await?;
-                rows.iter().map(|r| (0..r.len()).map(|i| r.try_get(i)).collect()).collect()
+                rows.iter()
+                    .map(|r| (0..r.len()).map(|i| r.try_get(i)).collect())
+                    .collect()
             }
             Conn::Mysql(c) => {
-                let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+                // Kept prepared until the connection closes: a one-off statement ends with
+                // a close packet the server does not answer, and sqlx does not set
+                // TCP_NODELAY, so the next statement would wait ~40 ms for a delayed ACK.
+                let mut q = sqlx::query(AssertSqlSafe(sql));
                 for b in binds {
                     q = q.bind(b.clone());
                 }
                 let rows = q.fetch_all(&mut *c).await?;
-                rows.iter().map(|r| (0..r.len()).map(|i| r.try_get(i)).collect()).collect()
+                rows.iter()
+                    .map(|r| (0..r.len()).map(|i| r.try_get(i)).collect())
+                    .collect()
             }
         }
     }
@@ -102,8 +119,14 @@ impl Conn {
     /// Runs a statement without parameters or results (BEGIN, ROLLBACK).
     pub(crate) async fn execute(&mut self, sql: String) -> Result<(), sqlx::Error> {
         match self {
-            Conn::Postgres(c) => sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *c).await.map(drop),
-            Conn::Mysql(c) => sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *c).await.map(drop),
+            Conn::Postgres(c) => sqlx::raw_sql(AssertSqlSafe(sql))
+                .execute(&mut *c)
+                .await
+                .map(drop),
+            Conn::Mysql(c) => sqlx::raw_sql(AssertSqlSafe(sql))
+                .execute(&mut *c)
+                .await
+                .map(drop),
         }
     }
 

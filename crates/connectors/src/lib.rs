@@ -155,8 +155,11 @@ impl System {
         };
         let run = async {
             if self.map.kind == SystemKind::Mysql {
-                self.exec(&mut conn, format!("{comment}SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
-                    .await?;
+                self.exec(
+                    &mut conn,
+                    format!("{comment}SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"),
+                )
+                .await?;
             }
             self.exec(&mut conn, format!("{comment}{begin}")).await?;
             let result = work(&mut conn, &comment).await;

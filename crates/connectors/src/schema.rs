@@ -216,14 +216,18 @@ pub(crate) async fn read(
                 ),
             ),
         };
-        live.tables.entry(table).or_default().columns.push(LiveColumn {
-            name,
-            type_name,
-            value_type,
-            is_text,
-            case_insensitive: kind == SystemKind::Mysql && collation.ends_with("_ci"),
-            in_primary_key: pk == "1",
-        });
+        live.tables
+            .entry(table)
+            .or_default()
+            .columns
+            .push(LiveColumn {
+                name,
+                type_name,
+                value_type,
+                is_text,
+                case_insensitive: kind == SystemKind::Mysql && collation.ends_with("_ci"),
+                in_primary_key: pk == "1",
+            });
     }
     if what == Read::ColumnsAndForeignKeys {
         live.foreign_keys = foreign_keys(conn, map, comment).await?;
@@ -410,9 +414,15 @@ mod tests {
         );
         assert_eq!(ValueType::Float.to_json(Some("1.5".into())), json!(1.5));
         assert_eq!(ValueType::Float.to_json(Some("NaN".into())), json!("NaN"));
-        assert_eq!(ValueType::Decimal.to_json(Some("3100.50".into())), json!("3100.50"));
+        assert_eq!(
+            ValueType::Decimal.to_json(Some("3100.50".into())),
+            json!("3100.50")
+        );
         assert_eq!(ValueType::Boolean.to_json(Some("true".into())), json!(true));
-        assert_eq!(ValueType::Date.to_json(Some("1985-07-30".into())), json!("1985-07-30"));
+        assert_eq!(
+            ValueType::Date.to_json(Some("1985-07-30".into())),
+            json!("1985-07-30")
+        );
         assert_eq!(
             ValueType::Timestamp.to_json(Some("2024-05-01 09:30:00.25".into())),
             json!("2024-05-01T09:30:00.25")
@@ -425,7 +435,10 @@ mod tests {
             ValueType::TimestampUtc.to_json(Some("2024-05-01 09:30:00".into())),
             json!("2024-05-01T09:30:00Z")
         );
-        assert_eq!(ValueType::Json.to_json(Some("{\"a\": 1}".into())), json!({"a": 1}));
+        assert_eq!(
+            ValueType::Json.to_json(Some("{\"a\": 1}".into())),
+            json!({"a": 1})
+        );
         assert_eq!(ValueType::Text.to_json(None), Value::Null);
     }
 }

@@ -118,7 +118,9 @@ impl Sql<'_> {
     ) -> Option<TableQuery> {
         let k = self.kind();
         let text = |column: &str| {
-            let t = live.column(column).map_or(ValueType::Text, |c| c.value_type);
+            let t = live
+                .column(column)
+                .map_or(ValueType::Text, |c| c.value_type);
             t.select(k, &self.column("t0", column))
         };
         let primary_key: Vec<String> = if table.primary_key.is_empty() {
@@ -135,13 +137,10 @@ impl Sql<'_> {
                     (c.clone(), t)
                 })
                 .collect(),
-            link: table
-                .link
-                .as_ref()
-                .map(|l| {
-                    let r = &l.references;
-                    (l.column.clone(), (r.table.clone(), r.column.clone()))
-                }),
+            link: table.link.as_ref().map(|l| {
+                let r = &l.references;
+                (l.column.clone(), (r.table.clone(), r.column.clone()))
+            }),
             refs: refs.iter().map(|r| r.to_string()).collect(),
             flags: self
                 .person
@@ -187,7 +186,13 @@ impl Sql<'_> {
 
     /// The rows of `name` (as `alias`) that belong to the person: by its own identifying
     /// columns, or through its link. None when no identifier of the query reaches it.
-    fn condition(&self, name: &str, alias: &str, depth: usize, binds: &mut Binds) -> Option<String> {
+    fn condition(
+        &self,
+        name: &str,
+        alias: &str,
+        depth: usize,
+        binds: &mut Binds,
+    ) -> Option<String> {
         let table = self.map.tables.get(name)?;
         let mut parts = Vec::new();
         if let Some(direct) = self.direct(name, table, alias, None, binds) {
@@ -198,7 +203,8 @@ impl Sql<'_> {
         {
             let parent_alias = format!("t{}", depth + 1);
             let parent = &link.references.table;
-            if let Some(parent_condition) = self.condition(parent, &parent_alias, depth + 1, binds) {
+            if let Some(parent_condition) = self.condition(parent, &parent_alias, depth + 1, binds)
+            {
                 parts.push(format!(
                     "{} IN (SELECT {} FROM {} WHERE {parent_condition})",
                     self.column(alias, &link.column),
@@ -238,7 +244,11 @@ impl Sql<'_> {
             let part = match kind {
                 IdentifierKind::Email => {
                     let folds_case = live.column(column).is_some_and(|c| c.case_insensitive);
-                    let lhs = if folds_case { col } else { format!("LOWER({col})") };
+                    let lhs = if folds_case {
+                        col
+                    } else {
+                        format!("LOWER({col})")
+                    };
                     format!("{lhs} IN {}", binds.list(values.iter().map(String::as_str)))
                 }
                 IdentifierKind::NationalNumber => {

@@ -68,6 +68,7 @@ mod log;
 mod register;
 mod staff;
 mod statements;
+mod systems;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod vault;
@@ -89,6 +90,7 @@ pub use log::Processing;
 pub use register::{ActivityVersion, ImportSummary, Versioned};
 pub use staff::ConfidentialityStatement;
 pub use statements::StatementVersion;
+pub use systems::StoredSystem;
 pub use vault::{Record, RecordChange, Subject, SubjectQuery, SubjectView};
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");

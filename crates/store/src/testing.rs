@@ -304,7 +304,7 @@ async fn drop_database(admin_url: &str, database: &str) {
 
 // ── Bulk seeding, for benchmarks ─────────────────────────────────────────────────────────
 
-/// Subjects per INSERT statement: 9 bound parameters a subject and 17 a record, well under
+/// Subjects per INSERT statement: 10 bound parameters a subject and 17 a record, well under
 /// SQLite's limit of 32,766 and PostgreSQL's of 65,535.
 const SEED_CHUNK: usize = 1_000;
 
@@ -424,7 +424,8 @@ pub async fn seed_subjects(
             for chunk in rows.chunks(SEED_CHUNK) {
                 let mut subjects = sqlx::QueryBuilder::new(
                     "INSERT INTO data_subjects (id, national_number, national_number_index, \
-                     given_name, family_name, birth_date, version, created_at, updated_at) ",
+                     given_name, family_name, birth_date, recorded_under, version, created_at, \
+                     updated_at) ",
                 );
                 subjects.push_values(chunk, |mut row, s| {
                     row.push_bind(s.subject_id)
@@ -433,6 +434,7 @@ pub async fn seed_subjects(
                         .push_bind("An")
                         .push_bind(s.family_name.clone())
                         .push_bind(s.birth_date)
+                        .push_bind(activity.id.clone())
                         .push_bind(1i64)
                         .push_bind(now)
                         .push_bind(now);

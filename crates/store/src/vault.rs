@@ -716,6 +716,39 @@ impl Store {
         Ok(())
     }
 
+    /// Logs that a search found a person in a connected system: one entry per processing
+    /// activity the system serves, with the categories found, under the pseudonym of the
+    /// identifier the person was searched by.
+    pub async fn log_system_hits(
+        &self,
+        processing: &Processing,
+        system: &str,
+        activities: &[String],
+        subject: (IdentifierKind, &str),
+        categories: &BTreeSet<DataCategory>,
+    ) -> Result<(), StoreError> {
+        let pseudonym = (
+            self.keys()?.pseudonym(subject.0.name(), subject.1),
+            subject.0.name().to_string(),
+        );
+        let mut entries = Vec::new();
+        for id in activities {
+            if let Some(activity) = self.activity(id).await? {
+                let mut entry = ActivityRef::from_activity(&activity.value, activity.version)
+                    .entry(
+                        LogAction::SearchHit,
+                        pseudonym.clone(),
+                        categories.iter().map(|c| c.name().to_string()).collect(),
+                        processing.case_ref.clone(),
+                    );
+                entry.system = system.to_string();
+                entries.push(entry);
+            }
+        }
+        self.append_log(processing, entries).await?;
+        Ok(())
+    }
+
     /// Logs a refused attempt to open a subject's data: one entry per activity the
     /// subject's records belong to (or `activities`, when the caller knows them).
     pub async fn record_refusal(

@@ -11,6 +11,7 @@ pub mod pages;
 pub mod public;
 pub mod state;
 pub mod statements;
+pub mod systems;
 pub mod trace;
 
 use axum::Router;

@@ -21,6 +21,8 @@ pub struct Settings {
     pub secure_cookies: bool,
     /// How long a staff session lasts without signing in again.
     pub session_ttl: time::Duration,
+    /// Connection URLs of the authority's other systems, by name, from configuration.
+    pub system_urls: crate::systems::SystemUrls,
 }
 
 impl Default for Settings {
@@ -28,6 +30,7 @@ impl Default for Settings {
         Settings {
             secure_cookies: false,
             session_ttl: time::Duration::hours(8),
+            system_urls: Default::default(),
         }
     }
 }

@@ -69,6 +69,10 @@ struct Harness {
 
 impl Harness {
     async fn new(store: TestStore) -> Harness {
+        Harness::with_settings(store, Settings::default()).await
+    }
+
+    async fn with_settings(store: TestStore, settings: Settings) -> Harness {
         let dpo = store
             .create_user("dpo", "DPO", "a long dpo password", &[Role::Dpo], NOW)
             .await
@@ -85,11 +89,7 @@ impl Harness {
             .unwrap();
         let (dpo_token, _) = store.create_api_token(dpo.id, "tests", NOW).await.unwrap();
         let (cw_token, _) = store.create_api_token(cw.id, "tests", NOW).await.unwrap();
-        let state = AppState::new(
-            (*store).clone(),
-            std::sync::Arc::new(|| NOW),
-            Settings::default(),
-        );
+        let state = AppState::new((*store).clone(), std::sync::Arc::new(|| NOW), settings);
         Harness {
             app: app(state),
             store,

@@ -381,7 +381,11 @@ impl Search {
 
 #[derive(Serialize)]
 pub struct SearchResult {
+    /// The people in kluis's own vault.
     subjects: Vec<SubjectBody>,
+    /// Their rows in the authority's other systems, per system; a system that could not
+    /// be searched says so in `error`, and the result is then incomplete.
+    systems: Vec<crate::systems::SystemResult>,
 }
 
 /// `POST /api/v1/subjects/search`: everyone the identifier finds, within need-to-know.
@@ -397,9 +401,21 @@ pub async fn search(
     let p = processing(&state, &user, trace, &headers);
     let (_, scope) = scope(&state, &user, &p, None).await?;
     let views = state.store.find_subjects(&p, &query, &scope).await?;
+    let identities: Vec<&SubjectIdentity> = views.iter().map(|v| &v.subject.identity).collect();
+    let (person, primary) = crate::systems::person_query(&query, &identities);
+    let systems = crate::systems::search(
+        &state.store,
+        &state.settings.system_urls,
+        &p,
+        &person,
+        primary.as_ref(),
+        &scope,
+    )
+    .await?;
     let today = p.now.date();
     Ok(Json(SearchResult {
         subjects: views.into_iter().map(|v| subject_body(v, today)).collect(),
+        systems,
     }))
 }
 

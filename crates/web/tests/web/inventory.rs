@@ -426,3 +426,102 @@ async fn inventory_story(h: Harness) {
     problem(s, &hd, &b, StatusCode::FORBIDDEN);
     h.store.verify_log(None).await.unwrap().unwrap();
 }
+
+/// `POST /api/v1/subjects/search` reaches the connected systems of the caller's
+/// activities, and logs every system that held the person.
+#[tokio::test]
+async fn search_reaches_connected_systems() {
+    use kluis_connectors::testing::{hr_map, hr_postgres, people};
+    let Some(hr) = hr_postgres().await else {
+        return;
+    };
+    let mut urls = std::collections::BTreeMap::new();
+    urls.insert("hr".to_string(), hr.url().to_string());
+    let settings = kluis_web::Settings {
+        system_urls: kluis_web::systems::SystemUrls(urls),
+        ..Default::default()
+    };
+    let h = Harness::with_settings(sqlite_store().await, settings).await;
+    let yaml = include_str!("../../../../examples/limburg.yaml");
+    let (s, _, b) = h.import(yaml, &h.dpo).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let mut map = hr_map();
+    map.activities = vec![WERVING.to_string()];
+    h.store.put_system(&map, "test", NOW).await.unwrap();
+    for user in ["dpo", "cw"] {
+        let (s, _, b) = h
+            .call(
+                Method::POST,
+                &format!("/api/v1/users/{user}/confidentiality-statements"),
+                &h.dpo,
+                Some(json!({"signed_on": "2026-01-05", "reference": "DOC"})),
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    let search = json!({"email": people::AN_EMAIL});
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            "/api/v1/subjects/search",
+            &h.dpo,
+            Some(search.clone()),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let result = json_body(&b);
+    assert_eq!(result["subjects"], json!([]));
+    let hr_result = &result["systems"][0];
+    assert_eq!(hr_result["system"], "hr");
+    assert!(hr_result.get("error").is_none(), "{hr_result}");
+    let tables: std::collections::BTreeSet<&str> = hr_result["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["table"].as_str().unwrap())
+        .collect();
+    assert!(
+        tables.contains("applicants") && tables.contains("interview_notes"),
+        "{tables:?}"
+    );
+    assert!(!b.contains(hr.url()), "the connection URL is never shown");
+    // The caseworker of no activity sees no system.
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            "/api/v1/subjects/search",
+            &h.caseworker,
+            Some(search),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(json_body(&b)["systems"], json!([]));
+    // The hit is in the log, under the system's activity.
+    let pseudonym = h
+        .store
+        .subject_pseudonym(
+            kluis_domain::identifiers::IdentifierKind::Email,
+            people::AN_EMAIL,
+        )
+        .unwrap();
+    let entries = h
+        .store
+        .log_entries(
+            &kluis_domain::processing_log::LogSelector {
+                subjects: vec![pseudonym],
+                ..Default::default()
+            },
+            &kluis_domain::access::Scope::All,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].entry.system, "hr");
+    assert_eq!(entries[0].entry.activity, WERVING);
+    hr.cleanup().await;
+    h.store.verify_log(None).await.unwrap().unwrap();
+}
