@@ -342,6 +342,10 @@ mod tests {
             Role,
             ActivityAspect,
             ControllerAspect,
+            crate::identifiers::IdentifierKind,
+            crate::processing_log::LogAction,
+            crate::processing_log::ActorKind,
+            crate::dataset_map::SystemKind,
         );
     }
 
