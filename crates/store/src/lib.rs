@@ -112,6 +112,8 @@ pub struct Store {
     pool: Pool,
     /// Encrypt identifiers and make blind indexes and pseudonyms; see [`Store::with_keys`].
     keys: Option<std::sync::Arc<kluis_keys::Keyring>>,
+    /// The processing log's group commit, started on first use (it needs the runtime).
+    appender: std::sync::Arc<std::sync::OnceLock<tokio::sync::mpsc::Sender<log::PendingAppend>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -138,9 +140,25 @@ impl Store {
                 mask_password(url)
             )));
         };
-        let store = Store { pool, keys: None };
+        let store = Store {
+            pool,
+            keys: None,
+            appender: Default::default(),
+        };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// The group committer's queue. Its task holds a store without a queue of its own, so
+    /// it ends when the last store handle using it is dropped.
+    fn group_commit(&self) -> &tokio::sync::mpsc::Sender<log::PendingAppend> {
+        self.appender.get_or_init(|| {
+            log::spawn_group_committer(Store {
+                pool: self.pool.clone(),
+                keys: None,
+                appender: Default::default(),
+            })
+        })
     }
 
     pub fn backend(&self) -> Backend {

@@ -8,6 +8,7 @@ use kluis_domain::processing_log::{
 };
 use kluis_domain::trace::TraceContext;
 use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::{Store, StoreError};
 
@@ -212,18 +213,93 @@ fn entry_from_row(row: LogRow) -> Result<LogEntry, StoreError> {
     })
 }
 
+/// One caller's entries waiting for the group commit, and where to say they are durable.
+pub(crate) struct PendingAppend {
+    processing: Processing,
+    entries: Vec<NewLogEntry>,
+    done: oneshot::Sender<Result<ChainHead, String>>,
+}
+
+/// Most callers one group commit serves: bounds a transaction's size and latency.
+const GROUP_COMMIT_CALLERS: usize = 256;
+
+/// The group committer: takes every append queued while the previous transaction was
+/// committing and writes them all in one transaction, so concurrent readers of personal
+/// data share one disk flush instead of paying one each. A caller hears back only after
+/// the commit: an acknowledged entry is durable.
+pub(crate) fn spawn_group_committer(store: Store) -> mpsc::Sender<PendingAppend> {
+    let (sender, mut queue) = mpsc::channel::<PendingAppend>(4 * GROUP_COMMIT_CALLERS);
+    tokio::spawn(async move {
+        while let Some(first) = queue.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < GROUP_COMMIT_CALLERS {
+                match queue.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            let mut heads = Vec::with_capacity(batch.len());
+            let written: Result<(), StoreError> = async {
+                write_transaction!(store, |tx| {
+                    for pending in &batch {
+                        heads.push(append_log!(
+                            tx,
+                            &pending.processing,
+                            pending.entries.clone()
+                        ));
+                    }
+                });
+                Ok(())
+            }
+            .await;
+            match written {
+                Ok(()) => {
+                    let mut last = None;
+                    for (pending, head) in batch.into_iter().zip(heads) {
+                        last = head.or(last);
+                        let _ = pending.done.send(last.ok_or_else(String::new));
+                    }
+                }
+                Err(e) => {
+                    let message = e.to_string();
+                    for pending in batch {
+                        let _ = pending.done.send(Err(message.clone()));
+                    }
+                }
+            }
+        }
+    });
+    sender
+}
+
 impl Store {
-    /// Appends entries that record no change in kluis's own tables: search hits in
-    /// connected systems, refused attempts. Returns the new head.
+    /// Appends entries that record no change in kluis's own tables (reads, search hits,
+    /// refusals) through the group commit; returns once they are durable, with the head.
     pub async fn append_log(
         &self,
         processing: &Processing,
         entries: Vec<NewLogEntry>,
     ) -> Result<ChainHead, StoreError> {
-        let head = write_transaction!(self, |tx| append_log!(tx, processing, entries));
-        match head {
-            Some(head) => Ok(head),
-            None => self.log_head().await,
+        if entries.is_empty() {
+            return self.log_head().await;
+        }
+        let (done, durable) = oneshot::channel();
+        let pending = PendingAppend {
+            processing: processing.clone(),
+            entries,
+            done,
+        };
+        let lost = || StoreError::Unavailable("the processing log's writer stopped".into());
+        self.group_commit()
+            .send(pending)
+            .await
+            .map_err(|_| lost())?;
+        match durable.await.map_err(|_| lost())? {
+            Ok(head) => Ok(head),
+            Err(message) if message.is_empty() => self.log_head().await,
+            Err(message) => Err(StoreError::Unavailable(format!(
+                "the processing log could not be written: {message}"
+            ))),
         }
     }
 
