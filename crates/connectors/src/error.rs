@@ -53,26 +53,7 @@ pub enum ConnectorError {
     EmptyQuery,
 }
 
-/// `url` with its password replaced by `****`, fit for logs and error messages.
-pub fn mask_password(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return url.to_string();
-    };
-    let rest = &url[scheme_end..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return url.to_string();
-    };
-    match rest[..at].find(':') {
-        Some(colon) => format!(
-            "{}{}:****{}",
-            &url[..scheme_end],
-            &rest[..colon],
-            &rest[at..]
-        ),
-        None => url.to_string(),
-    }
-}
+pub use kluis_keys::mask_password;
 
 /// The password of `url`, as written in it (percent-encoded), if it has one.
 fn password(url: &str) -> Option<&str> {

@@ -264,14 +264,7 @@ impl fmt::Display for DatasetMapError {
             self.file,
             if n == 1 { "" } else { "s" }
         )?;
-        for p in &self.problems {
-            match (p.line, p.column) {
-                (Some(l), Some(c)) => writeln!(f, "{}:{l}:{c}: {}", self.file, p.message)?,
-                (Some(l), None) => writeln!(f, "{}:{l}: {}", self.file, p.message)?,
-                _ => writeln!(f, "{}: {}", self.file, p.message)?,
-            }
-        }
-        Ok(())
+        Problem::write_all(f, &self.file, &self.problems)
     }
 }
 

@@ -35,11 +35,18 @@ impl fmt::Display for RegisterFileError {
             self.file,
             if n == 1 { "" } else { "s" }
         )?;
-        for p in &self.problems {
+        Problem::write_all(f, &self.file, &self.problems)
+    }
+}
+
+impl Problem {
+    /// One line per problem, `file:line:col: message`, as editors and CI logs link them.
+    pub fn write_all(f: &mut fmt::Formatter<'_>, file: &str, problems: &[Problem]) -> fmt::Result {
+        for p in problems {
             match (p.line, p.column) {
-                (Some(l), Some(c)) => writeln!(f, "{}:{l}:{c}: {}", self.file, p.message)?,
-                (Some(l), None) => writeln!(f, "{}:{l}: {}", self.file, p.message)?,
-                _ => writeln!(f, "{}: {}", self.file, p.message)?,
+                (Some(l), Some(c)) => writeln!(f, "{file}:{l}:{c}: {}", p.message)?,
+                (Some(l), None) => writeln!(f, "{file}:{l}: {}", p.message)?,
+                _ => writeln!(f, "{file}: {}", p.message)?,
             }
         }
         Ok(())

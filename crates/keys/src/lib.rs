@@ -455,3 +455,25 @@ fn check_key_id(id: &str) -> Result<(), KeyError> {
 
 #[cfg(test)]
 mod tests;
+
+/// `url` with the password, if any, replaced by `****`: safe to log and print. Database
+/// URLs of kluis and of the systems it connects to carry passwords.
+pub fn mask_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_string();
+    };
+    match rest[..at].find(':') {
+        Some(colon) => format!(
+            "{}{}:****{}",
+            &url[..scheme_end],
+            &rest[..colon],
+            &rest[at..]
+        ),
+        None => url.to_string(),
+    }
+}

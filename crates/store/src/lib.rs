@@ -235,26 +235,7 @@ async fn connect_postgres(url: &str) -> Result<PgPool, StoreError> {
         })
 }
 
-/// `url` with the password, if any, replaced by `****`: safe to log and print.
-pub fn mask_password(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return url.to_string();
-    };
-    let rest = &url[scheme_end..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return url.to_string();
-    };
-    match rest[..at].find(':') {
-        Some(colon) => format!(
-            "{}{}:****{}",
-            &url[..scheme_end],
-            &rest[..colon],
-            &rest[at..]
-        ),
-        None => url.to_string(),
-    }
-}
+pub use kluis_keys::mask_password;
 
 /// `now` as stored: in UTC and cut to microseconds, the precision PostgreSQL keeps, so
 /// what a write returns equals what a later read returns on both backends.

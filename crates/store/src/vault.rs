@@ -244,6 +244,41 @@ pub(crate) fn aad(column: &str, id: Uuid) -> Vec<u8> {
     format!("data_subjects/{column}/{id}").into_bytes()
 }
 
+/// A subject's sensitive identifiers as stored: (envelope, blind index) per column.
+struct Sealed {
+    national_number: (Option<Vec<u8>>, Option<Vec<u8>>),
+    bsn: (Option<Vec<u8>>, Option<Vec<u8>>),
+}
+
+/// Encrypts the national number and BSN of subject `id` under the current key, with
+/// their blind indexes.
+fn seal(keys: &Keyring, id: Uuid, identity: &SubjectIdentity) -> Result<Sealed, StoreError> {
+    let one = |column: &str, kind: IdentifierKind, digits: Option<String>| {
+        digits
+            .map(|d| {
+                Ok::<_, StoreError>((
+                    keys.encrypt(&aad(column, id), d.as_bytes())
+                        .map_err(|e| StoreError::Unavailable(e.to_string()))?,
+                    keys.blind_index(kind.name(), &d).to_vec(),
+                ))
+            })
+            .transpose()
+            .map(Option::unzip)
+    };
+    Ok(Sealed {
+        national_number: one(
+            "national_number",
+            IdentifierKind::NationalNumber,
+            identity.national_number.as_ref().map(|n| n.digits()),
+        )?,
+        bsn: one(
+            "bsn",
+            IdentifierKind::Bsn,
+            identity.bsn.as_ref().map(|b| b.digits()),
+        )?,
+    })
+}
+
 impl Store {
     /// Adds the keys that encrypt identifiers and make blind indexes and pseudonyms.
     pub fn with_keys(mut self, keys: std::sync::Arc<Keyring>) -> Store {
@@ -342,32 +377,10 @@ impl Store {
                 (id, false)
             } else {
                 let id = new_id(now)?;
-                let nn = identity
-                    .national_number
-                    .as_ref()
-                    .map(|n| {
-                        Ok::<_, StoreError>((
-                            keys.encrypt(&aad("national_number", id), n.digits().as_bytes())
-                                .map_err(|e| StoreError::Unavailable(e.to_string()))?,
-                            keys.blind_index(IdentifierKind::NationalNumber.name(), &n.digits())
-                                .to_vec(),
-                        ))
-                    })
-                    .transpose()?;
-                let bsn = identity
-                    .bsn
-                    .as_ref()
-                    .map(|b| {
-                        Ok::<_, StoreError>((
-                            keys.encrypt(&aad("bsn", id), b.digits().as_bytes())
-                                .map_err(|e| StoreError::Unavailable(e.to_string()))?,
-                            keys.blind_index(IdentifierKind::Bsn.name(), &b.digits())
-                                .to_vec(),
-                        ))
-                    })
-                    .transpose()?;
-                let (nn, nn_index) = nn.unzip();
-                let (bsn, bsn_index) = bsn.unzip();
+                let Sealed {
+                    national_number: (nn, nn_index),
+                    bsn: (bsn, bsn_index),
+                } = seal(keys, id, identity)?;
                 sqlx::query(
                     "INSERT INTO data_subjects (id, national_number, national_number_index, \
                      bsn, bsn_index, email, phone, given_name, family_name, birth_date, \
@@ -1037,28 +1050,8 @@ impl Store {
             for row in &stale {
                 let identity = self.identity_from_row(row)?;
                 let id = row.0;
-                let encrypt = |column: &str, kind: IdentifierKind, digits: Option<String>| {
-                    digits
-                        .map(|d| {
-                            Ok::<_, StoreError>((
-                                keys.encrypt(&aad(column, id), d.as_bytes())
-                                    .map_err(|e| StoreError::Unavailable(e.to_string()))?,
-                                keys.blind_index(kind.name(), &d).to_vec(),
-                            ))
-                        })
-                        .transpose()
-                };
-                let nn = encrypt(
-                    "national_number",
-                    IdentifierKind::NationalNumber,
-                    identity.national_number.as_ref().map(|n| n.digits()),
-                )?;
-                let bsn = encrypt(
-                    "bsn",
-                    IdentifierKind::Bsn,
-                    identity.bsn.as_ref().map(|b| b.digits()),
-                )?;
-                updates.push((id, nn.unzip(), bsn.unzip()));
+                let sealed = seal(keys, id, &identity)?;
+                updates.push((id, sealed.national_number, sealed.bsn));
             }
             if !updates.is_empty() {
                 write_transaction!(self, |tx| {
