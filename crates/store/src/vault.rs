@@ -538,6 +538,21 @@ impl Store {
     ) -> Result<Record, StoreError> {
         let now = timestamp(processing.now);
         let keys_subject = |identity: &SubjectIdentity| self.log_subject(identity);
+        // Need-to-know first, outside the change's transaction, so the refusal is logged.
+        let owner: Option<(Uuid, String)> = on_pool!(self, |pool| {
+            sqlx::query_as("SELECT subject_id, activity_id FROM records WHERE id = $1")
+                .bind(record_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        if let Some((subject_id, activity)) = owner
+            && !scope.allows(&activity)
+        {
+            let activities = vec![activity];
+            self.record_refusal(processing, subject_id, &activities)
+                .await?;
+            return Err(StoreError::OutOfScope { activities });
+        }
         let record = write_transaction!(self, |tx| {
             let row: Option<RecordRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT {RECORD_COLUMNS} WHERE id = $1"
@@ -624,7 +639,7 @@ impl Store {
     /// A data subject with the records of the activities in `scope`, logged as a read.
     ///
     /// `Ok(None)`: no such subject. `Err(OutOfScope)`: the subject exists but none of its
-    /// records is in scope; the caller logs the refusal.
+    /// records is in scope; the refusal is logged.
     pub async fn subject(
         &self,
         processing: &Processing,
@@ -640,9 +655,9 @@ impl Store {
         if visible.is_empty() && !scope.allows(&subject.recorded_under) {
             let mut activities: BTreeSet<String> = hidden.into_iter().map(|r| r.activity).collect();
             activities.insert(subject.recorded_under.clone());
-            return Err(StoreError::OutOfScope {
-                activities: activities.into_iter().collect(),
-            });
+            let activities: Vec<String> = activities.into_iter().collect();
+            self.record_refusal(processing, id, &activities).await?;
+            return Err(StoreError::OutOfScope { activities });
         }
         let view = SubjectView {
             subject,

@@ -286,7 +286,23 @@ async fn caseworkers_see_only_their_activities(store: &Store) {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::OutOfScope { .. }), "{err:?}");
+    assert!(matches!(err, StoreError::OutOfScope { .. }), "{err:?}"); // Both refusals are in the log, under the activity that was out of reach.
+    let refused: Vec<_> = store
+        .log_entries(
+            &LogSelector {
+                subjects: store.subject_pseudonyms(&an.identity).unwrap(),
+                ..Default::default()
+            },
+            &Scope::All,
+            100,
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.entry.action == LogAction::Refused)
+        .collect();
+    assert_eq!(refused.len(), 2);
+    assert!(refused.iter().all(|e| e.entry.activity == "werving"));
 }
 
 async fn every_touch_of_personal_data_is_logged(store: &TestStore) {

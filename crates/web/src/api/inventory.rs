@@ -81,18 +81,14 @@ async fn refuse(state: &AppState, processing: &Processing, subject: Uuid, activi
     }
 }
 
-/// Maps the store's need-to-know refusal to 403 after logging it.
-async fn out_of_scope(
-    state: &AppState,
-    processing: &Processing,
-    subject: Uuid,
-    e: StoreError,
-) -> ApiError {
-    if let StoreError::OutOfScope { activities } = &e {
-        refuse(state, processing, subject, activities).await;
-        return ApiError::Forbidden(Refusal::NotAssigned(activities.join(", ")).to_string());
+/// The store's need-to-know refusal (already logged by the store) as a 403.
+fn refused(e: StoreError) -> ApiError {
+    match e {
+        StoreError::OutOfScope { activities } => {
+            ApiError::Forbidden(Refusal::NotAssigned(activities.join(", ")).to_string())
+        }
+        other => invalid(other),
     }
-    e.into()
 }
 
 #[derive(Deserialize)]
@@ -237,7 +233,7 @@ pub async fn get_subject(
             what: "data subject",
             id: id.to_string(),
         }),
-        Err(e) => Err(out_of_scope(&state, &p, id, e).await),
+        Err(e) => Err(refused(e)),
     }
 }
 
@@ -306,19 +302,11 @@ pub async fn change_record(
         source: patch.source,
         events: patch.events,
     };
-    let record = match state
+    let record = state
         .store
         .change_record(&p, id, expected, &change, &scope)
         .await
-    {
-        Ok(r) => r,
-        Err(StoreError::OutOfScope { activities }) => {
-            return Err(ApiError::Forbidden(
-                Refusal::NotAssigned(activities.join(", ")).to_string(),
-            ));
-        }
-        Err(e) => return Err(invalid(e)),
-    };
+        .map_err(refused)?;
     let mut response = Json(record_body(record.clone())).into_response();
     response.headers_mut().insert(ETAG, etag(record.version));
     Ok(response)

@@ -363,13 +363,15 @@ async fn inventory_story(h: Harness) {
             "{action} missing from {actions:?}"
         );
     }
-    let refused = audit
+    // Refused: camera-cw's change and read, the auditor's read.
+    let refused: Vec<&str> = audit
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["action"] == "refused")
-        .unwrap();
-    assert_eq!(refused["actor"]["name"], "camera-cw");
+        .filter(|e| e["action"] == "refused")
+        .map(|e| e["actor"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(refused, ["camera-cw", "camera-cw", "auditor"], "{audit}");
     let disclosure = audit
         .as_array()
         .unwrap()
