@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use kluis_domain::access::Scope;
 use kluis_domain::processing_log::{
-    self, Actor, ActorKind, ChainHead, ChainVerifier, LogAction, LogEntry, NewLogEntry,
+    self, Actor, ActorKind, ChainHead, ChainVerifier, LogAction, LogEntry, LogSelector, NewLogEntry,
 };
 use kluis_domain::register_file;
 use kluis_domain::trace::TraceContext;
@@ -40,6 +40,8 @@ const NOW: OffsetDateTime = datetime!(2026-11-23 10:00:00 UTC);
 /// Concurrent callers in the runs without batching: more than either pool has connections
 /// (SQLite 8, PostgreSQL 10), as a busy server would have.
 const CALLERS: usize = 16;
+/// The activity of the benchmark's own log entries.
+const LOGGED_ACTIVITY: &str = "personeelsadministratie";
 
 /// How much work a run does: the targets' sizes with `--bench`, a smoke test without.
 struct Sizes {
@@ -113,6 +115,9 @@ async fn run(args: Vec<String>) -> Result<(), String> {
     if sizes.full {
         print_machine();
     }
+    if sizes.full {
+        print_fsync()?;
+    }
     let chain = time_chain_in_memory(&sizes)?;
     let openssl = if sizes.full {
         openssl_sha256(chain.mean_len)
@@ -148,12 +153,50 @@ fn print_machine() {
         })
         .unwrap_or("unknown CPU");
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let load: Vec<&str> = load.split_whitespace().take(3).collect();
     println!(
         "machine: {cores} cores ({cpu}), load average {} before timing",
-        load.join(" ")
+        load_average()
     );
+}
+
+/// The 1, 5 and 15 minute load averages: on a shared machine they say how far to trust
+/// the figures.
+fn load_average() -> String {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    load.split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// How long the disk under the temporary directory (where the SQLite file lives, and on
+/// this machine PostgreSQL's data too) takes to make 4 KiB durable: the floor under every
+/// durable commit, so under every lookup that writes its log entry.
+fn print_fsync() -> Result<(), String> {
+    use std::io::Write;
+    let path = std::env::temp_dir().join(format!("kluis_bench_fsync_{}", std::process::id()));
+    let probe = || -> std::io::Result<Vec<Duration>> {
+        let mut file = std::fs::File::create(&path)?;
+        let block = [0x5a_u8; 4096];
+        let mut times = Vec::with_capacity(300);
+        for _ in 0..300 {
+            let start = Instant::now();
+            file.write_all(&block)?;
+            file.sync_data()?;
+            times.push(start.elapsed());
+        }
+        Ok(times)
+    };
+    let result = probe();
+    let _ = std::fs::remove_file(&path);
+    let s = Stats::of(result.map_err(|e| format!("fsync probe in {}: {e}", path.display()))?);
+    println!(
+        "disk: write 4 KiB + fdatasync in {}: median {:.3} ms, p90 {:.3} ms (300 times)",
+        std::env::temp_dir().display(),
+        ms(s.median),
+        ms(s.p90)
+    );
+    Ok(())
 }
 
 // ── Verifying the chain in memory, and SHA-256 itself ─────────────────────────────────────
@@ -391,6 +434,7 @@ async fn bench_backend(
     settle(store).await?;
     time_lookups(store, sizes, &other).await?;
     time_verify(store, sizes, chain, openssl).await?;
+    println!("load average after {backend}: {}", load_average());
     Ok(())
 }
 
@@ -722,6 +766,39 @@ async fn time_verify(
             met(bytes / secs >= limit)
         );
     }
+    time_log_read(store, sizes, head.seq).await
+}
+
+/// Reads the log's entries into memory without hashing them (`log_entries` by the
+/// activity nearly every entry has, in one query): the part of `verify_log` that is the
+/// database and row decoding, to say where its time goes.
+async fn time_log_read(store: &TestStore, sizes: &Sizes, logged: i64) -> Result<(), String> {
+    let selector = LogSelector {
+        activity: Some(LOGGED_ACTIVITY.into()),
+        ..LogSelector::default()
+    };
+    let mut times = Vec::with_capacity(sizes.runs);
+    let mut read = 0;
+    for _ in 0..sizes.runs.min(3) {
+        let start = Instant::now();
+        let entries = store
+            .log_entries(&selector, &Scope::All, i64::MAX)
+            .await
+            .map_err(|e| format!("reading the log: {e}"))?;
+        times.push(start.elapsed());
+        read = entries.len();
+        drop(black_box(entries));
+    }
+    if read == 0 || read as i64 > logged {
+        return Err(format!("read {read} log entries of {logged}"));
+    }
+    let stats = Stats::of(times);
+    println!(
+        "  reading alone (log_entries, one query, no hashing): {read} entries, median {:.2} s: \
+         {:.0} entries/s",
+        stats.median.as_secs_f64(),
+        read as f64 / stats.median.as_secs_f64()
+    );
     Ok(())
 }
 
@@ -760,7 +837,7 @@ fn log_entry(i: u64) -> NewLogEntry {
     NewLogEntry {
         action: LogAction::SearchHit,
         organisation: "limburg".into(),
-        activity: "personeelsadministratie".into(),
+        activity: LOGGED_ACTIVITY.into(),
         activity_version: 3,
         purpose: "Personeelsadministratie en loonberekening".into(),
         legal_basis: "legal_obligation,contract".into(),
