@@ -30,9 +30,77 @@ pub struct Processing {
     pub now: OffsetDateTime,
 }
 
-/// Appends entries to the log inside the transaction `$tx`, after taking the chain's head
-/// under a row lock (an UPDATE, which locks on PostgreSQL and is already serialised by
-/// SQLite's write lock): concurrent appenders queue and the chain never forks.
+/// Takes the chain's head inside the transaction `$tx` under a row lock (an UPDATE, which
+/// locks on PostgreSQL and is already serialised by SQLite's write lock): concurrent
+/// appenders queue and the chain never forks.
+macro_rules! lock_log_head {
+    ($tx:ident) => {{
+        let (seq, hash): (i64, Vec<u8>) = sqlx::query_as(
+            "UPDATE processing_log_head SET seq = seq WHERE id = 1 RETURNING seq, hash",
+        )
+        .fetch_one(&mut *$tx)
+        .await?;
+        $crate::log::head_from_row(seq, hash)?
+    }};
+}
+
+/// Writes chained entries (with their audit part) and the new head, in a few multi-row
+/// statements, inside the transaction that locked the head.
+macro_rules! write_log_entries {
+    ($tx:ident, $chained:expr, $new_head:expr) => {{
+        let chained: &[kluis_domain::processing_log::LogEntry] = $chained;
+        let new_head: kluis_domain::processing_log::ChainHead = $new_head;
+        for chunk in chained.chunks($crate::log::LOG_CHUNK) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO processing_log (seq, at, trace_id, span_id, parent_span_id, \
+                 action, organisation, activity, activity_version, purpose, legal_basis, \
+                 subject, subject_type, data_categories, system, case_ref, recipient, \
+                 legal_ground, actor_kind, hash) ",
+            );
+            insert.push_values(chunk, |mut row, e| {
+                let n = &e.entry;
+                row.push_bind(e.seq)
+                    .push_bind(e.at)
+                    .push_bind(e.trace_id.clone())
+                    .push_bind(e.span_id.clone())
+                    .push_bind(e.parent_span_id.clone())
+                    .push_bind(n.action.name())
+                    .push_bind(n.organisation.clone())
+                    .push_bind(n.activity.clone())
+                    .push_bind(n.activity_version)
+                    .push_bind(n.purpose.clone())
+                    .push_bind(n.legal_basis.clone())
+                    .push_bind(n.subject.clone())
+                    .push_bind(n.subject_type.clone())
+                    .push_bind(n.data_categories.join(","))
+                    .push_bind(n.system.clone())
+                    .push_bind(n.case_ref.clone())
+                    .push_bind(n.recipient.clone())
+                    .push_bind(n.legal_ground.clone())
+                    .push_bind(e.actor.kind.name())
+                    .push_bind(e.hash.to_vec());
+            });
+            insert.build().execute(&mut *$tx).await?;
+            let mut actors = sqlx::QueryBuilder::new(
+                "INSERT INTO processing_log_actors (seq, actor_id, actor_name) ",
+            );
+            actors.push_values(chunk, |mut row, e| {
+                row.push_bind(e.seq)
+                    .push_bind(e.actor.id.clone())
+                    .push_bind(e.actor.name.clone());
+            });
+            actors.build().execute(&mut *$tx).await?;
+        }
+        sqlx::query("UPDATE processing_log_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(new_head.seq)
+            .bind(new_head.hash.to_vec())
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+
+/// Appends entries to the log inside the transaction `$tx` of the change they record.
+/// Yields the new head, or None when there was nothing to append.
 macro_rules! append_log {
     ($tx:ident, $processing:expr, $entries:expr) => {{
         let processing: &$crate::log::Processing = $processing;
@@ -40,12 +108,7 @@ macro_rules! append_log {
         if entries.is_empty() {
             None
         } else {
-            let (seq, hash): (i64, Vec<u8>) = sqlx::query_as(
-                "UPDATE processing_log_head SET seq = seq WHERE id = 1 RETURNING seq, hash",
-            )
-            .fetch_one(&mut *$tx)
-            .await?;
-            let head = $crate::log::head_from_row(seq, hash)?;
+            let head = $crate::log::lock_log_head!($tx);
             let (chained, new_head) = kluis_domain::processing_log::chain(
                 head,
                 $crate::timestamp(processing.now),
@@ -53,58 +116,13 @@ macro_rules! append_log {
                 &processing.actor,
                 entries,
             );
-            for chunk in chained.chunks($crate::log::LOG_CHUNK) {
-                let mut insert = sqlx::QueryBuilder::new(
-                    "INSERT INTO processing_log (seq, at, trace_id, span_id, parent_span_id, \
-                     action, organisation, activity, activity_version, purpose, legal_basis, \
-                     subject, subject_type, data_categories, system, case_ref, recipient, \
-                     legal_ground, actor_kind, hash) ",
-                );
-                insert.push_values(chunk, |mut row, e| {
-                    let n = &e.entry;
-                    row.push_bind(e.seq)
-                        .push_bind(e.at)
-                        .push_bind(e.trace_id.clone())
-                        .push_bind(e.span_id.clone())
-                        .push_bind(e.parent_span_id.clone())
-                        .push_bind(n.action.name())
-                        .push_bind(n.organisation.clone())
-                        .push_bind(n.activity.clone())
-                        .push_bind(n.activity_version)
-                        .push_bind(n.purpose.clone())
-                        .push_bind(n.legal_basis.clone())
-                        .push_bind(n.subject.clone())
-                        .push_bind(n.subject_type.clone())
-                        .push_bind(n.data_categories.join(","))
-                        .push_bind(n.system.clone())
-                        .push_bind(n.case_ref.clone())
-                        .push_bind(n.recipient.clone())
-                        .push_bind(n.legal_ground.clone())
-                        .push_bind(e.actor.kind.name())
-                        .push_bind(e.hash.to_vec());
-                });
-                insert.build().execute(&mut *$tx).await?;
-                let mut actors = sqlx::QueryBuilder::new(
-                    "INSERT INTO processing_log_actors (seq, actor_id, actor_name) ",
-                );
-                actors.push_values(chunk, |mut row, e| {
-                    row.push_bind(e.seq)
-                        .push_bind(e.actor.id.clone())
-                        .push_bind(e.actor.name.clone());
-                });
-                actors.build().execute(&mut *$tx).await?;
-            }
-            sqlx::query("UPDATE processing_log_head SET seq = $1, hash = $2 WHERE id = 1")
-                .bind(new_head.seq)
-                .bind(new_head.hash.to_vec())
-                .execute(&mut *$tx)
-                .await?;
+            $crate::log::write_log_entries!($tx, &chained, new_head);
             Some(new_head)
         }
     }};
 }
 
-pub(crate) use append_log;
+pub(crate) use {append_log, lock_log_head, write_log_entries};
 
 pub(crate) fn head_from_row(seq: i64, hash: Vec<u8>) -> Result<ChainHead, StoreError> {
     let hash: [u8; 32] = hash.try_into().map_err(|_| {
@@ -238,26 +256,34 @@ pub(crate) fn spawn_group_committer(store: Store) -> mpsc::Sender<PendingAppend>
                     Err(_) => break,
                 }
             }
+            // One head lock, the callers' entries chained one after the other in memory,
+            // one multi-row write: a batch costs about what one caller does.
             let mut heads = Vec::with_capacity(batch.len());
             let written: Result<(), StoreError> = async {
                 write_transaction!(store, |tx| {
+                    let mut head = lock_log_head!(tx);
+                    let mut all = Vec::new();
                     for pending in &batch {
-                        heads.push(append_log!(
-                            tx,
-                            &pending.processing,
-                            pending.entries.clone()
-                        ));
+                        let (chained, next) = kluis_domain::processing_log::chain(
+                            head,
+                            crate::timestamp(pending.processing.now),
+                            &pending.processing.trace,
+                            &pending.processing.actor,
+                            pending.entries.clone(),
+                        );
+                        all.extend(chained);
+                        head = next;
+                        heads.push(head);
                     }
+                    write_log_entries!(tx, &all, head);
                 });
                 Ok(())
             }
             .await;
             match written {
                 Ok(()) => {
-                    let mut last = None;
                     for (pending, head) in batch.into_iter().zip(heads) {
-                        last = head.or(last);
-                        let _ = pending.done.send(last.ok_or_else(String::new));
+                        let _ = pending.done.send(Ok(head));
                     }
                 }
                 Err(e) => {
@@ -296,7 +322,6 @@ impl Store {
             .map_err(|_| lost())?;
         match durable.await.map_err(|_| lost())? {
             Ok(head) => Ok(head),
-            Err(message) if message.is_empty() => self.log_head().await,
             Err(message) => Err(StoreError::Unavailable(format!(
                 "the processing log could not be written: {message}"
             ))),
