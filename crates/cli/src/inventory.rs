@@ -13,7 +13,7 @@ use kluis_web::systems::{self, SystemUrls};
 use time::Date;
 use uuid::Uuid;
 
-use crate::{actor, now, parse_date};
+use crate::{actor, now, parse_date, staff_account};
 
 /// One identifier of a person, as given on the command line.
 #[derive(Args)]
@@ -333,26 +333,16 @@ fn log_line(e: &LogEntry, audit: bool) -> String {
 }
 
 pub async fn staff(store: &Store, command: StaffCommand) -> Result<()> {
-    let find = |username: String| async move {
-        store
-            .users()
-            .await?
-            .into_iter()
-            .find(|u| u.username == username)
-            .with_context(|| {
-                format!("there is no staff account '{username}': add it with `kluis user add`")
-            })
-    };
     match command {
         StaffCommand::Assign { user, activity } => {
-            let member = find(user.clone()).await?;
+            let member = staff_account(store, &user).await?;
             store
                 .assign_activity(member.id, &activity, &actor(), now())
                 .await?;
             println!("{user} is assigned to {activity}");
         }
         StaffCommand::Unassign { user, activity } => {
-            let member = find(user.clone()).await?;
+            let member = staff_account(store, &user).await?;
             store.unassign_activity(member.id, &activity).await?;
             println!("{user} is no longer assigned to {activity}");
         }
@@ -361,14 +351,14 @@ pub async fn staff(store: &Store, command: StaffCommand) -> Result<()> {
             signed_on,
             reference,
         } => {
-            let member = find(user.clone()).await?;
+            let member = staff_account(store, &user).await?;
             store
                 .record_confidentiality_statement(member.id, signed_on, &reference, &actor(), now())
                 .await?;
             println!("recorded the confidentiality statement {user} signed on {signed_on}");
         }
         StaffCommand::Show { user } => {
-            let member = find(user.clone()).await?;
+            let member = staff_account(store, &user).await?;
             let c = store.clearance(member.id).await?;
             println!(
                 "{user}: roles {}",

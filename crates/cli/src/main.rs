@@ -271,6 +271,13 @@ fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
 }
 
+/// The staff account named on the command line.
+async fn staff_account(store: &Store, username: &str) -> Result<kluis_store::User> {
+    store.user_by_username(username).await?.with_context(|| {
+        format!("there is no staff account '{username}': add it with `kluis user add`")
+    })
+}
+
 /// Who the CLI records as the author of a change: the operating-system user.
 fn actor() -> String {
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
@@ -366,14 +373,7 @@ async fn run(cli: Cli) -> Result<()> {
             command: TokenCommand::Create { user, name },
         } => {
             let store = connect(&database).await?;
-            let account = store
-                .users()
-                .await?
-                .into_iter()
-                .find(|u| u.username == user)
-                .with_context(|| {
-                    format!("there is no staff account '{user}': add it with `kluis user add`")
-                })?;
+            let account = staff_account(&store, &user).await?;
             let (secret, _) = store.create_api_token(account.id, &name, now()).await?;
             println!("{secret}");
             eprintln!("store this token now: it is not shown again");

@@ -29,7 +29,7 @@ use kluis_domain::processing_log::{
 };
 use kluis_domain::register_file;
 use kluis_domain::trace::TraceContext;
-use kluis_store::testing::{self, TestStore};
+use kluis_store::testing::{self, Stats, TestStore};
 use kluis_store::{Backend, Processing, Store, SubjectQuery};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -867,46 +867,6 @@ impl XorShift {
 
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
-    }
-}
-
-struct Stats {
-    n: usize,
-    min: Duration,
-    median: Duration,
-    p90: Duration,
-    p99: Duration,
-    max: Duration,
-}
-
-impl Stats {
-    fn of(mut times: Vec<Duration>) -> Stats {
-        times.sort();
-        let n = times.len();
-        if n == 0 {
-            return Stats {
-                n,
-                min: Duration::ZERO,
-                median: Duration::ZERO,
-                p90: Duration::ZERO,
-                p99: Duration::ZERO,
-                max: Duration::ZERO,
-            };
-        }
-        let at = |q: usize| times[(n * q).div_ceil(100).max(1) - 1];
-        let median = if n.is_multiple_of(2) {
-            (times[n / 2 - 1] + times[n / 2]) / 2
-        } else {
-            times[n / 2]
-        };
-        Stats {
-            n,
-            min: times[0],
-            median,
-            p90: at(90),
-            p99: at(99),
-            max: times[n - 1],
-        }
     }
 }
 

@@ -254,6 +254,20 @@ impl Store {
         Ok(rows.into_iter().map(user).collect())
     }
 
+    /// The staff account with this username, if any.
+    pub async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let row: Option<UserRow> = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT u.id, u.username, u.display_name, u.roles, u.disabled \
+                 FROM users u WHERE u.username = $1",
+            )
+            .bind(username)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map(user))
+    }
+
     /// The user when `password` is theirs; None for a wrong password, an unknown or a
     /// disabled user, all after the same amount of work.
     pub async fn verify_password(

@@ -475,6 +475,47 @@ pub async fn seed_subjects(
     Ok(())
 }
 
+/// Timings of repeated runs, for the benchmarks: min, median, p90, p99, max.
+pub struct Stats {
+    pub n: usize,
+    pub min: std::time::Duration,
+    pub median: std::time::Duration,
+    pub p90: std::time::Duration,
+    pub p99: std::time::Duration,
+    pub max: std::time::Duration,
+}
+
+impl Stats {
+    pub fn of(mut times: Vec<std::time::Duration>) -> Stats {
+        times.sort();
+        let n = times.len();
+        if n == 0 {
+            return Stats {
+                n,
+                min: std::time::Duration::ZERO,
+                median: std::time::Duration::ZERO,
+                p90: std::time::Duration::ZERO,
+                p99: std::time::Duration::ZERO,
+                max: std::time::Duration::ZERO,
+            };
+        }
+        let at = |q: usize| times[(n * q).div_ceil(100).max(1) - 1];
+        let median = if n.is_multiple_of(2) {
+            (times[n / 2 - 1] + times[n / 2]) / 2
+        } else {
+            times[n / 2]
+        };
+        Stats {
+            n,
+            min: times[0],
+            median,
+            p90: at(90),
+            p99: at(99),
+            max: times[n - 1],
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

@@ -564,11 +564,6 @@ impl Store {
                 what: "record",
                 id: record_id.to_string(),
             })?)?;
-            if !scope.allows(&record.activity) {
-                return Err(StoreError::OutOfScope {
-                    activities: vec![record.activity.clone()],
-                });
-            }
             if record.version != expected_version {
                 return Err(crate::error::stale(
                     "record",

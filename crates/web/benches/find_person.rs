@@ -42,7 +42,7 @@ use kluis_domain::inventory::SubjectIdentity;
 use kluis_domain::processing_log::{Actor, ActorKind, ChainHead};
 use kluis_domain::register_file;
 use kluis_domain::trace::TraceContext;
-use kluis_store::testing::{self as store_testing, TestStore};
+use kluis_store::testing::{self as store_testing, Stats, TestStore};
 use kluis_store::{Backend, Processing, Store, SubjectQuery};
 use kluis_web::systems::{self, SystemResult, SystemUrls};
 use sqlx::Connection;
@@ -762,46 +762,6 @@ fn processing(n: u64) -> Processing {
         trace: trace(n),
         case_ref: Some("R-2026-0042".into()),
         now: NOW,
-    }
-}
-
-struct Stats {
-    n: usize,
-    min: Duration,
-    median: Duration,
-    p90: Duration,
-    p99: Duration,
-    max: Duration,
-}
-
-impl Stats {
-    fn of(mut times: Vec<Duration>) -> Stats {
-        times.sort();
-        let n = times.len();
-        if n == 0 {
-            return Stats {
-                n,
-                min: Duration::ZERO,
-                median: Duration::ZERO,
-                p90: Duration::ZERO,
-                p99: Duration::ZERO,
-                max: Duration::ZERO,
-            };
-        }
-        let at = |q: usize| times[(n * q).div_ceil(100).max(1) - 1];
-        let median = if n.is_multiple_of(2) {
-            (times[n / 2 - 1] + times[n / 2]) / 2
-        } else {
-            times[n / 2]
-        };
-        Stats {
-            n,
-            min: times[0],
-            median,
-            p90: at(90),
-            p99: at(99),
-            max: times[n - 1],
-        }
     }
 }
 

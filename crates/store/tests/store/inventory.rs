@@ -88,6 +88,15 @@ fn an_identity() -> SubjectIdentity {
     }
 }
 
+/// An, recorded under `werving`.
+async fn record_an(store: &Store, p: &Processing) -> kluis_store::Subject {
+    store
+        .record_subject(p, "werving", &an_identity(), &[])
+        .await
+        .unwrap()
+        .0
+}
+
 fn application() -> RecordInput {
     RecordInput {
         activity: "werving".into(),
@@ -182,10 +191,7 @@ async fn subjects_are_recorded_once_and_found_by_blind_index(store: &Store) {
 async fn deadlines_follow_the_rule_and_the_events(store: &Store) {
     register(store).await;
     let p = processing("caseworker");
-    let (an, _) = store
-        .record_subject(&p, "werving", &an_identity(), &[])
-        .await
-        .unwrap();
+    let an = record_an(store, &p).await;
     let record = store.add_record(&p, an.id, &application()).await.unwrap();
     assert_eq!(
         record.deadline,
@@ -247,10 +253,7 @@ async fn deadlines_follow_the_rule_and_the_events(store: &Store) {
 async fn caseworkers_see_only_their_activities(store: &Store) {
     register(store).await;
     let p = processing("caseworker");
-    let (an, _) = store
-        .record_subject(&p, "werving", &an_identity(), &[])
-        .await
-        .unwrap();
+    let an = record_an(store, &p).await;
     store.add_record(&p, an.id, &application()).await.unwrap();
     let camera_only = Scope::Activities(BTreeSet::from(["camera".to_string()]));
     let err = store.subject(&p, an.id, &camera_only).await.unwrap_err();
@@ -308,10 +311,7 @@ async fn caseworkers_see_only_their_activities(store: &Store) {
 async fn every_touch_of_personal_data_is_logged(store: &TestStore) {
     register(store).await;
     let p = processing("els");
-    let (an, _) = store
-        .record_subject(&p, "werving", &an_identity(), &[])
-        .await
-        .unwrap();
+    let an = record_an(store, &p).await;
     let record = store.add_record(&p, an.id, &application()).await.unwrap();
     store.subject(&p, an.id, &Scope::All).await.unwrap();
     store
@@ -396,10 +396,7 @@ async fn every_touch_of_personal_data_is_logged(store: &TestStore) {
 async fn log_queries_need_a_selector_and_respect_scope(store: &Store) {
     register(store).await;
     let p = processing("els");
-    let (an, _) = store
-        .record_subject(&p, "werving", &an_identity(), &[])
-        .await
-        .unwrap();
+    let an = record_an(store, &p).await;
     store
         .record_subject(&p, "camera", &an_identity(), &[])
         .await
@@ -528,10 +525,7 @@ async fn concurrent_appends_keep_one_chain(store: &Store) {
 async fn keys_rotate_without_losing_access(store: &TestStore) {
     register(store).await;
     let p = processing("els");
-    let (an, _) = store
-        .record_subject(&p, "werving", &an_identity(), &[])
-        .await
-        .unwrap();
+    let an = record_an(store, &p).await;
     let old_keys = store.keys();
     let rotated = std::sync::Arc::new(old_keys.with_new_current_key().unwrap());
     let store2 = Store::clone(store).with_keys(rotated.clone());

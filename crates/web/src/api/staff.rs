@@ -17,10 +17,8 @@ use crate::state::AppState;
 async fn staff_member(state: &AppState, username: &str) -> Result<User, ApiError> {
     state
         .store
-        .users()
+        .user_by_username(username)
         .await?
-        .into_iter()
-        .find(|u| u.username == username)
         .ok_or_else(|| ApiError::NotFound {
             what: "staff member",
             id: username.to_string(),
