@@ -15,6 +15,9 @@
 //   {"expect_focus_name": "..."}               the focused element has this accessible name
 //   {"axe": true}                              no WCAG 2.1 A/AA violation found by axe-core
 //   {"screenshot": "/tmp/page.png"}            full-page PNG, to look at
+//   {"expect_js": {"eval": "expr", "equals": V}}   the expression's JSON value equals V (waits for it)
+//   {"headers": {"Sec-GPC": "1"}}              extra request headers from here on
+//   {"init_script": "js"}                      runs in every page before its own scripts, from the next goto on
 // Labels, roles and names match exactly; text comparisons ignore differences in whitespace.
 // Prints "browser: N steps passed" and exits 0, or explains the failing step and exits 1.
 // Env: CHROMIUM (default /usr/bin/chromium), BROWSER_TIMEOUT_MS (default 10000 per step).
@@ -136,6 +139,22 @@ const ACTIONS = {
   },
   async screenshot(page, step) {
     await page.screenshot({ path: step.screenshot, fullPage: true });
+  },
+  async expect_js(page, { expect_js }) {
+    const wanted = JSON.stringify(expect_js.equals);
+    let found;
+    const ok = await eventually(async () => {
+      // A string is evaluated over the DevTools protocol, so the page's CSP does not block it.
+      found = JSON.stringify(await page.evaluate(expect_js.eval));
+      return found === wanted;
+    });
+    if (!ok) throw new StepFailure(`expected ${expect_js.eval} to be ${wanted}, got ${found}`);
+  },
+  async headers(page, step) {
+    await page.setExtraHTTPHeaders(step.headers);
+  },
+  async init_script(page, step) {
+    await page.addInitScript(step.init_script);
   },
 };
 

@@ -5,6 +5,7 @@
 //! ```toml
 //! database = "postgres://kluis:secret@db.example/kluis"   # or database_file = "/run/secrets/db"
 //! listen = "0.0.0.0:8080"
+//! public_url = "https://privacy.example.be"   # where citizens reach kluis: links in mail
 //!
 //! [keys]
 //! file = "/var/lib/kluis/kluis.keys"       # created on first use when missing
@@ -14,10 +15,20 @@
 //!
 //! [systems.hr]
 //! url = "postgres://kluis_reader:secret@hr.example/hr"   # or url_file = "/run/secrets/hr"
+//!
+//! [mail]
+//! smtp_url = "smtps://kluis:secret@relay.example.be"   # or smtp_url_file = "/run/secrets/smtp"
+//! from = "Stad Poperinge <privacy@poperinge.be>"
+//! # reply_to = "dpo@poperinge.be"
+//!
+//! [cookies]
+//! origins = ["https://www.poperinge.be"]   # websites whose cookie banner records choices
 //! ```
 //!
 //! Environment: `KLUIS_DATABASE_URL`, `KLUIS_LISTEN`, `KLUIS_KEYS_FILE`,
-//! `KLUIS_SYSTEM_<NAME>_URL` (NAME upper-cased, `-` written as `_`). Relative paths are
+//! `KLUIS_SYSTEM_<NAME>_URL` (NAME upper-cased, `-` written as `_`), `KLUIS_PUBLIC_URL`,
+//! `KLUIS_MAIL_SMTP_URL`, `KLUIS_MAIL_FROM`, `KLUIS_MAIL_REPLY_TO`,
+//! `KLUIS_COOKIE_ORIGINS` (comma-separated). Relative paths are
 //! relative to the working directory, like a relative SQLite database.
 
 use std::collections::BTreeMap;
@@ -29,6 +40,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use kluis_keys::{KeyError, Keyring};
+use kluis_mail::{MailConfig, MailError};
 use kluis_store::mask_password;
 use serde::Deserialize;
 use toml::Spanned;
@@ -50,6 +62,14 @@ pub struct Config {
     pub keys: Keys,
     /// External systems by name: their connection URLs live only here, never in the register.
     pub systems: BTreeMap<String, System>,
+    /// Where citizens reach kluis, without a trailing slash; None: `http://{listen}`.
+    public_url: Option<String>,
+    /// The SMTP relay and sender; None: mail stays queued in the outbox.
+    pub mail: Option<MailConfig>,
+    /// `[mail]` as read so far, checked once every source was applied.
+    mail_parts: MailParts,
+    /// The authority's websites whose cookie banner may record choices (`[cookies] origins`).
+    pub cookie_origins: Vec<String>,
     origins: BTreeMap<String, Origin>,
 }
 
@@ -100,6 +120,20 @@ impl fmt::Display for Origin {
     }
 }
 
+/// One `[mail]` setting as read, with where it was set: for the origin and for errors.
+struct MailPart {
+    value: String,
+    at: String,
+    origin: Origin,
+}
+
+#[derive(Default)]
+struct MailParts {
+    smtp_url: Option<MailPart>,
+    from: Option<MailPart>,
+    reply_to: Option<MailPart>,
+}
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
@@ -109,6 +143,25 @@ struct FileConfig {
     keys: Option<Spanned<FileKeys>>,
     #[serde(default)]
     systems: BTreeMap<String, Spanned<FileSystem>>,
+    public_url: Option<Spanned<String>>,
+    mail: Option<Spanned<FileMail>>,
+    cookies: Option<FileCookies>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCookies {
+    #[serde(default)]
+    origins: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileMail {
+    smtp_url: Option<Spanned<String>>,
+    smtp_url_file: Option<Spanned<PathBuf>>,
+    from: Option<Spanned<String>>,
+    reply_to: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -182,9 +235,13 @@ impl Config {
             listen: parse_listen(DEFAULT_LISTEN, "the default")?,
             keys: Keys::File(PathBuf::new()),
             systems: BTreeMap::new(),
+            public_url: None,
+            mail: None,
+            mail_parts: MailParts::default(),
+            cookie_origins: Vec::new(),
             origins: BTreeMap::new(),
         };
-        for setting in ["database", "listen", "keys"] {
+        for setting in ["database", "listen", "keys", "public_url", "mail"] {
             config.origins.insert(setting.into(), Origin::Default);
         }
         let mut keys_configured = false;
@@ -204,6 +261,7 @@ impl Config {
             config.keys = Keys::File(default_key_file(&config.database));
             config.set("keys", Origin::DefaultBesideDatabase);
         }
+        config.check_mail()?;
         Ok(config)
     }
 
@@ -262,7 +320,52 @@ impl Config {
             self.set(&format!("systems.{name}"), url_origin);
             self.systems.insert(name, System { url });
         }
+        if let Some(public_url) = file.public_url {
+            let at = format!("{}: public_url", source.at(public_url.span()));
+            self.public_url = Some(parse_public_url(public_url.get_ref(), &at)?);
+            self.set("public_url", origin.clone());
+        }
+        if let Some(mail) = file.mail {
+            self.apply_file_mail(source, mail)?;
+        }
+        if let Some(cookies) = file.cookies {
+            self.cookie_origins = cookies
+                .origins
+                .iter()
+                .map(|o| {
+                    let at = format!("{}: [cookies] origins", source.at(o.span()));
+                    parse_cookie_origin(o.get_ref(), &at)
+                })
+                .collect::<Result<_>>()?;
+            self.set("cookies.origins", origin.clone());
+        }
         Ok(keys_configured)
+    }
+
+    /// Reads `[mail]`; its values are checked once the environment was applied too.
+    fn apply_file_mail(&mut self, source: &Source, mail: Spanned<FileMail>) -> Result<()> {
+        let table_at = source.at(mail.span());
+        let mail = mail.into_inner();
+        let part = |value: Spanned<String>, setting: &str| MailPart {
+            at: format!("{}: [mail] {setting}", source.at(value.span())),
+            value: value.into_inner(),
+            origin: Origin::File(source.name.clone()),
+        };
+        self.mail_parts.smtp_url = match (mail.smtp_url, mail.smtp_url_file) {
+            (Some(url), None) => Some(part(url, "smtp_url")),
+            (None, Some(path)) => Some(MailPart {
+                at: format!("{}: [mail] smtp_url_file", source.at(path.span())),
+                value: read_secret(path.get_ref(), "the SMTP URL")?,
+                origin: Origin::SecretFile(path.into_inner()),
+            }),
+            (Some(_), Some(_)) => {
+                bail!("{table_at}: [mail] takes either smtp_url or smtp_url_file, not both")
+            }
+            (None, None) => None,
+        };
+        self.mail_parts.from = mail.from.map(|from| part(from, "from"));
+        self.mail_parts.reply_to = mail.reply_to.map(|r| part(r, "reply_to"));
+        Ok(())
     }
 
     /// Applies `KLUIS_*` variables; tells whether they configured the keys.
@@ -307,7 +410,88 @@ impl Config {
             self.set(&format!("systems.{name}"), Origin::Env(var.clone()));
             self.systems.insert(name, System { url: url.clone() });
         }
+        if let Some(origins) = env.get("KLUIS_COOKIE_ORIGINS") {
+            self.cookie_origins = origins
+                .split(',')
+                .filter(|o| !o.trim().is_empty())
+                .map(|o| parse_cookie_origin(o, "KLUIS_COOKIE_ORIGINS"))
+                .collect::<Result<_>>()?;
+            self.set(
+                "cookies.origins",
+                Origin::Env("KLUIS_COOKIE_ORIGINS".into()),
+            );
+        }
+        if let Some(public_url) = env.get("KLUIS_PUBLIC_URL") {
+            self.public_url = Some(parse_public_url(public_url, "KLUIS_PUBLIC_URL")?);
+            self.set("public_url", Origin::Env("KLUIS_PUBLIC_URL".into()));
+        }
+        for (var, part) in [
+            ("KLUIS_MAIL_SMTP_URL", &mut self.mail_parts.smtp_url),
+            ("KLUIS_MAIL_FROM", &mut self.mail_parts.from),
+            ("KLUIS_MAIL_REPLY_TO", &mut self.mail_parts.reply_to),
+        ] {
+            if let Some(value) = env.get(var) {
+                *part = Some(MailPart {
+                    value: value.clone(),
+                    at: var.to_string(),
+                    origin: Origin::Env(var.to_string()),
+                });
+            }
+        }
         Ok(keys_configured)
+    }
+
+    /// Checks `[mail]` as the file and the environment left it: no mail settings at all is
+    /// fine (mail stays queued), half of them is a mistake.
+    fn check_mail(&mut self) -> Result<()> {
+        let parts = std::mem::take(&mut self.mail_parts);
+        let (smtp_url, from) = match (parts.smtp_url, parts.from) {
+            (None, None) => {
+                if let Some(reply_to) = parts.reply_to {
+                    bail!(
+                        "{} is set, but [mail] smtp_url and from are not: set them too \
+                         (KLUIS_MAIL_SMTP_URL, KLUIS_MAIL_FROM), or remove it",
+                        reply_to.at
+                    );
+                }
+                return Ok(());
+            }
+            (Some(smtp_url), Some(from)) => (smtp_url, from),
+            (Some(set), None) => bail!(
+                "{} is set, but [mail] from is not: set it (or KLUIS_MAIL_FROM) to the \
+                 address mail is sent from",
+                set.at
+            ),
+            (None, Some(set)) => bail!(
+                "{} is set, but [mail] smtp_url is not: set it (or KLUIS_MAIL_SMTP_URL) to \
+                 the relay that sends the mail",
+                set.at
+            ),
+        };
+        let reply_to = parts.reply_to;
+        let config = MailConfig::new(
+            &smtp_url.value,
+            &from.value,
+            reply_to.as_ref().map(|r| r.value.as_str()),
+        )
+        .map_err(|e| match &e {
+            MailError::Setting { setting, problem } => {
+                let at = match *setting {
+                    "from" => &from.at,
+                    "reply_to" => reply_to.as_ref().map_or(&from.at, |r| &r.at),
+                    _ => &smtp_url.at,
+                };
+                anyhow!("{at}: {problem}")
+            }
+            MailError::Store(_) => anyhow!("{e}"),
+        })?;
+        self.set("mail.smtp_url", smtp_url.origin);
+        self.set("mail.from", from.origin);
+        if let Some(reply_to) = reply_to {
+            self.set("mail.reply_to", reply_to.origin);
+        }
+        self.mail = Some(config);
+        Ok(())
     }
 
     /// The keyring: from the inline keys, or from the key file, which is created with a
@@ -363,7 +547,37 @@ impl Config {
                 &format!("systems.{name}"),
             );
         }
+        line("public_url", &self.public_url(self.listen), "public_url");
+        let cookie_origins = if self.cookie_origins.is_empty() {
+            "none: only kluis's own pages record cookie choices".to_string()
+        } else {
+            self.cookie_origins.join(", ")
+        };
+        line("cookies.origins", &cookie_origins, "cookies.origins");
+        match &self.mail {
+            Some(mail) => {
+                line("mail.smtp_url", &mail.smtp_url_masked(), "mail.smtp_url");
+                line("mail.from", &mail.from(), "mail.from");
+                if let Some(reply_to) = mail.reply_to() {
+                    line("mail.reply_to", &reply_to, "mail.reply_to");
+                }
+            }
+            None => line("mail", "not configured: mail stays queued", "mail"),
+        }
         out
+    }
+
+    /// Where citizens reach kluis when it listens on `listen`: `public_url`, else
+    /// `http://{listen}`.
+    pub fn public_url(&self, listen: SocketAddr) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{listen}"))
+    }
+
+    /// Whether `public_url` was set, rather than derived from the listening address.
+    pub fn public_url_is_set(&self) -> bool {
+        self.public_url.is_some()
     }
 }
 
@@ -409,6 +623,58 @@ fn file_keys(keys: FileKeys, at: &str) -> Result<Keys> {
         keys: lines,
         pseudonym_key,
     })
+}
+
+/// `public_url`: an http(s) address with a host and no query or fragment; trailing slashes
+/// are dropped, so links are made by appending a path.
+fn parse_public_url(text: &str, at: &str) -> Result<String> {
+    let text = text.trim();
+    let bad = |problem: &str| {
+        anyhow!(
+            "{at}: '{text}' {problem}: write the address citizens reach kluis at, like \
+             https://privacy.example.be"
+        )
+    };
+    let url = url::Url::parse(text).map_err(|e| bad(&format!("is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(bad("is not an http:// or https:// address"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("names no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad(
+            "has a '?' or '#' part, which links cannot be appended to",
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("holds a user name or password"));
+    }
+    Ok(text.trim_end_matches('/').to_string())
+}
+
+/// A website origin as browsers send it in `Origin`: scheme, host and port, nothing more.
+fn parse_cookie_origin(text: &str, at: &str) -> Result<String> {
+    let text = text.trim();
+    let bad = |problem: &str| {
+        anyhow!(
+            "{at}: '{text}' {problem}: write the website's origin, scheme and host only, like \
+             https://www.example.be"
+        )
+    };
+    let url = url::Url::parse(text).map_err(|e| bad(&format!("is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(bad("is not an http:// or https:// address"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(bad(
+            "has a path, '?' or '#' part, which an origin never has",
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("holds a user name or password"));
+    }
+    Ok(url.origin().ascii_serialization())
 }
 
 fn parse_listen(text: &str, at: &str) -> Result<SocketAddr> {
@@ -875,5 +1141,217 @@ mod tests {
         .unwrap();
         assert!(format!("{err}").contains("not a system name"), "{err}");
         assert_eq!(system_env_var("hr-db"), "KLUIS_SYSTEM_HR_DB_URL");
+    }
+
+    #[test]
+    fn public_url_and_mail_come_from_the_file_and_the_environment() {
+        let c = Config::from_sources(None, &BTreeMap::new(), Flags::default()).unwrap();
+        assert_eq!(c.public_url(c.listen), "http://127.0.0.1:8080");
+        assert!(!c.public_url_is_set());
+        assert!(c.mail.is_none());
+        assert!(c.describe().contains("not configured: mail stays queued"));
+
+        let file = "public_url = \"https://privacy.poperinge.be/\"\n\
+                    [mail]\nsmtp_url = \"smtps://kluis:mail-s3cret@relay.poperinge.be\"\n\
+                    from = \"Stad Poperinge <privacy@poperinge.be>\"\n";
+        let c = from_file(file).unwrap();
+        assert_eq!(c.public_url(c.listen), "https://privacy.poperinge.be");
+        let mail = c.mail.as_ref().unwrap();
+        assert_eq!(mail.from(), "Stad Poperinge <privacy@poperinge.be>");
+        assert_eq!(mail.reply_to(), None);
+        let shown = c.describe();
+        assert!(!shown.contains("mail-s3cret"), "{shown}");
+        assert!(
+            shown.contains("smtps://kluis:****@relay.poperinge.be  (from kluis.toml)"),
+            "{shown}"
+        );
+
+        let vars = env(&[
+            ("KLUIS_PUBLIC_URL", "https://kluis.poperinge.be/privacy"),
+            ("KLUIS_MAIL_SMTP_URL", "smtp://relay.intern:25"),
+            ("KLUIS_MAIL_REPLY_TO", "dpo@poperinge.be"),
+        ]);
+        let c = Config::from_sources(
+            Some((Path::new("kluis.toml"), file)),
+            &vars,
+            Flags::default(),
+        )
+        .unwrap();
+        assert_eq!(c.public_url(c.listen), "https://kluis.poperinge.be/privacy");
+        let mail = c.mail.as_ref().unwrap();
+        assert_eq!(mail.smtp_url_masked(), "smtp://relay.intern:25");
+        assert_eq!(mail.reply_to().as_deref(), Some("dpo@poperinge.be"));
+        let shown = c.describe();
+        assert!(shown.contains("from KLUIS_MAIL_SMTP_URL"), "{shown}");
+        assert!(shown.contains("from KLUIS_MAIL_REPLY_TO"), "{shown}");
+    }
+
+    #[test]
+    fn bad_public_url_and_mail_settings_name_the_setting() {
+        for (text, vars, place, problem) in [
+            (
+                "public_url = \"ftp://x.be\"\n",
+                vec![],
+                "kluis.toml:1: public_url: ",
+                "not an http:// or https://",
+            ),
+            (
+                "\npublic_url = \"https://x.be/?lang=nl\"\n",
+                vec![],
+                "kluis.toml:2: public_url: ",
+                "'?' or '#'",
+            ),
+            (
+                "public_url = \"privacy.example.be\"\n",
+                vec![],
+                "kluis.toml:1: public_url: ",
+                "not a URL",
+            ),
+            (
+                "",
+                vec![("KLUIS_PUBLIC_URL", "https://u:p@x.be")],
+                "KLUIS_PUBLIC_URL: ",
+                "user name or password",
+            ),
+            (
+                "[mail]\nsmtp_url = \"http://relay\"\nfrom = \"a@b.be\"\n",
+                vec![],
+                "kluis.toml:2: [mail] smtp_url: ",
+                "not an SMTP URL",
+            ),
+            (
+                "[mail]\nsmtp_url = \"smtp://relay\"\nfrom = \"nobody\"\n",
+                vec![],
+                "kluis.toml:3: [mail] from: ",
+                "not an e-mail address",
+            ),
+            (
+                "[mail]\nsmtp_url = \"smtp://relay\"\nfrom = \"a@b.be\"\nreply_to = \"x\"\n",
+                vec![],
+                "kluis.toml:4: [mail] reply_to: ",
+                "not an e-mail address",
+            ),
+            (
+                "[mail]\nfrom = \"a@b.be\"\n",
+                vec![],
+                "kluis.toml:2: [mail] from is set",
+                "smtp_url is not",
+            ),
+            (
+                "[mail]\nsmtp_url = \"smtp://relay\"\n",
+                vec![],
+                "kluis.toml:2: [mail] smtp_url is set",
+                "from is not",
+            ),
+            (
+                "",
+                vec![
+                    ("KLUIS_MAIL_SMTP_URL", "smtp://kluis:s3cret@relay"),
+                    ("KLUIS_MAIL_FROM", "a@b.be"),
+                ],
+                "KLUIS_MAIL_SMTP_URL: ",
+                "unencrypted",
+            ),
+            (
+                "",
+                vec![("KLUIS_MAIL_REPLY_TO", "a@b.be")],
+                "KLUIS_MAIL_REPLY_TO is set",
+                "smtp_url and from are not",
+            ),
+            (
+                "[mail]\nsmtp_url = \"x\"\nsmtp_url_file = \"y\"\n",
+                vec![],
+                "kluis.toml:1: ",
+                "not both",
+            ),
+            (
+                "[mail]\nsmtp = \"x\"\n",
+                vec![],
+                "kluis.toml:2: ",
+                "unknown field `smtp`",
+            ),
+        ] {
+            let err = Config::from_sources(
+                Some((Path::new("kluis.toml"), text)),
+                &env(&vars),
+                Flags::default(),
+            )
+            .err()
+            .map(|e| format!("{e:#}"))
+            .unwrap_or_default();
+            assert!(
+                err.starts_with(place) && err.contains(problem),
+                "{text:?} {vars:?} => {err}"
+            );
+            assert!(!err.contains("s3cret"), "{err}");
+        }
+    }
+
+    #[test]
+    fn cookie_origins_come_from_the_file_or_the_environment() {
+        let file =
+            "[cookies]\norigins = [\"https://www.Poperinge.be/\", \"http://localhost:3000\"]\n";
+        let c = from_file(file).unwrap();
+        assert_eq!(
+            c.cookie_origins,
+            ["https://www.poperinge.be", "http://localhost:3000"]
+        );
+        assert!(
+            c.describe()
+                .contains("https://www.poperinge.be, http://localhost:3000  (from kluis.toml)"),
+            "{}",
+            c.describe()
+        );
+        let c = Config::from_sources(
+            Some((Path::new("kluis.toml"), file)),
+            &env(&[(
+                "KLUIS_COOKIE_ORIGINS",
+                "https://a.example.be, https://b.example.be",
+            )]),
+            Flags::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            c.cookie_origins,
+            ["https://a.example.be", "https://b.example.be"]
+        );
+        let none = Config::from_sources(None, &BTreeMap::new(), Flags::default()).unwrap();
+        assert!(none.cookie_origins.is_empty());
+    }
+
+    #[test]
+    fn cookie_origins_must_be_origins() {
+        for (origin, problem) in [
+            ("www.poperinge.be", "is not a URL"),
+            ("https://www.poperinge.be/cookies", "has a path"),
+            ("ftp://www.poperinge.be", "is not an http"),
+        ] {
+            let text =
+                format!("listen = \"127.0.0.1:8080\"\n[cookies]\norigins = [\"{origin}\"]\n");
+            let Err(e) = from_file(&text) else {
+                panic!("{origin} was accepted");
+            };
+            let message = e.to_string();
+            assert!(
+                message.starts_with("kluis.toml:3: [cookies] origins"),
+                "{message}"
+            );
+            assert!(message.contains(problem), "{message}");
+        }
+        let Err(e) = Config::from_sources(
+            None,
+            &env(&[(
+                "KLUIS_COOKIE_ORIGINS",
+                "https://ok.example.be,https://x.be/path",
+            )]),
+            Flags::default(),
+        ) else {
+            panic!("a path was accepted");
+        };
+        assert!(
+            e.to_string()
+                .starts_with("KLUIS_COOKIE_ORIGINS: 'https://x.be/path'"),
+            "{e}"
+        );
     }
 }

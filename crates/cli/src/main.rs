@@ -16,8 +16,10 @@ use kluis_web::{AppState, Settings, system_clock};
 use time::{Date, OffsetDateTime};
 
 mod config;
+mod consent;
 mod demo;
 mod inventory;
+mod mail;
 mod systems;
 
 use config::{Config, Flags};
@@ -105,6 +107,11 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The consent ledger: filter a mailing list by consent.
+    Consent {
+        #[command(subcommand)]
+        command: consent::ConsentCommand,
+    },
     /// Data subjects in the vault.
     Subject {
         #[command(subcommand)]
@@ -125,6 +132,11 @@ enum Command {
     Staff {
         #[command(subcommand)]
         command: inventory::StaffCommand,
+    },
+    /// Outgoing mail: the outbox and a test mail.
+    Mail {
+        #[command(subcommand)]
+        command: mail::MailCommand,
     },
 }
 
@@ -189,7 +201,7 @@ enum UserCommand {
     /// Add a staff account; the password is read from standard input.
     Add {
         username: String,
-        /// One or more of admin, dpo, caseworker, auditor.
+        /// One or more of admin, dpo, caseworker, auditor, application (another program).
         #[arg(long = "role", required = true)]
         roles: Vec<Role>,
         #[arg(long)]
@@ -305,21 +317,33 @@ async fn run(cli: Cli) -> Result<()> {
             secure_cookies,
         } => {
             let store = open(&config).await?;
+            let listen = listen.unwrap_or(config.listen);
+            let mailer = mail::mailer_for_serve(&config, listen)?;
             serve(
                 store,
-                listen.unwrap_or(config.listen),
+                listen,
                 Settings {
                     secure_cookies,
                     system_urls: config.system_urls(),
+                    public_url: config.public_url(listen),
+                    cookie_origins: config.cookie_origins.clone(),
                     ..Settings::default()
                 },
+                mailer,
             )
             .await
         }
         Command::Demo { listen } => {
             let store = open(&config).await?;
             demo::load(&store, now()).await?;
-            serve(store, listen.unwrap_or(config.listen), Settings::default()).await
+            // The demo sends no mail: its people are made up.
+            serve(
+                store,
+                listen.unwrap_or(config.listen),
+                Settings::default(),
+                None,
+            )
+            .await
         }
         Command::Migrate => {
             connect(&database).await?;
@@ -415,6 +439,7 @@ async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Consent { command } => consent::consent(&connect(&database).await?, command).await,
         Command::Subject { command } => {
             inventory::subject(&open(&config).await?, &config.system_urls(), command).await
         }
@@ -423,6 +448,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Log { command } => inventory::log(&open(&config).await?, command).await,
         Command::Staff { command } => inventory::staff(&connect(&database).await?, command).await,
+        Command::Mail { command } => mail::mail(&config, &connect(&database).await?, command).await,
     }
 }
 
@@ -558,13 +584,36 @@ async fn user(database: &str, command: UserCommand) -> Result<()> {
     Ok(())
 }
 
-async fn serve(store: Store, listen: SocketAddr, settings: Settings) -> Result<()> {
+async fn serve(
+    store: Store,
+    listen: SocketAddr,
+    settings: Settings,
+    mailer: Option<kluis_mail::Mailer>,
+) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}: is another program using it? choose another with --listen"))?;
     let state = AppState::new(store.clone(), system_clock(), settings);
+    // Mail goes out in the background; on shutdown the batch being sent is finished.
+    let delivery = mailer.map(|mailer| {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let clock = state.clock.clone();
+        let task = tokio::spawn(kluis_mail::run_delivery(
+            store.clone(),
+            mailer,
+            move || clock(),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        (stop, task)
+    });
     tracing::info!("kluis serves on http://{}", listener.local_addr()?);
     kluis_web::serve(listener, state, shutdown()).await?;
+    if let Some((stop, task)) = delivery {
+        let _ = stop.send(());
+        let _ = task.await;
+    }
     store.close().await;
     Ok(())
 }

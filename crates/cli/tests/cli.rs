@@ -908,3 +908,328 @@ async fn external_systems_from_the_command_line() {
         systems_story(pg).await;
     }
 }
+
+#[tokio::test]
+async fn consent_filter_keeps_only_addresses_whose_consent_allows_the_purpose() {
+    consent_filter_story(sqlite_store().await).await;
+    if let Some(pg) = postgres_store().await {
+        consent_filter_story(pg).await;
+    }
+}
+
+async fn consent_filter_story(store: TestStore) {
+    use kluis_domain::consent::{ConsentGiven, ConsentMethod, WithdrawalChannel};
+    use kluis_domain::inventory::SubjectIdentity;
+    use kluis_domain::processing_log::{Actor, ActorKind};
+    use kluis_domain::trace::TraceContext;
+
+    let db = store.url().to_string();
+    ok(&kluis(&db, &["register", "import", LIMBURG]));
+    let p = kluis_store::Processing {
+        actor: Actor {
+            kind: ActorKind::Staff,
+            id: None,
+            name: "communicatie".into(),
+        },
+        trace: TraceContext::new_root([5; 16], [6; 8]),
+        case_ref: None,
+        now: time::OffsetDateTime::now_utc(),
+    };
+    let given = ConsentGiven {
+        method: ConsentMethod::WebForm,
+        affirmative_act: true,
+        notice_text: "Ja, stuur mij de nieuwsbrief.".into(),
+        language: kluis_domain::text::Lang::Nl,
+        statement_version: None,
+        evidence: "form 1".into(),
+        valid_until: None,
+    };
+    let mut consents = Vec::new();
+    for email in ["an@example.be", "bart@example.be", "chris@example.be"] {
+        let identity = SubjectIdentity {
+            email: Some(email.parse().unwrap()),
+            ..Default::default()
+        };
+        let (subject, _) = store
+            .record_subject(&p, "limburg-nieuwsbrieven", &identity, &[])
+            .await
+            .unwrap();
+        consents.push(
+            store
+                .give_consent(&p, subject.id, "limburg-nieuwsbrieven", &given, None)
+                .await
+                .unwrap(),
+        );
+    }
+    store
+        .withdraw_consent(&p, consents[1].id, WithdrawalChannel::Staff)
+        .await
+        .unwrap();
+
+    let input = "Chris@Example.be\nnot an address\nbart@example.be\n\nunknown@example.be\nan@example.be\nan@example.be\n";
+    let out = kluis_with_input(
+        &db,
+        &["consent", "filter", "--purpose", "limburg-nieuwsbrieven"],
+        input,
+    );
+    let kept = ok(&out);
+    assert_eq!(kept, "chris@example.be\nan@example.be\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("1 line(s) are not e-mail addresses"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("first on line 2"), "{stderr}");
+    assert!(stderr.contains("2 of 6 address(es)"), "{stderr}");
+
+    // A purpose that does not rest on consent, or does not exist: a clear error, no output.
+    let out = kluis_with_input(
+        &db,
+        &["consent", "filter", "--purpose", "limburg-werving-selectie"],
+        input,
+    );
+    let err = fails(&out);
+    assert!(err.contains("not on consent"), "{err}");
+    assert!(out.stdout.is_empty());
+    let err = fails(&kluis_with_input(
+        &db,
+        &["consent", "filter", "--purpose", "no-such-purpose"],
+        input,
+    ));
+    assert!(
+        err.contains("no processing activity 'no-such-purpose'"),
+        "{err}"
+    );
+    store.cleanup().await;
+}
+
+/// `kluis` with `env` and no mail or public_url settings of the test runner's own; in a
+/// blocking thread, so the SMTP sink keeps answering on the test's runtime.
+async fn kluis_mail(db: &str, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut command = Command::new(KLUIS);
+    for (var, _) in std::env::vars().filter(|(k, _)| {
+        k.starts_with("KLUIS_MAIL_") || k == "KLUIS_PUBLIC_URL" || k == "KLUIS_CONFIG"
+    }) {
+        command.env_remove(var);
+    }
+    command
+        .args(args)
+        .env("KLUIS_DATABASE_URL", db)
+        .env("KLUIS_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null());
+    tokio::task::spawn_blocking(move || command.output().expect("kluis runs"))
+        .await
+        .expect("kluis ran")
+}
+
+/// Starts `kluis serve` with `env` and waits until it answers.
+async fn start_serve(db: &str, env: &[(&str, &str)]) -> std::process::Child {
+    let port = free_port();
+    let mut command = Command::new(KLUIS);
+    for (var, _) in std::env::vars().filter(|(k, _)| {
+        k.starts_with("KLUIS_MAIL_") || k == "KLUIS_PUBLIC_URL" || k == "KLUIS_CONFIG"
+    }) {
+        command.env_remove(var);
+    }
+    let child = command
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("KLUIS_DATABASE_URL", db)
+        .env("KLUIS_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kluis serve starts");
+    tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        while http_get(port, "/healthz").is_none() {
+            assert!(started.elapsed() < Duration::from_secs(30), "no answer");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+    .await
+    .expect("kluis serve answers");
+    child
+}
+
+/// Stops a server started by [`start_serve`] and returns what it wrote to stderr.
+fn stop_serve(mut server: std::process::Child) -> String {
+    let _ = server.kill();
+    let output = server.wait_with_output().expect("kluis serve stops");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn public_url_and_mail_settings_are_checked_and_shown_masked() {
+    let dir = empty_dir("config-mail");
+    std::fs::write(
+        dir.join("kluis.toml"),
+        "public_url = \"https://privacy.poperinge.be/\"\n\
+         [mail]\nfrom = \"privacy@poperinge.be\"\n\
+         smtp_url = \"smtps://kluis:mail-s3cret@relay.poperinge.be\"\n",
+    )
+    .unwrap();
+    let out = ok(&kluis_in(&dir, &["config", "show"], &[]));
+    assert!(!out.contains("mail-s3cret"), "{out}");
+    for shown in [
+        "https://privacy.poperinge.be  (from kluis.toml)",
+        "smtps://kluis:****@relay.poperinge.be  (from kluis.toml)",
+        "privacy@poperinge.be  (from kluis.toml)",
+    ] {
+        assert!(out.contains(shown), "{shown} missing from:\n{out}");
+    }
+
+    // Bad values fail with the setting's name and place, and show no password.
+    for (env, expected) in [
+        (
+            ("KLUIS_PUBLIC_URL", "https://privacy.poperinge.be/#top"),
+            "KLUIS_PUBLIC_URL: ",
+        ),
+        (
+            (
+                "KLUIS_MAIL_SMTP_URL",
+                "smtp://kluis:s3cret@relay.poperinge.be",
+            ),
+            "KLUIS_MAIL_SMTP_URL: ",
+        ),
+        (("KLUIS_MAIL_FROM", "privacy"), "KLUIS_MAIL_FROM: "),
+    ] {
+        for command in [&["config", "show"][..], &["mail", "status"]] {
+            let err = fails(&kluis_in(&dir, command, &[env]));
+            assert!(err.contains(expected), "{env:?} => {err}");
+            assert!(!err.contains("s3cret"), "{err}");
+        }
+    }
+    std::fs::write(
+        dir.join("kluis.toml"),
+        "[mail]\nfrom = \"privacy@poperinge.be\"\nsmtp_url = \"http://relay.poperinge.be\"\n",
+    )
+    .unwrap();
+    let err = fails(&kluis_in(&dir, &["config", "show"], &[]));
+    assert!(
+        err.contains("kluis.toml:3: [mail] smtp_url: 'http://relay.poperinge.be'"),
+        "{err}"
+    );
+
+    // Without settings: the address kluis listens on, and no mail.
+    std::fs::remove_file(dir.join("kluis.toml")).unwrap();
+    let out = ok(&kluis_in(
+        &dir,
+        &["config", "show"],
+        &[("KLUIS_LISTEN", "127.0.0.1:9999")],
+    ));
+    assert!(out.contains("http://127.0.0.1:9999  (default)"), "{out}");
+    assert!(out.contains("not configured: mail stays queued"), "{out}");
+    assert!(
+        !dir.join("kluis.db").exists(),
+        "config show creates no database"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+async fn mail_story(store: TestStore) {
+    use kluis_mail::testing::SmtpSink;
+
+    let db = store.url().to_string();
+    let dir = empty_dir("mail");
+    let keys = dir.join("kluis.keys");
+    let keys = keys.to_str().unwrap();
+    let sink = SmtpSink::start().await;
+    let relay = sink.url();
+    let mail = [
+        ("KLUIS_MAIL_SMTP_URL", relay.as_str()),
+        ("KLUIS_MAIL_FROM", "Stad Poperinge <privacy@poperinge.be>"),
+    ];
+
+    // Not configured: a test mail is refused with what to set; nothing is queued.
+    let err = fails(&kluis_mail(&db, &[], &["mail", "test", "--to", "an@example.be"]).await);
+    assert!(
+        err.contains("mail is not configured") && err.contains("KLUIS_MAIL_SMTP_URL"),
+        "{err}"
+    );
+    let status = ok(&kluis_mail(&db, &[], &["mail", "status"]).await);
+    assert!(status.contains("mail is not configured"), "{status}");
+    assert!(status.contains("pending: 0"), "{status}");
+    let err = fails(&kluis_mail(&db, &mail, &["mail", "test", "--to", "an at example.be"]).await);
+    assert!(
+        err.contains("--to 'an at example.be'") && err.contains("not an e-mail address"),
+        "{err}"
+    );
+    let status = ok(&kluis_mail(&db, &mail, &["mail", "status"]).await);
+    assert!(status.contains("pending: 0"), "{status}");
+    assert!(!status.contains("not configured"), "{status}");
+
+    // The relay refuses: the command fails, and the mail stays queued with the reason.
+    sink.refuse(Some("451 4.3.0 try again later"));
+    let err = fails(&kluis_mail(&db, &mail, &["mail", "test", "--to", "an@example.be"]).await);
+    assert!(err.contains("451") && err.contains("stays queued"), "{err}");
+    assert_eq!(sink.refused(), 1);
+    let status = ok(&kluis_mail(&db, &mail, &["mail", "status"]).await);
+    assert!(status.contains("pending: 1"), "{status}");
+    assert!(
+        status.contains("to an@example.be")
+            && status.contains("(451): 4.3.0 try again later")
+            && status.contains("attempt 1, retried from 20"),
+        "{status}"
+    );
+
+    // The relay accepts: the test mail arrives.
+    sink.refuse(None);
+    let out = ok(&kluis_mail(&db, &mail, &["mail", "test", "--to", "Bert@Example.be"]).await);
+    assert!(out.contains("sent a test mail to bert@example.be"), "{out}");
+    let received = sink.wait_for(1).await;
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].rcpt_to, ["bert@example.be"]);
+    assert_eq!(received[0].mail_from, "privacy@poperinge.be");
+    assert_eq!(
+        received[0].header("Subject").as_deref(),
+        Some("kluis: testbericht / test message")
+    );
+    assert!(received[0].header("List-Unsubscribe").is_none());
+    assert!(received[0].body().contains("outgoing mail works"));
+    let status = ok(&kluis_mail(&db, &mail, &["mail", "status"]).await);
+    assert!(
+        status.contains("pending: 1") && status.contains("sent:    1"),
+        "{status}"
+    );
+
+    // `kluis serve` without mail says so at start-up; with mail it delivers in the
+    // background what is queued meanwhile.
+    let server = start_serve(&db, &[("KLUIS_KEYS_FILE", keys)]).await;
+    let stderr = stop_serve(server);
+    assert!(stderr.contains("mail is not configured"), "{stderr}");
+    let mut with_mail = mail.to_vec();
+    with_mail.push(("KLUIS_KEYS_FILE", keys));
+    let server = start_serve(&db, &with_mail).await;
+    let newsletter = kluis_domain::mail::OutgoingMail {
+        to: "chris@example.be".parse().unwrap(),
+        subject: "Nieuwsbrief".into(),
+        body_text: "Beste lezer,\n".into(),
+        activity: Some("nieuwsbrief".into()),
+        unsubscribe_url: Some("https://privacy.poperinge.be/consent/unsubscribe/t0k3n".into()),
+    };
+    store
+        .enqueue_mail(&newsletter, time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    let received = sink.wait_for(2).await;
+    let stderr = stop_serve(server);
+    assert_eq!(received.len(), 2, "{stderr}");
+    assert_eq!(received[1].rcpt_to, ["chris@example.be"]);
+    assert_eq!(
+        received[1].header("List-Unsubscribe").as_deref(),
+        Some("<https://privacy.poperinge.be/consent/unsubscribe/t0k3n>")
+    );
+    assert!(stderr.contains("public_url is not set"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+    store.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn outgoing_mail_from_the_command_line_and_the_server() {
+    mail_story(sqlite_store().await).await;
+    if let Some(pg) = postgres_store().await {
+        mail_story(pg).await;
+    }
+}

@@ -17,6 +17,9 @@ vocabulary! {
         Caseworker = "caseworker",
         /// Reads the register and the logs, changes nothing.
         Auditor = "auditor",
+        /// Another application of the authority (a newsletter tool, a media database): asks
+        /// whether consent allows a purpose, for the purposes it is assigned to.
+        Application = "application",
     }
 }
 
@@ -31,6 +34,10 @@ pub enum Permission {
     ReadAuditLog,
     /// Assign staff to processing activities and record confidentiality statements.
     ManageStaff,
+    /// Ask whether consent allows a purpose to use a person's data now.
+    CheckConsent,
+    /// Record and withdraw consent on a person's behalf.
+    RecordConsent,
 }
 
 impl Permission {
@@ -44,6 +51,10 @@ impl Permission {
             Permission::ManageUsers => matches!(r, Role::Admin),
             Permission::ReadAuditLog => matches!(r, Role::Dpo | Role::Auditor),
             Permission::ManageStaff => matches!(r, Role::Admin | Role::Dpo),
+            Permission::CheckConsent => {
+                matches!(r, Role::Dpo | Role::Caseworker | Role::Application)
+            }
+            Permission::RecordConsent => matches!(r, Role::Dpo | Role::Caseworker),
         })
     }
 }
@@ -112,6 +123,17 @@ impl Clearance {
             return Ok(Scope::Activities(self.activities.clone()));
         }
         Err(Refusal::NoPersonalDataRole)
+    }
+
+    /// Whether this account may ask about consent for `activity`: the DPO for every purpose,
+    /// caseworkers and applications for the purposes they are assigned to. An application
+    /// learns only yes or no about an address it already holds, so it signs no statement.
+    pub fn check_consent(&self, activity: &str) -> Result<(), Refusal> {
+        if self.roles.contains(&Role::Dpo) || self.activities.contains(activity) {
+            Ok(())
+        } else {
+            Err(Refusal::NotAssigned(activity.to_string()))
+        }
     }
 
     /// Whether this staff member may open personal data of `activity`.

@@ -346,6 +346,13 @@ mod tests {
             crate::processing_log::LogAction,
             crate::processing_log::ActorKind,
             crate::dataset_map::SystemKind,
+            crate::consent::ConsentMethod,
+            crate::consent::ConsentEventKind,
+            crate::consent::WithdrawalChannel,
+            crate::consent::ConsentState,
+            crate::media::MediaKind,
+            crate::media::TakeDownReason,
+            crate::media::RemovalChannel,
         );
     }
 

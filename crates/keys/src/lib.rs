@@ -45,6 +45,8 @@ use std::fmt;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -68,6 +70,13 @@ const AEAD_INFO: &[u8] = b"kluis aead v1";
 const BLIND_INDEX_INFO: &[u8] = b"kluis blind index v1";
 const PSEUDONYM_INFO: &[u8] = b"kluis pseudonym v1";
 const PROJECT_PSEUDONYM_INFO: &[u8] = b"kluis project pseudonym v1";
+const LINK_INFO: &[u8] = b"kluis link v1";
+
+/// Bytes of HMAC-SHA256 kept in a signed link: 128 bits is beyond guessing, and keeps links
+/// short enough for a mail client not to wrap them.
+pub const LINK_TAG_LEN: usize = 16;
+/// The longest signed link accepted: anything longer was never made by kluis.
+pub const MAX_LINK_LEN: usize = 512;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -148,6 +157,9 @@ pub struct Keyring {
     keys: Vec<MasterKey>,
     pseudonym_key: Zeroizing<[u8; KEY_LEN]>,
     pseudonym_subkey: Zeroizing<[u8; KEY_LEN]>,
+    /// Signs the links kluis mails (unsubscribe, portal); derived from the pseudonym key so
+    /// that a key rotation does not break the links in mail already sent.
+    link_key: Zeroizing<[u8; KEY_LEN]>,
 }
 
 impl fmt::Debug for Keyring {
@@ -205,6 +217,7 @@ impl Keyring {
             return Err(KeyError::PseudonymKey("it is all zeros".into()));
         }
         let pseudonym_subkey = derive(&pseudonym_key, PSEUDONYM_INFO);
+        let link_key = derive(&pseudonym_key, LINK_INFO);
         Ok(Keyring {
             keys: keys
                 .into_iter()
@@ -212,6 +225,7 @@ impl Keyring {
                 .collect(),
             pseudonym_key,
             pseudonym_subkey,
+            link_key,
         })
     }
 
@@ -331,6 +345,32 @@ impl Keyring {
         let key = derive(&self.pseudonym_key, &info);
         let mac = hmac_sha256(&key, &[value.as_bytes()]);
         hex::encode(&mac[..16])
+    }
+
+    /// `payload` with its HMAC, as URL-safe base64 without padding: a link that works
+    /// without login or cookies, and that nobody without the key can forge or alter.
+    pub fn sign_link(&self, payload: &[u8]) -> String {
+        let tag = hmac_sha256(&self.link_key, &[payload]);
+        let mut token = payload.to_vec();
+        token.extend_from_slice(&tag[..LINK_TAG_LEN]);
+        URL_SAFE_NO_PAD.encode(token)
+    }
+
+    /// The payload of a link made by [`Keyring::sign_link`], or `None` when the link is not
+    /// one: malformed, truncated, altered or signed with another key. The tag is compared
+    /// in constant time, so timing does not tell how much of a forged tag was right.
+    pub fn open_link(&self, token: &str) -> Option<Vec<u8>> {
+        if token.len() > MAX_LINK_LEN {
+            return None;
+        }
+        let mut bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
+        let payload_len = bytes.len().checked_sub(LINK_TAG_LEN)?;
+        let mut mac = <HmacSha256 as hmac::KeyInit>::new_from_slice(&*self.link_key)
+            .expect("HMAC takes keys of any length");
+        mac.update(&bytes[..payload_len]);
+        mac.verify_truncated_left(&bytes[payload_len..]).ok()?;
+        bytes.truncate(payload_len);
+        Some(bytes)
     }
 
     /// The master keys and the pseudonym key, for writing the key file.

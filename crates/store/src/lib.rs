@@ -63,8 +63,12 @@ macro_rules! read_transaction {
 }
 
 mod accounts;
+mod cookies;
+mod consent;
 mod error;
 mod log;
+mod mail;
+mod media;
 mod register;
 mod staff;
 mod statements;
@@ -85,8 +89,12 @@ use time::{OffsetDateTime, UtcOffset};
 use uuid::Uuid;
 
 pub use accounts::{ApiToken, Session, User};
+pub use cookies::{CookieChoiceCount, StoredCookieChoice};
+pub use consent::{Consent, ConsentAnswer, ConsentSubject, StoredConsentEvent, Withdrawal};
 pub use error::StoreError;
 pub use log::Processing;
+pub use mail::{MAIL_MAX_ATTEMPTS, MailRetry, MailStatus, QueuedMail};
+pub use media::{MediaItem, MediaItemView, MediaRemovalRequest, MediaSubject};
 pub use register::{ActivityVersion, ImportSummary, Versioned};
 pub use staff::ConfidentialityStatement;
 pub use statements::StatementVersion;

@@ -11,7 +11,6 @@ use kluis_domain::category::DataCategory;
 use kluis_domain::identifiers::{Bsn, EmailAddress, IdentifierKind, NationalNumber, PhoneNumber};
 use kluis_domain::inventory::{self, RecordInput, RecordRetention, SubjectIdentity};
 use kluis_domain::processing_log::{LogAction, NewLogEntry};
-use kluis_domain::register::ProcessingActivity;
 use kluis_domain::retention::{Deadline, RetentionEvent};
 use kluis_keys::Keyring;
 use serde_json::Value;
@@ -26,7 +25,7 @@ use crate::{Store, StoreError, new_id, timestamp};
 macro_rules! load_activity {
     ($tx:ident, $id:expr) => {{
         let id: &str = $id;
-        let row: Option<(sqlx::types::Json<ProcessingActivity>, i64)> =
+        let row: Option<(sqlx::types::Json<kluis_domain::register::ProcessingActivity>, i64)> =
             sqlx::query_as("SELECT document, version FROM activities WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&mut *$tx)
@@ -100,7 +99,7 @@ macro_rules! recompute_deadlines {
         }
     }};
 }
-pub(crate) use recompute_deadlines;
+pub(crate) use {load_activity, recompute_deadlines};
 
 /// A data subject as stored, identifiers decrypted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -286,6 +285,11 @@ impl Store {
         self
     }
 
+    /// Whether the store was opened with keys (personal data needs them).
+    pub fn has_keys(&self) -> bool {
+        self.keys.is_some()
+    }
+
     pub(crate) fn keys(&self) -> Result<&Keyring, StoreError> {
         self.keys.as_deref().ok_or(StoreError::NoKeys)
     }
@@ -314,7 +318,7 @@ impl Store {
 
     /// (pseudonym, identifier kind) under which the log records this person: their most
     /// reliable identifier.
-    fn log_subject(&self, identity: &SubjectIdentity) -> Result<(String, String), StoreError> {
+    pub(crate) fn log_subject(&self, identity: &SubjectIdentity) -> Result<(String, String), StoreError> {
         let keys = self.keys()?;
         let (kind, value) = identity
             .identifiers()
@@ -953,7 +957,7 @@ impl Store {
     }
 
     /// A subject without logging: for kluis's own bookkeeping, never shown as such.
-    async fn subject_unlogged(&self, id: Uuid) -> Result<Option<Subject>, StoreError> {
+    pub(crate) async fn subject_unlogged(&self, id: Uuid) -> Result<Option<Subject>, StoreError> {
         let row: Option<SubjectRow> = on_pool!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT {SUBJECT_COLUMNS} WHERE id = $1"

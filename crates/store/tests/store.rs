@@ -49,8 +49,16 @@ macro_rules! stories {
     };
 }
 
+#[path = "store/consent.rs"]
+mod consent;
+#[path = "store/cookies.rs"]
+mod cookies;
 #[path = "store/inventory.rs"]
 mod inventory;
+#[path = "store/mail.rs"]
+mod mail;
+#[path = "store/media.rs"]
+mod media;
 
 stories!(
     every_activity_write_moves_the_revision,

@@ -45,6 +45,12 @@ pub enum ApiError {
     PreconditionRequired,
     #[error("the request body is larger than kluis accepts")]
     PayloadTooLarge,
+    /// A cookie choice made on a banner that has changed since.
+    #[error("{0}")]
+    StaleBanner(String),
+    /// A cross-origin request from a website not in the configured allowed origins.
+    #[error("{0}")]
+    OriginNotAllowed(String),
     #[error("send the body as {0}")]
     UnsupportedMediaType(&'static str),
     #[error("{0}")]
@@ -69,6 +75,8 @@ impl ApiError {
             }
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::StaleBanner(_) => StatusCode::CONFLICT,
+            ApiError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable(_) | ApiError::InvalidRegister(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -90,6 +98,8 @@ impl ApiError {
             ApiError::InUse(_) => "in-use",
             ApiError::PreconditionRequired => "version-required",
             ApiError::PayloadTooLarge => "too-large",
+            ApiError::StaleBanner(_) => "stale-banner",
+            ApiError::OriginNotAllowed(_) => "origin-not-allowed",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::Unprocessable(_) => "unprocessable",
             ApiError::InvalidRegister(_) => "invalid-register",

@@ -6,6 +6,8 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod consent_pages;
+pub mod cookies;
 pub mod error;
 pub mod pages;
 pub mod public;
@@ -35,6 +37,8 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(api::router())
         .merge(public::router())
+        .merge(cookies::router())
+        .merge(consent_pages::router())
         .merge(admin::router())
         .layer(axum::middleware::from_fn(trace::trace_context))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -23,6 +23,12 @@ pub struct Settings {
     pub session_ttl: time::Duration,
     /// Connection URLs of the authority's other systems, by name, from configuration.
     pub system_urls: crate::systems::SystemUrls,
+    /// The authority's own websites (`https://www.example.be`) whose cookie banner may send
+    /// visitors' choices to kluis from the browser (CORS); others are refused.
+    pub cookie_origins: Vec<String>,
+    /// Where citizens reach kluis (`https://privacy.example.be`, no trailing slash): the
+    /// start of every link kluis puts in mail.
+    pub public_url: String,
 }
 
 impl Default for Settings {
@@ -31,6 +37,8 @@ impl Default for Settings {
             secure_cookies: false,
             session_ttl: time::Duration::hours(8),
             system_urls: Default::default(),
+            cookie_origins: Vec::new(),
+            public_url: "http://127.0.0.1:8080".into(),
         }
     }
 }

@@ -32,7 +32,7 @@ const CASE_HEADER: &str = "kluis-case";
 /// Most log entries one query returns.
 const MAX_LOG_ENTRIES: i64 = 1_000;
 
-fn processing(state: &AppState, user: &ApiUser, trace: Trace, headers: &HeaderMap) -> Processing {
+pub(super) fn processing(state: &AppState, user: &ApiUser, trace: Trace, headers: &HeaderMap) -> Processing {
     Processing {
         actor: Actor {
             kind: ActorKind::Staff,
@@ -51,7 +51,7 @@ fn processing(state: &AppState, user: &ApiUser, trace: Trace, headers: &HeaderMa
 
 /// The caller's need-to-know scope; a refusal is logged against `subject` when one is
 /// named, then answered with 403.
-async fn scope(
+pub(super) async fn scope(
     state: &AppState,
     user: &ApiUser,
     processing: &Processing,
@@ -71,7 +71,7 @@ async fn scope(
 
 /// Logs a refused attempt on a subject. Logging failures are reported, not hidden, but
 /// do not turn the refusal into a different answer.
-async fn refuse(state: &AppState, processing: &Processing, subject: Uuid, activities: &[String]) {
+pub(super) async fn refuse(state: &AppState, processing: &Processing, subject: Uuid, activities: &[String]) {
     if let Err(e) = state
         .store
         .record_refusal(processing, subject, activities)
@@ -596,7 +596,7 @@ pub async fn log_head(
 }
 
 /// Store errors about the request itself are the caller's to fix: 422.
-fn invalid(e: StoreError) -> ApiError {
+pub(super) fn invalid(e: StoreError) -> ApiError {
     match e {
         StoreError::Invalid(message) => ApiError::Unprocessable(message),
         other => other.into(),

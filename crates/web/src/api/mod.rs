@@ -1,8 +1,10 @@
 //! The JSON API under `/api/v1/`, and the OpenAPI document that describes it.
 
+mod consent;
 mod entity;
 mod handlers;
 mod inventory;
+mod media;
 mod openapi;
 mod register;
 mod staff;
@@ -14,6 +16,7 @@ use kluis_domain::register::{Agreement, Controller, ProcessingActivity, Processo
 pub use entity::Entity;
 pub use handlers::ApiJson;
 pub use openapi::{OPERATIONS, Operation, document};
+pub use consent::unsubscribe_url;
 pub use register::publish_statement;
 
 use crate::state::AppState;
@@ -77,6 +80,23 @@ pub fn router() -> Router<AppState> {
             post(inventory::disclose),
         )
         .route("/api/v1/records/{id}", patch(inventory::change_record))
+        .route(
+            "/api/v1/subjects/{id}/consents",
+            get(consent::of_subject).post(consent::give),
+        )
+        .route("/api/v1/consents/{id}", get(consent::get))
+        .route("/api/v1/consents/{id}/withdrawal", post(consent::withdraw))
+        .route("/api/v1/consents/{id}/iso27560", get(consent::iso27560))
+        .route("/api/v1/consent/check", post(consent::check))
+        .route("/api/v1/media", post(media::create))
+        .route("/api/v1/media/take-down", get(media::to_take_down))
+        .route("/api/v1/media/{id}", get(media::get))
+        .route("/api/v1/media/{id}/subjects", post(media::link))
+        .route(
+            "/api/v1/media/{id}/removal-requests",
+            post(media::request_removal),
+        )
+        .route("/api/v1/media/{id}/taken-down", post(media::taken_down))
         .route("/api/v1/log", get(inventory::log))
         .route("/api/v1/log/head", get(inventory::log_head))
         .route(

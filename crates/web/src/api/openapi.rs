@@ -278,6 +278,102 @@ pub const OPERATIONS: &[Operation] = &[
         Some("LogEntries"),
     ),
     op(
+        "post",
+        "/api/v1/subjects/{id}/consents",
+        "consent",
+        "Record consent given on paper, orally, by e-mail or through a form (renews a valid one)",
+        Some("NewConsent"),
+        Some("Consent"),
+    ),
+    op(
+        "get",
+        "/api/v1/subjects/{id}/consents",
+        "consent",
+        "A person's consents for the caller's purposes, with their history",
+        None,
+        Some("Consents"),
+    ),
+    op(
+        "get",
+        "/api/v1/consents/{id}",
+        "consent",
+        "One consent with its history and its one-click unsubscribe link",
+        None,
+        Some("Consent"),
+    ),
+    op(
+        "post",
+        "/api/v1/consents/{id}/withdrawal",
+        "consent",
+        "Withdraw consent at the person's request (idempotent)",
+        None,
+        Some("Withdrawal"),
+    ),
+    op(
+        "get",
+        "/api/v1/consents/{id}/iso27560",
+        "consent",
+        "The consent as an ISO/IEC TS 27560 consent record",
+        None,
+        Some("Iso27560Record"),
+    ),
+    op(
+        "post",
+        "/api/v1/consent/check",
+        "consent",
+        "May this purpose use these people's data now? (1 to 1,000 people per call)",
+        Some("ConsentCheck"),
+        Some("ConsentCheckResult"),
+    ),
+    op(
+        "post",
+        "/api/v1/media",
+        "media",
+        "Record a photo or video: targeted (identifiable people, consent) or overview",
+        Some("NewMediaItem"),
+        Some("MediaItem"),
+    ),
+    op(
+        "get",
+        "/api/v1/media/{id}",
+        "media",
+        "A media item with the people on it and its removal requests (the read is logged)",
+        None,
+        Some("MediaItem"),
+    ),
+    op(
+        "post",
+        "/api/v1/media/{id}/subjects",
+        "media",
+        "Link a person identifiable on the item (targeted: 422 without valid consent; 200 if already linked)",
+        Some("MediaLink"),
+        Some("MediaItem"),
+    ),
+    op(
+        "post",
+        "/api/v1/media/{id}/removal-requests",
+        "media",
+        "Record a request to remove the item; a published item goes on the take-down list",
+        Some("MediaRemovalRequest"),
+        Some("MediaItem"),
+    ),
+    op(
+        "get",
+        "/api/v1/media/take-down",
+        "media",
+        "Published items of the caller's activities to take down: consent ended or removal requested",
+        None,
+        Some("MediaItems"),
+    ),
+    op(
+        "post",
+        "/api/v1/media/{id}/taken-down",
+        "media",
+        "Record that the item was taken down (idempotent); it leaves the take-down list",
+        None,
+        Some("MediaItem"),
+    ),
+    op(
         "get",
         "/api/v1/log/head",
         "log",
@@ -357,6 +453,14 @@ pub const OPERATIONS: &[Operation] = &[
         Some("Publish"),
         Some("StatementVersion"),
     ),
+    op(
+        "get",
+        "/api/v1/cookie-choices/summary",
+        "consent",
+        "Cookie choices on the authority's websites counted per banner version, source and choice (?controller=)",
+        None,
+        Some("CookieChoiceSummary"),
+    ),
 ];
 
 /// Register entries are documented by the register format in README.md; their JSON is
@@ -393,6 +497,19 @@ fn schemas() -> Value {
         "Anchor": {"type": "object", "properties": {"anchor": {"type": "string"}, "seq": {"type": "integer"}}},
         "NewConfidentialityStatement": {"type": "object", "required": ["signed_on", "reference"], "properties": {"signed_on": {"type": "string", "format": "date"}, "reference": {"type": "string"}}},
         "Clearance": {"type": "object", "properties": {"username": {"type": "string"}, "activities": {"type": "array", "items": {"type": "string"}}, "confidentiality_signed_on": {"type": "string", "format": "date"}}},
+        "NewConsent": {"type": "object", "required": ["activity", "method", "affirmative_act", "notice_text", "language", "evidence"], "properties": {"activity": {"type": "string"}, "method": {"type": "string", "enum": ["web_form", "paper_form", "email", "oral"]}, "affirmative_act": {"type": "boolean", "description": "true: the person ticked, signed, wrote or said yes; false is refused"}, "notice_text": {"type": "string"}, "language": {"type": "string", "enum": ["nl", "en", "fr"]}, "statement_version": {"type": "integer"}, "evidence": {"type": "string"}, "valid_until": {"type": "string", "format": "date"}, "guardian": {"type": "string", "format": "uuid"}}},
+        "Consent": {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "subject_id": {"type": "string", "format": "uuid"}, "activity": {"type": "string"}, "state": {"type": "string", "enum": ["given", "renewed", "withdrawn", "expired"]}, "valid_until": {"type": "string", "format": "date"}, "allowed": {"type": "boolean"}, "unsubscribe_url": {"type": "string", "format": "uri"}, "events": {"type": "array", "items": {"type": "object"}}}},
+        "Consents": {"type": "array", "items": {"$ref": "#/components/schemas/Consent"}},
+        "Withdrawal": {"type": "object", "properties": {"changed": {"type": "boolean"}, "consent": {"$ref": "#/components/schemas/Consent"}, "take_down": {"description": "Published photos and videos showing the person for this purpose: take them down", "$ref": "#/components/schemas/MediaItems"}}},
+        "NewMediaItem": {"type": "object", "required": ["title", "kind", "activity", "taken_on", "reference"], "additionalProperties": false, "properties": {"title": {"type": "string"}, "kind": {"type": "string", "enum": ["targeted", "overview"], "description": "targeted: identifiable people are the subject, each needs explicit consent; overview: atmosphere or crowd, no consent, removal on request"}, "activity": {"type": "string", "description": "The processing activity the item is used for; targeted items need one based on explicit consent"}, "taken_on": {"type": "string", "format": "date"}, "reference": {"type": "string", "description": "URL or archive id where the item is kept"}, "published_on": {"type": "string", "format": "date"}}},
+        "MediaItem": {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "title": {"type": "string"}, "kind": {"type": "string", "enum": ["targeted", "overview"]}, "activity": {"type": "string"}, "taken_on": {"type": "string", "format": "date"}, "reference": {"type": "string"}, "published_on": {"type": "string", "format": "date"}, "published": {"type": "boolean"}, "created_at": {"type": "string", "format": "date-time"}, "taken_down_at": {"type": "string", "format": "date-time"}, "take_down": {"type": "array", "items": {"type": "string", "enum": ["consent_ended", "removal_requested"]}}, "subjects": {"type": "array", "items": {"type": "object", "properties": {"subject_id": {"type": "string", "format": "uuid"}, "linked_at": {"type": "string", "format": "date-time"}, "consent_allows": {"type": "boolean"}}}}, "removal_requests": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "subject_id": {"type": "string", "format": "uuid"}, "requested_at": {"type": "string", "format": "date-time"}, "channel": {"type": "string"}, "note": {"type": "string"}}}}}},
+        "MediaItems": {"type": "array", "items": {"$ref": "#/components/schemas/MediaItem"}},
+        "MediaLink": {"type": "object", "required": ["subject"], "additionalProperties": false, "properties": {"subject": {"type": "string", "format": "uuid"}}},
+        "MediaRemovalRequest": {"type": "object", "required": ["channel"], "additionalProperties": false, "properties": {"subject": {"type": "string", "format": "uuid"}, "channel": {"type": "string", "enum": ["on_the_spot", "email", "letter", "phone", "desk"]}, "note": {"type": "string"}}},
+        "Iso27560Record": {"type": "object", "description": "ISO/IEC TS 27560 consent record: notice, purposes, controller, state, events"},
+        "ConsentCheck": {"type": "object", "required": ["purpose", "people"], "properties": {"purpose": {"type": "string"}, "people": {"type": "array", "items": {"type": "object", "properties": {"email": {"type": "string"}, "subject": {"type": "string", "format": "uuid"}}}}}},
+        "ConsentCheckResult": {"type": "object", "properties": {"purpose": {"type": "string"}, "results": {"type": "array", "items": {"type": "object", "properties": {"allowed": {"type": "boolean"}, "state": {"type": ["string", "null"]}, "valid_until": {"type": "string", "format": "date"}, "unsubscribe_url": {"type": "string", "format": "uri"}}}}}},
+        "CookieChoiceSummary": {"type": "object", "properties": {"choices": {"type": "array", "items": {"type": "object", "properties": {"controller": {"type": "string"}, "banner_version": {"type": "string"}, "current": {"type": "boolean", "description": "The banner the controller's websites show now"}, "source": {"type": "string", "enum": ["banner", "gpc"]}, "accepted": {"type": "array", "items": {"type": "string"}}, "refused": {"type": "array", "items": {"type": "string"}}, "count": {"type": "integer"}, "first_at": {"type": "string", "format": "date-time"}, "last_at": {"type": "string", "format": "date-time"}}}}}},
         "Problem": {"type": "object", "description": "RFC 9457 problem details", "required": ["type", "title", "status", "detail"], "properties": {"type": {"type": "string", "format": "uri"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"}, "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}}}},
     })
 }
@@ -403,8 +520,12 @@ fn problem(description: &str) -> Value {
 
 fn operation(o: &Operation) -> Value {
     let mut responses = Map::new();
+    // A POST creates something, except the ones that ask or act on what exists.
+    let acts = ["/search", "/check", "/withdrawal", "/taken-down"]
+        .iter()
+        .any(|action| o.path.ends_with(action));
     let ok = match o.method {
-        "post" => "201",
+        "post" if !acts => "201",
         "delete" => "204",
         _ => "200",
     };

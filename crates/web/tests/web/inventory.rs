@@ -14,7 +14,7 @@ const CAMERA: &str = "limburg-camerabewaking";
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 
 impl Harness {
-    async fn call(
+    pub(super) async fn call(
         &self,
         method: Method,
         uri: &str,
@@ -36,7 +36,7 @@ impl Harness {
         self.send(req).await
     }
 
-    async fn staff(&self, username: &str, role: Role) -> String {
+    pub(super) async fn staff(&self, username: &str, role: Role) -> String {
         let user = self
             .store
             .create_user(username, username, "a long password here", &[role], NOW)
