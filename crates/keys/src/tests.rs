@@ -353,17 +353,27 @@ fn new_key_ids_say_when_they_were_made() {
 fn signed_links_open_only_unaltered_and_with_the_same_pseudonym_key() {
     let ring = Keyring::generate().unwrap();
     let token = ring.sign_link(b"unsubscribe 42");
-    assert_eq!(ring.open_link(&token).as_deref(), Some(&b"unsubscribe 42"[..]));
+    assert_eq!(
+        ring.open_link(&token).as_deref(),
+        Some(&b"unsubscribe 42"[..])
+    );
     // A rotation keeps links working: they hang on the pseudonym key.
     let rotated = ring.with_new_current_key().unwrap();
-    assert_eq!(rotated.open_link(&token).as_deref(), Some(&b"unsubscribe 42"[..]));
+    assert_eq!(
+        rotated.open_link(&token).as_deref(),
+        Some(&b"unsubscribe 42"[..])
+    );
     // Another installation's key, a flipped bit anywhere, a truncation or junk: no payload.
     assert_eq!(Keyring::generate().unwrap().open_link(&token), None);
     let bytes = URL_SAFE_NO_PAD.decode(&token).unwrap();
     for i in 0..bytes.len() {
         let mut forged = bytes.clone();
         forged[i] ^= 1;
-        assert_eq!(ring.open_link(&URL_SAFE_NO_PAD.encode(&forged)), None, "bit in byte {i}");
+        assert_eq!(
+            ring.open_link(&URL_SAFE_NO_PAD.encode(&forged)),
+            None,
+            "bit in byte {i}"
+        );
     }
     for len in 0..token.len() {
         assert_eq!(ring.open_link(&token[..len]), None, "truncated to {len}");

@@ -63,8 +63,8 @@ macro_rules! read_transaction {
 }
 
 mod accounts;
-mod cookies;
 mod consent;
+mod cookies;
 mod error;
 mod log;
 mod mail;
@@ -89,8 +89,8 @@ use time::{OffsetDateTime, UtcOffset};
 use uuid::Uuid;
 
 pub use accounts::{ApiToken, Session, User};
-pub use cookies::{CookieChoiceCount, StoredCookieChoice};
 pub use consent::{Consent, ConsentAnswer, ConsentSubject, StoredConsentEvent, Withdrawal};
+pub use cookies::{CookieChoiceCount, StoredCookieChoice};
 pub use error::StoreError;
 pub use log::Processing;
 pub use mail::{MAIL_MAX_ATTEMPTS, MailRetry, MailStatus, QueuedMail};

@@ -25,11 +25,13 @@ use crate::{Store, StoreError, new_id, timestamp};
 macro_rules! load_activity {
     ($tx:ident, $id:expr) => {{
         let id: &str = $id;
-        let row: Option<(sqlx::types::Json<kluis_domain::register::ProcessingActivity>, i64)> =
-            sqlx::query_as("SELECT document, version FROM activities WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *$tx)
-                .await?;
+        let row: Option<(
+            sqlx::types::Json<kluis_domain::register::ProcessingActivity>,
+            i64,
+        )> = sqlx::query_as("SELECT document, version FROM activities WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *$tx)
+            .await?;
         let (sqlx::types::Json(activity), version) = row.ok_or_else(|| StoreError::NotFound {
             what: "processing activity",
             id: id.to_string(),
@@ -318,7 +320,10 @@ impl Store {
 
     /// (pseudonym, identifier kind) under which the log records this person: their most
     /// reliable identifier.
-    pub(crate) fn log_subject(&self, identity: &SubjectIdentity) -> Result<(String, String), StoreError> {
+    pub(crate) fn log_subject(
+        &self,
+        identity: &SubjectIdentity,
+    ) -> Result<(String, String), StoreError> {
         let keys = self.keys()?;
         let (kind, value) = identity
             .identifiers()

@@ -185,10 +185,10 @@ macro_rules! on_both_backends {
 
 #[path = "web/consent.rs"]
 mod consent;
-#[path = "web/cookies.rs"]
-mod cookies;
 #[path = "web/consent_pages.rs"]
 mod consent_pages;
+#[path = "web/cookies.rs"]
+mod cookies;
 #[path = "web/inventory.rs"]
 mod inventory;
 #[path = "web/media.rs"]

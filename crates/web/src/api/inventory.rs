@@ -32,7 +32,12 @@ const CASE_HEADER: &str = "kluis-case";
 /// Most log entries one query returns.
 const MAX_LOG_ENTRIES: i64 = 1_000;
 
-pub(super) fn processing(state: &AppState, user: &ApiUser, trace: Trace, headers: &HeaderMap) -> Processing {
+pub(super) fn processing(
+    state: &AppState,
+    user: &ApiUser,
+    trace: Trace,
+    headers: &HeaderMap,
+) -> Processing {
     Processing {
         actor: Actor {
             kind: ActorKind::Staff,
@@ -71,7 +76,12 @@ pub(super) async fn scope(
 
 /// Logs a refused attempt on a subject. Logging failures are reported, not hidden, but
 /// do not turn the refusal into a different answer.
-pub(super) async fn refuse(state: &AppState, processing: &Processing, subject: Uuid, activities: &[String]) {
+pub(super) async fn refuse(
+    state: &AppState,
+    processing: &Processing,
+    subject: Uuid,
+    activities: &[String],
+) {
     if let Err(e) = state
         .store
         .record_refusal(processing, subject, activities)

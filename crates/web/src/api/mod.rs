@@ -13,10 +13,10 @@ use axum::Router;
 use axum::routing::{get, patch, post, put};
 use kluis_domain::register::{Agreement, Controller, ProcessingActivity, Processor};
 
+pub use consent::unsubscribe_url;
 pub use entity::Entity;
 pub use handlers::ApiJson;
 pub use openapi::{OPERATIONS, Operation, document};
-pub use consent::unsubscribe_url;
 pub use register::publish_statement;
 
 use crate::state::AppState;
