@@ -228,14 +228,7 @@ impl Store {
         guardian: Option<Uuid>,
     ) -> Result<Consent, StoreError> {
         let now = timestamp(processing.now);
-        let subject =
-            self.subject_unlogged(subject_id)
-                .await?
-                .ok_or_else(|| StoreError::NotFound {
-                    what: "data subject",
-                    id: subject_id.to_string(),
-                })?;
-        let log_subject = self.log_subject(&subject.identity)?;
+        let (subject, log_subject) = self.subject_for_log(subject_id).await?;
         let given_by = if guardian.is_some() {
             GivenBy::Guardian
         } else {
@@ -695,14 +688,7 @@ impl Store {
 
     /// The pseudonym the processing log knows a data subject by.
     pub async fn subject_log_pseudonym(&self, subject_id: Uuid) -> Result<String, StoreError> {
-        let subject =
-            self.subject_unlogged(subject_id)
-                .await?
-                .ok_or_else(|| StoreError::NotFound {
-                    what: "data subject",
-                    id: subject_id.to_string(),
-                })?;
-        Ok(self.log_subject(&subject.identity)?.0)
+        Ok(self.subject_for_log(subject_id).await?.1.0)
     }
 
     /// Whether any data subject has this e-mail address: the portal then mails it a link.

@@ -246,14 +246,7 @@ impl Store {
             .await?;
             return Err(refusal);
         }
-        let subject =
-            self.subject_unlogged(subject_id)
-                .await?
-                .ok_or_else(|| StoreError::NotFound {
-                    what: "data subject",
-                    id: subject_id.to_string(),
-                })?;
-        let log_subject = self.log_subject(&subject.identity)?;
+        let (_, log_subject) = self.subject_for_log(subject_id).await?;
         let created = write_transaction!(self, |tx| {
             let (activity, version) = load_activity!(tx, &view.item.activity);
             // A no-op UPDATE locks the consent (PostgreSQL; SQLite's write lock is already

@@ -461,14 +461,7 @@ impl Store {
         input: &RecordInput,
     ) -> Result<Record, StoreError> {
         let now = timestamp(processing.now);
-        let subject =
-            self.subject_unlogged(subject_id)
-                .await?
-                .ok_or_else(|| StoreError::NotFound {
-                    what: "data subject",
-                    id: subject_id.to_string(),
-                })?;
-        let log_subject = self.log_subject(&subject.identity)?;
+        let (subject, log_subject) = self.subject_for_log(subject_id).await?;
         let id = new_id(now)?;
         let record = write_transaction!(self, |tx| {
             let (activity, version) = load_activity!(tx, &input.activity);
@@ -725,14 +718,7 @@ impl Store {
                     .into(),
             ));
         }
-        let subject =
-            self.subject_unlogged(subject_id)
-                .await?
-                .ok_or_else(|| StoreError::NotFound {
-                    what: "data subject",
-                    id: subject_id.to_string(),
-                })?;
-        let log_subject = self.log_subject(&subject.identity)?;
+        let (_, log_subject) = self.subject_for_log(subject_id).await?;
         write_transaction!(self, |tx| {
             let (activity, version) = load_activity!(tx, activity_id);
             let mut entry = ActivityRef::from_activity(&activity, version).entry(
@@ -962,6 +948,23 @@ impl Store {
     }
 
     /// A subject without logging: for kluis's own bookkeeping, never shown as such.
+    /// A data subject that must exist, with the (pseudonym, identifier kind) the log
+    /// names them by.
+    pub(crate) async fn subject_for_log(
+        &self,
+        id: Uuid,
+    ) -> Result<(Subject, (String, String)), StoreError> {
+        let subject = self
+            .subject_unlogged(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "data subject",
+                id: id.to_string(),
+            })?;
+        let log_subject = self.log_subject(&subject.identity)?;
+        Ok((subject, log_subject))
+    }
+
     pub(crate) async fn subject_unlogged(&self, id: Uuid) -> Result<Option<Subject>, StoreError> {
         let row: Option<SubjectRow> = on_pool!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
