@@ -103,6 +103,11 @@ fn sha256_hex(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+/// What `api_tokens.token_hash` holds for an API token; None for what cannot be one.
+pub(crate) fn api_token_hash(secret: &str) -> Option<String> {
+    secret.starts_with(TOKEN_PREFIX).then(|| sha256_hex(secret))
+}
+
 /// Runs CPU-heavy work (argon2) off the async workers.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
@@ -338,11 +343,9 @@ impl Store {
         secret: &str,
         now: OffsetDateTime,
     ) -> Result<Option<User>, StoreError> {
-        if !secret.starts_with(TOKEN_PREFIX) {
+        let Some(hash) = api_token_hash(secret) else {
             return Ok(None);
-        }
-        let now = timestamp(now);
-        let hash = sha256_hex(secret);
+        };
         let row: Option<TokenUserRow> = on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT t.id, t.last_used_at, u.id, u.username, u.display_name, u.roles, u.disabled \
@@ -356,17 +359,31 @@ impl Store {
         let Some((token_id, last_used, id, username, display_name, roles, disabled)) = row else {
             return Ok(None);
         };
-        if last_used.is_none_or(|t| now - t >= TOKEN_USE_RESOLUTION) {
-            on_pool!(self, |pool| {
-                sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
-                    .bind(token_id)
-                    .bind(now)
-                    .execute(pool)
-                    .await
-                    .map(|_| ())
-            })?;
-        }
+        self.note_token_use(token_id, last_used, now).await?;
         Ok(Some(user((id, username, display_name, roles, disabled))))
+    }
+
+    /// Records that a token was used `now`, unless that was recorded less than
+    /// [`TOKEN_USE_RESOLUTION`] ago.
+    pub(crate) async fn note_token_use(
+        &self,
+        token_id: Uuid,
+        last_used: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let now = timestamp(now);
+        if last_used.is_some_and(|t| now - t < TOKEN_USE_RESOLUTION) {
+            return Ok(());
+        }
+        on_pool!(self, |pool| {
+            sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
+                .bind(token_id)
+                .bind(now)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
     }
 
     /// The API tokens of a user that are not revoked, oldest first.

@@ -15,6 +15,10 @@ use kluis_domain::processing_log::{ActorKind, LogAction};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
+use kluis_domain::access::Role;
+use sqlx::types::Json;
+
+use crate::accounts::{User, api_token_hash};
 use crate::log::{ActivityRef, Processing, append_log};
 use crate::vault::load_activity;
 use crate::{Store, StoreError, new_id, timestamp};
@@ -74,6 +78,121 @@ pub struct ConsentAnswer {
     /// The consent, when there is one (to mint an unsubscribe link).
     pub consent_id: Option<Uuid>,
     pub last_given_event: Option<i64>,
+}
+
+/// A consent check for the holder of an API token: who it is, whether they are assigned
+/// to the purpose, and the answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenConsentCheck {
+    pub user: User,
+    /// Whether the user is assigned to the purpose (need-to-know).
+    pub assigned: bool,
+    /// The processing activities' revision as read with the answers: what the caller knows
+    /// about the purpose is current if it was learnt at this revision.
+    pub activities_revision: i64,
+    /// One per person, in the order asked.
+    pub answers: Vec<ConsentAnswer>,
+}
+
+/// One consent row for a check: id, state, valid until, last given event.
+type CheckRow = (Uuid, String, Option<Date>, i64);
+
+/// The token's id and last use, its user, whether the user is assigned to the purpose, the
+/// activities' revision, then a consent of the first person (all NULL when there is none).
+type TokenCheckRow = (
+    Uuid,
+    Option<OffsetDateTime>,
+    Uuid,
+    String,
+    String,
+    Json<Vec<Role>>,
+    bool,
+    bool,
+    i64,
+    Option<Uuid>,
+    Option<String>,
+    Option<Date>,
+    Option<i64>,
+);
+
+/// The consents of one person for purpose `$1`, the person by data subject id `$2`.
+macro_rules! consent_by_subject {
+    () => {
+        "SELECT id, state, valid_until, last_given_event FROM consents \
+         WHERE activity_id = $1 AND subject_id = $2"
+    };
+}
+
+/// The consents of the people with e-mail address `$2` for purpose `$1` (several people may
+/// share an address). CROSS JOIN makes SQLite find the people by address first and then
+/// their consent by (subject, purpose); without statistics (kluis never runs ANALYZE) it
+/// would otherwise walk every consent of the purpose. PostgreSQL plans it as any join.
+macro_rules! consent_by_email {
+    () => {
+        "SELECT c.id, c.state, c.valid_until, c.last_given_event \
+         FROM data_subjects s CROSS JOIN consents c \
+         WHERE c.subject_id = s.id AND c.activity_id = $1 AND s.email = $2"
+    };
+}
+
+/// The user of the API token whose hash is `$3` (no row when the token is unknown, revoked
+/// or its user disabled), whether that user is assigned to purpose `$1`, the activities'
+/// revision, and the consents for `$1` that `$join` (one of the two below) finds for person
+/// `$2`: NULLs when there are none. Plain LEFT JOINs, so SQLite walks the indexes in this
+/// order and builds no temporary table.
+macro_rules! with_token {
+    ($join:expr) => {
+        concat!(
+            "SELECT t.id, t.last_used_at, u.id, u.username, u.display_name, u.roles, \
+             u.disabled, \
+             EXISTS (SELECT 1 FROM staff_assignments a \
+                     WHERE a.user_id = u.id AND a.activity_id = $1), \
+             (SELECT r.revision FROM revisions r WHERE r.name = 'activities'), \
+             c.id, c.state, c.valid_until, c.last_given_event \
+             FROM api_tokens t JOIN users u ON u.id = t.user_id ",
+            $join,
+            " WHERE t.token_hash = $3 AND NOT t.revoked AND NOT u.disabled"
+        )
+    };
+}
+
+/// For [`with_token!`]: the person by data subject id.
+macro_rules! join_by_subject {
+    () => {
+        "LEFT JOIN consents c ON c.subject_id = $2 AND c.activity_id = $1"
+    };
+}
+
+/// For [`with_token!`]: the people with e-mail address `$2`; someone known without consent
+/// to the purpose gives a row of NULLs too.
+macro_rules! join_by_email {
+    () => {
+        "LEFT JOIN data_subjects s ON s.email = $2 \
+         LEFT JOIN consents c ON c.subject_id = s.id AND c.activity_id = $1"
+    };
+}
+
+/// The [`CheckRow`]s of one person, on connection `$conn`.
+macro_rules! consent_rows {
+    ($conn:expr, $activity:expr, $person:expr) => {{
+        let rows: Vec<CheckRow> = match $person {
+            ConsentSubject::Id(id) => {
+                sqlx::query_as(consent_by_subject!())
+                    .bind($activity)
+                    .bind(*id)
+                    .fetch_all($conn)
+                    .await?
+            }
+            ConsentSubject::Email(email) => {
+                sqlx::query_as(consent_by_email!())
+                    .bind($activity)
+                    .bind(email.as_str())
+                    .fetch_all($conn)
+                    .await?
+            }
+        };
+        rows
+    }};
 }
 
 type ConsentRow = (Uuid, Uuid, String, String, Option<Date>, i64);
@@ -457,8 +576,10 @@ impl Store {
     ) -> Result<Vec<Withdrawal>, StoreError> {
         let ids: Vec<Uuid> = on_pool!(self, |pool| {
             sqlx::query_scalar(
-                "SELECT c.id FROM consents c JOIN data_subjects s ON s.id = c.subject_id \
-                 WHERE s.email = $1 AND c.activity_id = $2 ORDER BY c.id",
+                // CROSS JOIN: the people by address first (see `consent_by_email!`).
+                "SELECT c.id FROM data_subjects s CROSS JOIN consents c \
+                 WHERE c.subject_id = s.id AND s.email = $1 AND c.activity_id = $2 \
+                 ORDER BY c.id",
             )
             .bind(email.as_str())
             .bind(activity)
@@ -541,53 +662,118 @@ impl Store {
         people: &[ConsentSubject],
         now: OffsetDateTime,
     ) -> Result<Vec<ConsentAnswer>, StoreError> {
-        let mut out = Vec::with_capacity(people.len());
-        for person in people {
-            let rows: Vec<(Uuid, String, Option<Date>, i64)> =
-                on_pool!(self, |pool| {
-                    match person {
-                    ConsentSubject::Id(id) => sqlx::query_as(
-                        "SELECT id, state, valid_until, last_given_event FROM consents \
-                         WHERE activity_id = $1 AND subject_id = $2",
-                    )
-                    .bind(activity)
-                    .bind(*id)
-                    .fetch_all(pool)
-                    .await?,
-                    ConsentSubject::Email(email) => sqlx::query_as(
-                        "SELECT c.id, c.state, c.valid_until, c.last_given_event FROM consents c \
-                         JOIN data_subjects s ON s.id = c.subject_id \
-                         WHERE s.email = $2 AND c.activity_id = $1",
-                    )
-                    .bind(activity)
-                    .bind(email.as_str())
-                    .fetch_all(pool)
-                    .await?,
+        on_pool!(self, |pool| {
+            let mut conn = pool.acquire().await?;
+            let mut out = Vec::with_capacity(people.len());
+            for person in people {
+                out.push(answer(consent_rows!(&mut *conn, activity, person), now)?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// [`Store::check_consent`] for the holder of API token `secret`, together with what
+    /// authorising the check needs, in one query for the first person (and one more per
+    /// further person, on the same connection): a check is one database round trip.
+    ///
+    /// None when the token is unknown or revoked or its user disabled. The answers are read
+    /// before the caller decides whether the user may have them: the caller must refuse
+    /// (permission, [`TokenConsentCheck::assigned`]) before showing any.
+    pub async fn check_consent_with_token(
+        &self,
+        secret: &str,
+        activity: &str,
+        people: &[ConsentSubject],
+        now: OffsetDateTime,
+    ) -> Result<Option<TokenConsentCheck>, StoreError> {
+        let Some((first, rest)) = people.split_first() else {
+            return Err(StoreError::Invalid(
+                "a consent check asks about at least one person".into(),
+            ));
+        };
+        let Some(hash) = api_token_hash(secret) else {
+            return Ok(None);
+        };
+        let (rows, rest): (Vec<TokenCheckRow>, Vec<ConsentAnswer>) = on_pool!(self, |pool| {
+            let mut conn = pool.acquire().await?;
+            let rows: Vec<TokenCheckRow> = match first {
+                ConsentSubject::Id(id) => {
+                    sqlx::query_as(with_token!(join_by_subject!()))
+                        .bind(activity)
+                        .bind(*id)
+                        .bind(&hash)
+                        .fetch_all(&mut *conn)
+                        .await?
                 }
-                });
-            out.push(answer(rows, now)?);
-        }
-        Ok(out)
+                ConsentSubject::Email(email) => {
+                    sqlx::query_as(with_token!(join_by_email!()))
+                        .bind(activity)
+                        .bind(email.as_str())
+                        .bind(&hash)
+                        .fetch_all(&mut *conn)
+                        .await?
+                }
+            };
+            let mut answers = Vec::with_capacity(rest.len());
+            if !rows.is_empty() {
+                for person in rest {
+                    answers.push(answer(consent_rows!(&mut *conn, activity, person), now)?);
+                }
+            }
+            (rows, answers)
+        });
+        let Some(head) = rows.first() else {
+            return Ok(None);
+        };
+        let (token_id, last_used, assigned, activities_revision) = (head.0, head.1, head.7, head.8);
+        let user = User {
+            id: head.2,
+            username: head.3.clone(),
+            display_name: head.4.clone(),
+            roles: head.5.0.clone(),
+            disabled: head.6,
+        };
+        self.note_token_use(token_id, last_used, now).await?;
+        // Rows of NULLs (the LEFT JOINs) stand for no consent.
+        let first = rows
+            .into_iter()
+            .filter_map(|r| Some((r.9?, r.10?, r.11, r.12?)))
+            .collect();
+        let first = answer(first, now)?;
+        Ok(Some(TokenConsentCheck {
+            user,
+            assigned,
+            activities_revision,
+            answers: std::iter::once(first).chain(rest).collect(),
+        }))
     }
 
     /// The e-mail addresses that `activity` may use now: the mailing-list filter.
+    ///
+    /// The database joins them into one text (addresses hold no line breaks): handing a
+    /// million rows to sqlx one by one costs several times what the query itself does.
     pub async fn consented_emails(
         &self,
         activity: &str,
         now: OffsetDateTime,
     ) -> Result<Vec<String>, StoreError> {
         let today = now.date();
-        Ok(on_pool!(self, |pool| {
+        let joined: Option<String> = on_pool!(self, |pool| {
             sqlx::query_scalar(
-                "SELECT s.email FROM consents c JOIN data_subjects s ON s.id = c.subject_id \
+                "SELECT string_agg(s.email, $3) \
+                 FROM consents c JOIN data_subjects s ON s.id = c.subject_id \
                  WHERE c.activity_id = $1 AND c.state IN ('given', 'renewed') \
                  AND (c.valid_until IS NULL OR c.valid_until >= $2) AND s.email IS NOT NULL",
             )
             .bind(activity)
             .bind(today)
-            .fetch_all(pool)
+            .bind("\n")
+            .fetch_one(pool)
             .await?
-        }))
+        });
+        Ok(joined
+            .map(|all| all.split('\n').map(str::to_string).collect())
+            .unwrap_or_default())
     }
 
     /// A signed link that withdraws `consent` as it stands now.
@@ -819,10 +1005,7 @@ const PORTAL_LINK_AAD: &[u8] = b"kluis consent portal link";
 /// The withdraw error that [`Store::withdraw_by_link`] turns into [`LinkError::Superseded`].
 const SUPERSEDED: &str = "the link was made for an earlier consent";
 
-fn answer(
-    rows: Vec<(Uuid, String, Option<Date>, i64)>,
-    now: OffsetDateTime,
-) -> Result<ConsentAnswer, StoreError> {
+fn answer(rows: Vec<CheckRow>, now: OffsetDateTime) -> Result<ConsentAnswer, StoreError> {
     let mut best = ConsentAnswer {
         allowed: false,
         state: None,

@@ -554,7 +554,10 @@ impl Store {
     /// Whether the database answers: the health check.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let _: i64 = on_pool!(self, |pool| {
-            sqlx::query_scalar("SELECT 1").fetch_one(pool).await?
+            // BIGINT: PostgreSQL types a bare 1 as INT4, which does not decode as i64.
+            sqlx::query_scalar("SELECT CAST(1 AS BIGINT)")
+                .fetch_one(pool)
+                .await?
         });
         Ok(())
     }

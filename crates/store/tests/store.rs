@@ -73,7 +73,13 @@ stories!(
     passwords,
     api_tokens,
     sessions,
+    the_database_answers_the_health_check,
 );
+
+/// `/healthz` asks the store; it must answer on both backends.
+async fn the_database_answers_the_health_check(store: &Store) {
+    store.ping().await.expect("the health check");
+}
 
 const T0: OffsetDateTime = datetime!(2026-01-05 09:00:00 UTC);
 

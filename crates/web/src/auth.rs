@@ -49,18 +49,39 @@ impl FromRequestParts<AppState> for ApiUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = parts
+        BearerToken::from_request_parts(parts, state)
+            .await?
+            .user(state)
+            .await
+    }
+}
+
+/// The secret of `Authorization: Bearer kluis_...`, not checked yet: for a handler that
+/// checks it in the same database round trip as its own reads (the consent check).
+pub struct BearerToken(pub String);
+
+impl BearerToken {
+    /// The staff member the token belongs to.
+    pub async fn user(&self, state: &AppState) -> Result<ApiUser, ApiError> {
+        let user = state
+            .store
+            .user_for_api_token(&self.0, state.now())
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+        Ok(ApiUser(user))
+    }
+}
+
+impl FromRequestParts<AppState> for BearerToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
+        parts
             .headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or(ApiError::Unauthenticated)?;
-        let user = state
-            .store
-            .user_for_api_token(token, state.now())
-            .await?
-            .ok_or(ApiError::Unauthenticated)?;
-        Ok(ApiUser(user))
+            .map(|t| BearerToken(t.trim().to_string()))
+            .ok_or(ApiError::Unauthenticated)
     }
 }

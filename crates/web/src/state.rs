@@ -50,6 +50,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Serialised activity lists, valid for one activities revision of the database.
     pub activity_lists: Arc<Mutex<ActivityLists>>,
+    /// Whether purposes may ask consent, valid for one activities revision.
+    pub consent_purposes: Arc<Mutex<ConsentPurposes>>,
     /// Failed sign-ins per username, to slow down password guessing.
     pub login_throttle: Arc<Mutex<LoginThrottle>>,
 }
@@ -130,6 +132,53 @@ impl ActivityLists {
     }
 }
 
+/// What a consent check must know about its purpose, per processing activity, learnt at
+/// one activities revision.
+///
+/// Reading and parsing the activity's document would cost more than the rest of a check;
+/// the check reads the revision together with its answers, so a copy is never used once
+/// the register has changed, on this instance or another.
+#[derive(Default)]
+pub struct ConsentPurposes {
+    revision: i64,
+    purposes: HashMap<String, PurposeCheck>,
+}
+
+/// Whether a processing activity may be the purpose of a consent check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PurposeCheck {
+    OnConsent,
+    /// There is no such processing activity.
+    Unknown,
+    /// It may not ask consent; the reason, for the caller.
+    Refused(String),
+}
+
+impl ConsentPurposes {
+    /// Purposes kept at once; more distinct ones (e.g. unknown ids) start over.
+    const CAPACITY: usize = 1_024;
+
+    pub fn get(&self, revision: i64, purpose: &str) -> Option<PurposeCheck> {
+        if self.revision != revision {
+            return None;
+        }
+        self.purposes.get(purpose).cloned()
+    }
+
+    /// Keeps `check`, learnt after reading `revision`; what was learnt at a later revision
+    /// stays.
+    pub fn put(&mut self, revision: i64, purpose: &str, check: PurposeCheck) {
+        if revision < self.revision {
+            return;
+        }
+        if self.revision != revision || self.purposes.len() >= Self::CAPACITY {
+            self.purposes.clear();
+            self.revision = revision;
+        }
+        self.purposes.insert(purpose.to_string(), check);
+    }
+}
+
 impl AppState {
     pub fn new(store: Store, clock: Clock, settings: Settings) -> Self {
         AppState {
@@ -137,6 +186,7 @@ impl AppState {
             clock,
             settings: Arc::new(settings),
             activity_lists: Arc::default(),
+            consent_purposes: Arc::default(),
             login_throttle: Arc::default(),
         }
     }
@@ -173,6 +223,30 @@ mod tests {
             None,
             "a new window starts at one"
         );
+    }
+
+    #[test]
+    fn purposes_are_known_for_one_revision() {
+        let mut purposes = ConsentPurposes::default();
+        purposes.put(3, "nieuwsbrieven", PurposeCheck::OnConsent);
+        assert_eq!(
+            purposes.get(3, "nieuwsbrieven"),
+            Some(PurposeCheck::OnConsent)
+        );
+        assert_eq!(purposes.get(3, "werving"), None);
+        assert_eq!(
+            purposes.get(4, "nieuwsbrieven"),
+            None,
+            "the register changed"
+        );
+        purposes.put(4, "nieuwsbrieven", PurposeCheck::Unknown);
+        purposes.put(3, "werving", PurposeCheck::Refused("not on consent".into()));
+        assert_eq!(
+            purposes.get(4, "nieuwsbrieven"),
+            Some(PurposeCheck::Unknown),
+            "what an older read learnt does not replace a newer one"
+        );
+        assert_eq!(purposes.get(3, "werving"), None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The consent ledger on both backends.
 
+use kluis_domain::access::Role;
 use kluis_domain::consent::{
     ConsentEventKind, ConsentGiven, ConsentLink, ConsentMethod, ConsentState, GivenBy, LinkError,
     WithdrawalChannel,
@@ -24,6 +25,7 @@ stories!(
     a_child_consents_through_a_recorded_guardian,
     one_click_links_withdraw_once_and_never_a_later_consent,
     consent_ends_at_its_end_of_validity,
+    a_check_by_token_answers_with_its_user_assignment_and_revision,
 );
 
 const NOW: OffsetDateTime = datetime!(2026-11-23 10:00:00 UTC);
@@ -437,4 +439,139 @@ async fn consent_ends_at_its_end_of_validity(store: &Store) {
         .unwrap();
     assert_eq!(regiven.id, consent.id);
     assert_eq!(regiven.events[1].kind, ConsentEventKind::Given);
+}
+
+/// `check_consent_with_token`: the same answers as `check_consent`, with the token's user,
+/// whether they are assigned to the purpose and the activities' revision; nothing for a
+/// token that does not work; a withdrawal counts from the very next check.
+async fn a_check_by_token_answers_with_its_user_assignment_and_revision(store: &Store) {
+    register(store).await;
+    // An consented; Bram shares her address and withdrew; Chloé is known without consent.
+    let an = subscriber(store, AN_EMAIL, None).await;
+    let consent = store
+        .give_consent(&staff(), an, "nieuwsbrief", &given(), None)
+        .await
+        .unwrap();
+    let bram = subscriber(store, AN_EMAIL, None).await;
+    let bram_consent = store
+        .give_consent(&staff(), bram, "nieuwsbrief", &given(), None)
+        .await
+        .unwrap();
+    store
+        .withdraw_consent(&staff(), bram_consent.id, WithdrawalChannel::Staff)
+        .await
+        .unwrap();
+    subscriber(store, "chloe@example.be", None).await;
+    let people = [
+        ConsentSubject::Email(AN_EMAIL.parse().unwrap()),
+        ConsentSubject::Id(an),
+        ConsentSubject::Id(bram),
+        ConsentSubject::Email("chloe@example.be".parse().unwrap()),
+        ConsentSubject::Email("nobody@example.be".parse().unwrap()),
+        ConsentSubject::Id(Uuid::nil()),
+    ];
+    let tool = store
+        .create_user(
+            "tool",
+            "Nieuwsbrieftool",
+            "a long password",
+            &[Role::Application],
+            NOW,
+        )
+        .await
+        .unwrap();
+    let (token, _) = store.create_api_token(tool.id, "tool", NOW).await.unwrap();
+
+    let check = store
+        .check_consent_with_token(&token, "nieuwsbrief", &people, NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(check.user, tool);
+    assert!(!check.assigned);
+    assert_eq!(
+        check.activities_revision,
+        store.activities_revision().await.unwrap()
+    );
+    let expected = store
+        .check_consent("nieuwsbrief", &people, NOW)
+        .await
+        .unwrap();
+    assert_eq!(check.answers, expected);
+    let allowed: Vec<bool> = check.answers.iter().map(|a| a.allowed).collect();
+    assert_eq!(allowed, [true, true, false, false, false, false]);
+    assert_eq!(check.answers[0].consent_id, Some(consent.id));
+    assert_eq!(check.answers[2].state, Some(ConsentState::Withdrawn));
+    assert_eq!(check.answers[3].state, None);
+    // Every person asked first goes through the joined query.
+    for (k, person) in people.iter().enumerate() {
+        let alone = store
+            .check_consent_with_token(&token, "nieuwsbrief", std::slice::from_ref(person), NOW)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(alone.answers, [expected[k].clone()], "person {k}");
+    }
+    assert!(
+        store.api_tokens(tool.id).await.unwrap()[0]
+            .last_used_at
+            .is_some(),
+        "the use is recorded"
+    );
+
+    // Assigned; the register changes; An withdraws.
+    store
+        .assign_activity(tool.id, "nieuwsbrief", "dpo", NOW)
+        .await
+        .unwrap();
+    let before = store.activities_revision().await.unwrap();
+    let mut renamed = store.register().await.unwrap();
+    renamed.activities[1].name = Text::nl("Werving");
+    store
+        .import_register(&renamed, false, "test", NOW)
+        .await
+        .unwrap();
+    store
+        .withdraw_consent(&citizen(NOW), consent.id, WithdrawalChannel::OneClick)
+        .await
+        .unwrap();
+    let check = store
+        .check_consent_with_token(&token, "nieuwsbrief", &people[..2], NOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(check.assigned);
+    assert!(check.activities_revision > before);
+    assert!(check.answers.iter().all(|a| !a.allowed));
+
+    // Tokens that do not work get nothing; nobody to ask about is a mistake.
+    for bad in ["kluis_forged", "", "not-a-token"] {
+        let none = store
+            .check_consent_with_token(bad, "nieuwsbrief", &people, NOW)
+            .await
+            .unwrap();
+        assert_eq!(none, None, "{bad:?}");
+    }
+    let empty = store
+        .check_consent_with_token(&token, "nieuwsbrief", &[], NOW)
+        .await;
+    assert!(matches!(empty, Err(StoreError::Invalid(_))), "{empty:?}");
+    store.set_user_disabled("tool", true).await.unwrap();
+    assert_eq!(
+        store
+            .check_consent_with_token(&token, "nieuwsbrief", &people, NOW)
+            .await
+            .unwrap(),
+        None
+    );
+    store.set_user_disabled("tool", false).await.unwrap();
+    let token_id = store.api_tokens(tool.id).await.unwrap()[0].id;
+    store.revoke_api_token(token_id).await.unwrap();
+    assert_eq!(
+        store
+            .check_consent_with_token(&token, "nieuwsbrief", &people, NOW)
+            .await
+            .unwrap(),
+        None
+    );
 }

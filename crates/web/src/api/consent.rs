@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::header::{HeaderMap, LOCATION};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use kluis_domain::access::Permission;
+use kluis_domain::access::{Clearance, Permission};
 use kluis_domain::consent::{
     ConsentEventKind, ConsentGiven, ConsentState, GivenBy, WithdrawalChannel,
 };
@@ -21,9 +21,9 @@ use uuid::Uuid;
 
 use super::handlers::ApiJson;
 use super::inventory::{invalid, processing, refuse, scope};
-use crate::auth::ApiUser;
+use crate::auth::{ApiUser, BearerToken};
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, PurposeCheck};
 use crate::trace::Trace;
 
 /// Most people one consent check asks about: a mailing of a few thousand takes a few calls.
@@ -342,49 +342,80 @@ fn check_person(index: usize, person: CheckPerson) -> Result<ConsentSubject, Api
     }
 }
 
-/// `POST /api/v1/consent/check`: may `purpose` use these people's data now? For other
-/// applications of the authority (a newsletter tool) with an `application` token assigned
-/// to the purpose.
-pub async fn check(
-    State(state): State<AppState>,
-    user: ApiUser,
-    ApiJson(body): ApiJson<CheckRequest>,
-) -> Result<Json<CheckResponse>, ApiError> {
-    user.require(Permission::CheckConsent)?;
-    if body.people.is_empty() || body.people.len() > MAX_CHECK_PEOPLE {
+/// The people a check asks about, or why the request is bad.
+fn check_people(people: Vec<CheckPerson>) -> Result<Vec<ConsentSubject>, ApiError> {
+    if people.is_empty() || people.len() > MAX_CHECK_PEOPLE {
         return Err(ApiError::BadRequest(format!(
             "ask about 1 to {MAX_CHECK_PEOPLE} people at once; this asked about {}",
-            body.people.len()
+            people.len()
         )));
     }
-    let people = body
-        .people
+    people
         .into_iter()
         .enumerate()
         .map(|(i, p)| check_person(i, p))
-        .collect::<Result<Vec<_>, _>>()?;
-    let clearance = state.store.clearance(user.0.id).await?;
-    clearance
-        .check_consent(&body.purpose)
-        .map_err(|r| ApiError::Forbidden(r.to_string()))?;
-    let activity =
-        state
-            .store
-            .activity(&body.purpose)
-            .await?
-            .ok_or_else(|| ApiError::NotFound {
-                what: "processing activity",
-                id: body.purpose.clone(),
-            })?;
-    kluis_domain::consent::check_activity(&activity.value)
-        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+        .collect()
+}
+
+/// `POST /api/v1/consent/check`: may `purpose` use these people's data now? For other
+/// applications of the authority (a newsletter tool) with an `application` token assigned
+/// to the purpose.
+///
+/// Built for many calls a second: the token, its user, the assignment, the activities'
+/// revision and the first person's consent come in one query
+/// ([`kluis_store::Store::check_consent_with_token`]), and whether the purpose may ask
+/// consent is remembered per activities revision. Nothing about consent is cached, so a
+/// withdrawal counts from the very next check, on every instance.
+pub async fn check(
+    State(state): State<AppState>,
+    token: BearerToken,
+    body: Result<ApiJson<CheckRequest>, ApiError>,
+) -> Result<Json<CheckResponse>, ApiError> {
+    let request = body.and_then(|ApiJson(b)| Ok((b.purpose, check_people(b.people)?)));
+    let (purpose, people) = match request {
+        Ok(request) => request,
+        Err(bad_request) => {
+            // Who may ask comes before what is wrong with the question.
+            token
+                .user(&state)
+                .await?
+                .require(Permission::CheckConsent)?;
+            return Err(bad_request);
+        }
+    };
     let now = state.now();
-    let answers = state
+    let checked = state
         .store
-        .check_consent(&body.purpose, &people, now)
-        .await?;
+        .check_consent_with_token(&token.0, &purpose, &people, now)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    ApiUser(checked.user.clone()).require(Permission::CheckConsent)?;
+    // Clearance::check_consent reads only the roles and the assignment to this purpose.
+    let clearance = Clearance {
+        roles: checked.user.roles,
+        activities: checked
+            .assigned
+            .then(|| purpose.clone())
+            .into_iter()
+            .collect(),
+        confidentiality_signed_on: None,
+    };
+    clearance
+        .check_consent(&purpose)
+        .map_err(|r| ApiError::Forbidden(r.to_string()))?;
+    match purpose_check(&state, &purpose, checked.activities_revision).await? {
+        PurposeCheck::OnConsent => {}
+        PurposeCheck::Unknown => {
+            return Err(ApiError::NotFound {
+                what: "processing activity",
+                id: purpose,
+            });
+        }
+        PurposeCheck::Refused(why) => return Err(ApiError::Unprocessable(why)),
+    }
     let keys_available = state.store.has_keys();
-    let results = answers
+    let results = checked
+        .answers
         .into_iter()
         .map(|a| {
             let unsubscribe_url = match (a.allowed, a.consent_id, a.last_given_event) {
@@ -403,10 +434,34 @@ pub async fn check(
             }
         })
         .collect();
-    Ok(Json(CheckResponse {
-        purpose: body.purpose,
-        results,
-    }))
+    Ok(Json(CheckResponse { purpose, results }))
+}
+
+/// Whether `purpose` may ask consent, as of activities revision `revision` (or later).
+async fn purpose_check(
+    state: &AppState,
+    purpose: &str,
+    revision: i64,
+) -> Result<PurposeCheck, ApiError> {
+    let known = state
+        .consent_purposes
+        .lock()
+        .ok()
+        .and_then(|p| p.get(revision, purpose));
+    if let Some(check) = known {
+        return Ok(check);
+    }
+    let check = match state.store.activity(purpose).await? {
+        None => PurposeCheck::Unknown,
+        Some(activity) => match kluis_domain::consent::check_activity(&activity.value) {
+            Ok(()) => PurposeCheck::OnConsent,
+            Err(e) => PurposeCheck::Refused(e.to_string()),
+        },
+    };
+    if let Ok(mut purposes) = state.consent_purposes.lock() {
+        purposes.put(revision, purpose, check.clone());
+    }
+    Ok(check)
 }
 
 /// `GET /api/v1/consents/{id}/iso27560`: the consent as an ISO/IEC TS 27560 consent

@@ -336,3 +336,67 @@ async fn consent_story(h: Harness) {
         .await;
     problem(s, &hd, &b, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_check_sees_at_once_when_a_purpose_may_no_longer_ask_consent() {
+    on_both_backends!(purpose_change_story);
+}
+
+/// The check remembers per register revision whether a purpose may ask consent: a change to
+/// the register counts from the very next check.
+async fn purpose_change_story(h: Harness) {
+    let (s, _, b) = h
+        .import(include_str!("../../../../examples/limburg.yaml"), &h.dpo)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let check =
+        |purpose: &str| json!({"purpose": purpose, "people": [{"email": "an.peeters@example.be"}]});
+    for _ in 0..2 {
+        let (s, _, b) = h
+            .call(
+                Method::POST,
+                "/api/v1/consent/check",
+                &h.dpo,
+                Some(check(NEWSLETTER)),
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(json_body(&b)["results"][0]["allowed"], false);
+    }
+    let (s, hd, b) = h
+        .call(
+            Method::POST,
+            "/api/v1/consent/check",
+            &h.dpo,
+            Some(check("limburg-bestaat-niet")),
+            &[],
+        )
+        .await;
+    let p = problem(s, &hd, &b, StatusCode::NOT_FOUND);
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("limburg-bestaat-niet"),
+        "{p}"
+    );
+
+    // The newsletter is retired (pruned from the register): the next check refuses it.
+    let mut register = h.store.register().await.unwrap();
+    register.activities.retain(|a| a.id != NEWSLETTER);
+    h.store
+        .import_register(&register, true, "test", super::NOW)
+        .await
+        .unwrap();
+    let (s, hd, b) = h
+        .call(
+            Method::POST,
+            "/api/v1/consent/check",
+            &h.dpo,
+            Some(check(NEWSLETTER)),
+            &[],
+        )
+        .await;
+    problem(s, &hd, &b, StatusCode::UNPROCESSABLE_ENTITY);
+}
