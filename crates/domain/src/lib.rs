@@ -5,6 +5,7 @@ pub mod vocabulary;
 
 pub mod access;
 pub mod art30;
+pub mod calendar;
 pub mod category;
 pub mod completeness;
 pub mod consent;
@@ -21,6 +22,7 @@ pub mod processing_log;
 pub mod register;
 pub mod register_file;
 pub mod retention;
+pub mod rights;
 pub mod statement;
 pub mod text;
 pub mod trace;

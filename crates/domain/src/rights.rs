@@ -1,0 +1,957 @@
+//! Data-subject rights requests (GDPR art. 12-22): the rights, the response deadline, the
+//! life of a request as a state machine, and decisions per right and processing activity.
+//!
+//! The state machine is the one place that says what may happen next: no data is released
+//! before the requester's identity is verified, a refused request is never fulfilled, a
+//! closed one never changes.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::Date;
+
+use crate::calendar::working_day_on_or_after;
+use crate::legal::LegalBasis;
+use crate::register::{Country, ProcessingActivity};
+use crate::retention::{RetentionRule, add_months};
+use crate::text::Text;
+
+crate::vocabulary! {
+    /// A right a data subject exercises.
+    pub enum Right: "right" {
+        Access = "access",
+        Rectification = "rectification",
+        Erasure = "erasure",
+        Restriction = "restriction",
+        Objection = "objection",
+        Portability = "portability",
+        /// Not to be subject to a decision based solely on automated processing.
+        NoAutomatedDecision = "no_automated_decision",
+        ConsentWithdrawal = "consent_withdrawal",
+    }
+}
+
+impl Right {
+    /// The article of the GDPR that grants the right.
+    pub fn article(self) -> &'static str {
+        match self {
+            Right::Access => "art. 15",
+            Right::Rectification => "art. 16",
+            Right::Erasure => "art. 17",
+            Right::Restriction => "art. 18",
+            Right::Objection => "art. 21",
+            Right::Portability => "art. 20",
+            Right::NoAutomatedDecision => "art. 22",
+            Right::ConsentWithdrawal => "art. 7(3)",
+        }
+    }
+
+    /// Whether recipients must be told when the right is carried out (art. 19).
+    pub fn tell_recipients(self) -> bool {
+        matches!(
+            self,
+            Right::Rectification | Right::Erasure | Right::Restriction
+        )
+    }
+}
+
+crate::vocabulary! {
+    /// How a request reached the authority.
+    pub enum RequestChannel: "request_channel" {
+        /// The form on kluis's public site ("the fastest way").
+        Portal = "portal",
+        Email = "email",
+        Letter = "letter",
+        Desk = "desk",
+    }
+}
+
+/// The month allowed to answer, counted from receipt as Regulation 1182/71 counts months,
+/// and its one extension (art. 12(3)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponseDeadline {
+    pub received_on: Date,
+    /// The controller's country decides which days are public holidays.
+    pub country: Country,
+    /// One month after receipt, moved to a working day.
+    pub first_due_on: Date,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension: Option<DeadlineExtension>,
+}
+
+/// An extension of the response deadline by one or two months.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadlineExtension {
+    pub months: u8,
+    /// Why more time is needed (complexity, number of requests), as told to the person.
+    pub reason: String,
+    /// When the person was told, which must be within the first month.
+    pub told_on: Date,
+    pub due_on: Date,
+}
+
+/// Whether a request is late.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "days")]
+pub enum Urgency {
+    /// Past the deadline by this many days.
+    Overdue(i64),
+    /// Due within [`DUE_SOON_DAYS`] days: this many are left (0 = today).
+    DueSoon(i64),
+    OnTime,
+}
+
+/// Days before the deadline from which a request shows as due soon.
+pub const DUE_SOON_DAYS: i64 = 7;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeadlineError {
+    #[error("the deadline was already extended once; art. 12(3) allows one extension")]
+    AlreadyExtended,
+    #[error("an extension is one or two months (art. 12(3)); {0} is not allowed")]
+    BadLength(u8),
+    #[error("an extension needs the reason told to the person")]
+    NoReason,
+    #[error(
+        "the person must be told of the extension within the first month, by {first_due_on}; \
+         {told_on} is too late, so the request must be answered by {first_due_on}"
+    )]
+    ToldTooLate { told_on: Date, first_due_on: Date },
+    #[error("the person cannot have been told on {told_on}, before the request arrived")]
+    ToldBeforeReceipt { told_on: Date },
+    #[error("the date is outside the calendar kluis can count in")]
+    OutOfRange,
+}
+
+impl ResponseDeadline {
+    /// The deadline of a request received on `received_on` by a controller in `country`:
+    /// 5 March → 5 April, 31 January → 28 (or 29) February, moved to the next working day
+    /// when it falls on a Saturday, Sunday or public holiday.
+    pub fn new(received_on: Date, country: Country) -> Result<Self, DeadlineError> {
+        let end = add_months(received_on, 1).map_err(|_| DeadlineError::OutOfRange)?;
+        Ok(ResponseDeadline {
+            received_on,
+            country,
+            first_due_on: working_day_on_or_after(country, end),
+            extension: None,
+        })
+    }
+
+    /// The date the request must be answered by.
+    pub fn due_on(&self) -> Date {
+        self.extension
+            .as_ref()
+            .map_or(self.first_due_on, |e| e.due_on)
+    }
+
+    /// Extends the deadline by `months` (1 or 2) further months, counted from the end of
+    /// the first month; allowed once, with a reason told to the person within that month.
+    pub fn extend(&self, months: u8, reason: &str, told_on: Date) -> Result<Self, DeadlineError> {
+        if self.extension.is_some() {
+            return Err(DeadlineError::AlreadyExtended);
+        }
+        if !(1..=2).contains(&months) {
+            return Err(DeadlineError::BadLength(months));
+        }
+        if reason.trim().is_empty() {
+            return Err(DeadlineError::NoReason);
+        }
+        if told_on < self.received_on {
+            return Err(DeadlineError::ToldBeforeReceipt { told_on });
+        }
+        if told_on > self.first_due_on {
+            return Err(DeadlineError::ToldTooLate {
+                told_on,
+                first_due_on: self.first_due_on,
+            });
+        }
+        let end = add_months(self.received_on, 1 + i64::from(months))
+            .map_err(|_| DeadlineError::OutOfRange)?;
+        Ok(ResponseDeadline {
+            extension: Some(DeadlineExtension {
+                months,
+                reason: reason.trim().to_string(),
+                told_on,
+                due_on: working_day_on_or_after(self.country, end),
+            }),
+            ..self.clone()
+        })
+    }
+
+    /// How late the request is on `today`.
+    pub fn urgency(&self, today: Date) -> Urgency {
+        let left = (self.due_on() - today).whole_days();
+        if left < 0 {
+            Urgency::Overdue(-left)
+        } else if left <= DUE_SOON_DAYS {
+            Urgency::DueSoon(left)
+        } else {
+            Urgency::OnTime
+        }
+    }
+}
+
+crate::vocabulary! {
+    /// Where a request stands.
+    pub enum Stage: "request_stage" {
+        /// Filed; no receipt yet.
+        Received = "received",
+        /// The receipt was sent; the requester's identity is to be checked.
+        Acknowledged = "acknowledged",
+        /// The requester was asked for more to prove who they are.
+        IdentityRequested = "identity_requested",
+        /// The requester is who they say (or acts for a child or ward of theirs).
+        IdentityVerified = "identity_verified",
+        /// Every right asked has a decision per processing activity.
+        Decided = "decided",
+        /// What was granted has been carried out everywhere.
+        Fulfilled = "fulfilled",
+        /// The closing letter went out; nothing changes any more.
+        Closed = "closed",
+    }
+}
+
+crate::vocabulary! {
+    /// The request statuses of the Data Privacy Vocabulary (DPV), for exchange.
+    pub enum DpvRequestStatus: "dpv_request_status" {
+        Initiated = "initiated",
+        Acknowledged = "acknowledged",
+        Accepted = "accepted",
+        Rejected = "rejected",
+        RequiresAction = "requires_action",
+        Fulfilled = "fulfilled",
+        Unfulfilled = "unfulfilled",
+    }
+}
+
+impl DpvRequestStatus {
+    /// The DPV concept.
+    pub fn dpv(self) -> &'static str {
+        match self {
+            DpvRequestStatus::Initiated => "dpv:RequestInitiated",
+            DpvRequestStatus::Acknowledged => "dpv:RequestAcknowledged",
+            DpvRequestStatus::Accepted => "dpv:RequestAccepted",
+            DpvRequestStatus::Rejected => "dpv:RequestRejected",
+            DpvRequestStatus::RequiresAction => "dpv:RequestRequiresAction",
+            DpvRequestStatus::Fulfilled => "dpv:RequestFulfilled",
+            DpvRequestStatus::Unfulfilled => "dpv:RequestUnfulfilled",
+        }
+    }
+}
+
+crate::vocabulary! {
+    /// What was decided on one right for one processing activity.
+    pub enum Outcome: "decision_outcome" {
+        Granted = "granted",
+        PartlyGranted = "partly_granted",
+        Refused = "refused",
+    }
+}
+
+crate::vocabulary! {
+    /// Why a right is refused, wholly or in part.
+    pub enum RefusalGround: "refusal_ground" {
+        /// A legal obligation requires keeping or processing the data (art. 17(3)(b)).
+        LegalObligation = "legal_obligation",
+        /// The processing is necessary for a task in the public interest or in the exercise
+        /// of official authority (art. 17(3)(b), art. 20(3)).
+        PublicTask = "public_task",
+        /// Archiving in the public interest under archive law (art. 17(3)(d), art. 89).
+        ArchiveLaw = "archive_law",
+        /// Compelling legitimate grounds that override the person's interests (art. 21(1)).
+        CompellingGrounds = "compelling_grounds",
+        /// Public safety or the prevention of offences, as a law restricting the right
+        /// provides (art. 23(1)(c)-(d)).
+        PublicSafety = "public_safety",
+        /// Giving the data would harm the rights and freedoms of others (art. 15(4), 20(4)).
+        RightsOfOthers = "rights_of_others",
+        /// The right does not apply to this processing (e.g. portability of data not
+        /// processed on consent or contract, art. 20(1)).
+        NotApplicable = "not_applicable",
+        /// The request is manifestly unfounded or excessive (art. 12(5)).
+        ManifestlyUnfounded = "manifestly_unfounded",
+    }
+}
+
+impl RefusalGround {
+    /// The article the ground rests on, for the letter.
+    pub fn article(self, right: Right) -> &'static str {
+        match (self, right) {
+            (RefusalGround::PublicTask, Right::Portability) => "art. 20(3)",
+            (RefusalGround::NotApplicable, Right::Portability) => "art. 20(1)",
+            (RefusalGround::NotApplicable, Right::Objection) => "art. 21(1)",
+            (RefusalGround::NotApplicable, _) => right.article(),
+            (RefusalGround::LegalObligation | RefusalGround::PublicTask, _) => "art. 17(3)(b)",
+            (RefusalGround::ArchiveLaw, _) => "art. 17(3)(d)",
+            (RefusalGround::CompellingGrounds, _) => "art. 21(1)",
+            (RefusalGround::PublicSafety, _) => "art. 23(1)",
+            (RefusalGround::RightsOfOthers, Right::Portability) => "art. 20(4)",
+            (RefusalGround::RightsOfOthers, _) => "art. 15(4)",
+            (RefusalGround::ManifestlyUnfounded, _) => "art. 12(5)",
+        }
+    }
+
+    /// Whether the ground can refuse `right` at all.
+    pub fn fits(self, right: Right) -> bool {
+        use RefusalGround as G;
+        match self {
+            G::NotApplicable | G::ManifestlyUnfounded => true,
+            G::LegalObligation | G::ArchiveLaw => {
+                matches!(right, Right::Erasure | Right::Restriction)
+            }
+            G::PublicTask => matches!(right, Right::Erasure | Right::Portability),
+            G::CompellingGrounds => right == Right::Objection,
+            G::PublicSafety => matches!(
+                right,
+                Right::Objection | Right::Access | Right::Erasure | Right::Restriction
+            ),
+            G::RightsOfOthers => matches!(right, Right::Access | Right::Portability),
+        }
+    }
+}
+
+/// The decision on one right for one processing activity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    pub right: Right,
+    pub activity: String,
+    pub outcome: Outcome,
+    /// Required when the right is refused or partly granted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grounds: Vec<RefusalGround>,
+    /// Always given: the person reads why.
+    pub motivation: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecisionError {
+    #[error("the decision on {right} for {activity} needs a motivation")]
+    NoMotivation { right: Right, activity: String },
+    #[error("a refusal of {right} for {activity} must name its ground")]
+    NoGround { right: Right, activity: String },
+    #[error("{right} for {activity} is granted, so it has no refusal ground")]
+    GroundOnGrant { right: Right, activity: String },
+    #[error("'{ground}' cannot refuse {right} ({activity})")]
+    GroundDoesNotFit {
+        ground: RefusalGround,
+        right: Right,
+        activity: String,
+    },
+    #[error("{right} was not asked for in this request")]
+    NotAsked { right: Right },
+    #[error("{right} for {activity} is decided twice")]
+    Twice { right: Right, activity: String },
+    #[error("{right} has no decision yet: decide it for at least one processing activity")]
+    Undecided { right: Right },
+}
+
+impl Decision {
+    /// Checks the decision on its own: a motivation, and grounds exactly when refused.
+    pub fn check(&self) -> Result<(), DecisionError> {
+        let (right, activity) = (self.right, self.activity.clone());
+        if self.motivation.trim().is_empty() {
+            return Err(DecisionError::NoMotivation { right, activity });
+        }
+        match self.outcome {
+            Outcome::Granted if !self.grounds.is_empty() => {
+                Err(DecisionError::GroundOnGrant { right, activity })
+            }
+            Outcome::Refused | Outcome::PartlyGranted if self.grounds.is_empty() => {
+                Err(DecisionError::NoGround { right, activity })
+            }
+            _ => match self.grounds.iter().find(|g| !g.fits(right)) {
+                Some(&ground) => Err(DecisionError::GroundDoesNotFit {
+                    ground,
+                    right,
+                    activity,
+                }),
+                None => Ok(()),
+            },
+        }
+    }
+
+    /// Whether something is to be carried out.
+    pub fn grants(&self) -> bool {
+        self.outcome != Outcome::Refused
+    }
+}
+
+/// Checks a request's decisions together: each valid, each for a right that was asked, no
+/// right and activity twice, and every right asked decided at least once.
+pub fn check_decisions(asked: &[Right], decisions: &[Decision]) -> Result<(), DecisionError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for d in decisions {
+        d.check()?;
+        if !asked.contains(&d.right) {
+            return Err(DecisionError::NotAsked { right: d.right });
+        }
+        if !seen.insert((d.right, d.activity.as_str())) {
+            return Err(DecisionError::Twice {
+                right: d.right,
+                activity: d.activity.clone(),
+            });
+        }
+    }
+    match asked
+        .iter()
+        .find(|r| !decisions.iter().any(|d| d.right == **r))
+    {
+        Some(&right) => Err(DecisionError::Undecided { right }),
+        None => Ok(()),
+    }
+}
+
+/// What the register says the decision on `right` for `activity` should be, when it
+/// decides it: the caseworker confirms or changes it. None when the case must be judged.
+pub fn default_decision(right: Right, activity: &ProcessingActivity) -> Option<DefaultDecision> {
+    let bases: Vec<LegalBasis> = activity.legal_bases.iter().map(|c| c.basis).collect();
+    let has = |b: LegalBasis| bases.contains(&b);
+    let public_task = has(LegalBasis::PublicInterest) || has(LegalBasis::OfficialAuthority);
+    let archive_law = activity
+        .retention
+        .iter()
+        .any(|s| matches!(s.rule, RetentionRule::ArchiveLaw { .. }));
+    let refuse = |ground: RefusalGround, why: Text| {
+        Some(DefaultDecision {
+            outcome: Outcome::Refused,
+            ground,
+            motivation: why,
+        })
+    };
+    match right {
+        Right::Erasure if has(LegalBasis::LegalObligation) => refuse(
+            RefusalGround::LegalObligation,
+            text(
+                "Wij moeten deze gegevens bewaren omdat een wettelijke verplichting dat oplegt.",
+                "We must keep this data because a legal obligation requires it.",
+                "Nous devons conserver ces données parce qu'une obligation légale l'impose.",
+            ),
+        ),
+        Right::Erasure if archive_law => refuse(
+            RefusalGround::ArchiveLaw,
+            text(
+                "De archiefwetgeving verplicht ons deze gegevens te bewaren.",
+                "Archive law requires us to keep this data.",
+                "La législation sur les archives nous oblige à conserver ces données.",
+            ),
+        ),
+        Right::Erasure if public_task => refuse(
+            RefusalGround::PublicTask,
+            text(
+                "Wij hebben deze gegevens nodig voor een taak van algemeen belang of openbaar \
+                 gezag die ons is opgedragen.",
+                "We need this data for a task in the public interest or in the exercise of \
+                 official authority entrusted to us.",
+                "Nous avons besoin de ces données pour une mission d'intérêt public ou relevant \
+                 de l'autorité publique qui nous est confiée.",
+            ),
+        ),
+        Right::Portability if !has(LegalBasis::Consent) && !has(LegalBasis::Contract) => {
+            if public_task {
+                refuse(
+                    RefusalGround::PublicTask,
+                    text(
+                        "Het recht op overdraagbaarheid geldt niet voor een verwerking die nodig \
+                         is voor een taak van algemeen belang of openbaar gezag.",
+                        "The right to data portability does not apply to processing necessary \
+                         for a task in the public interest or in the exercise of official \
+                         authority.",
+                        "Le droit à la portabilité ne s'applique pas au traitement nécessaire à \
+                         une mission d'intérêt public ou relevant de l'autorité publique.",
+                    ),
+                )
+            } else {
+                refuse(
+                    RefusalGround::NotApplicable,
+                    text(
+                        "Het recht op overdraagbaarheid geldt alleen voor gegevens die wij op \
+                         basis van uw toestemming of een overeenkomst verwerken.",
+                        "The right to data portability applies only to data we process on \
+                         your consent or under a contract.",
+                        "Le droit à la portabilité ne s'applique qu'aux données traitées sur la \
+                         base de votre consentement ou d'un contrat.",
+                    ),
+                )
+            }
+        }
+        Right::Objection if !public_task && !has(LegalBasis::LegitimateInterests) => refuse(
+            RefusalGround::NotApplicable,
+            text(
+                "Het recht van bezwaar geldt alleen voor een verwerking voor een taak van \
+                     algemeen belang of een gerechtvaardigd belang; rust de verwerking op uw \
+                     toestemming, dan kunt u die intrekken.",
+                "The right to object applies only to processing for a task in the public \
+                     interest or a legitimate interest; where processing rests on your \
+                     consent, you can withdraw it.",
+                "Le droit d'opposition ne s'applique qu'au traitement fondé sur une mission \
+                     d'intérêt public ou un intérêt légitime ; si le traitement repose sur \
+                     votre consentement, vous pouvez le retirer.",
+            ),
+        ),
+        Right::ConsentWithdrawal if !has(LegalBasis::Consent) => refuse(
+            RefusalGround::NotApplicable,
+            text(
+                "Deze verwerking rust niet op uw toestemming; er is geen toestemming om in te \
+                 trekken.",
+                "This processing does not rest on your consent; there is no consent to \
+                 withdraw.",
+                "Ce traitement ne repose pas sur votre consentement ; il n'y a pas de \
+                 consentement à retirer.",
+            ),
+        ),
+        _ => None,
+    }
+}
+
+fn text(nl: &str, en: &str, fr: &str) -> Text {
+    Text::nl(nl)
+        .with(crate::text::Lang::En, en)
+        .with(crate::text::Lang::Fr, fr)
+}
+
+/// A decision the register supplies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DefaultDecision {
+    pub outcome: Outcome,
+    pub ground: RefusalGround,
+    pub motivation: Text,
+}
+
+/// A step in the life of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// The receipt went out (page and mail).
+    Acknowledge,
+    /// The requester is asked for more to prove who they are.
+    RequestIdentity,
+    /// The caseworker compared the ID with the inventory and is satisfied.
+    VerifyIdentity,
+    /// Decisions on every right asked.
+    Decide,
+    /// What was granted has been carried out.
+    Fulfil,
+    /// The closing letter went out.
+    Close,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Step::Acknowledge => "acknowledge",
+            Step::RequestIdentity => "ask for proof of identity",
+            Step::VerifyIdentity => "verify the identity",
+            Step::Decide => "decide",
+            Step::Fulfil => "fulfil",
+            Step::Close => "close",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a request that is {stage} cannot {step}: {why}")]
+pub struct IllegalStep {
+    pub stage: Stage,
+    pub step: Step,
+    pub why: &'static str,
+}
+
+/// Where a request goes after `step`, or why it cannot. `grants` says whether any decision
+/// grants something (it decides between fulfilling and closing after a decision).
+pub fn next_stage(stage: Stage, step: &Step, grants: bool) -> Result<Stage, IllegalStep> {
+    use Stage as S;
+    let illegal = |why| {
+        Err(IllegalStep {
+            stage,
+            step: step.clone(),
+            why,
+        })
+    };
+    match (stage, step) {
+        (S::Closed, _) => illegal("a closed request does not change"),
+        (S::Received, Step::Acknowledge) => Ok(S::Acknowledged),
+        (_, Step::Acknowledge) => illegal("the receipt was already sent"),
+        (S::Acknowledged | S::IdentityRequested, Step::RequestIdentity) => Ok(S::IdentityRequested),
+        (S::Received, Step::RequestIdentity | Step::VerifyIdentity) => {
+            illegal("send the receipt first")
+        }
+        (
+            S::IdentityVerified | S::Decided | S::Fulfilled,
+            Step::RequestIdentity | Step::VerifyIdentity,
+        ) => illegal("the identity is already verified"),
+        (S::Acknowledged | S::IdentityRequested, Step::VerifyIdentity) => Ok(S::IdentityVerified),
+        (S::IdentityVerified | S::Decided, Step::Decide) => Ok(S::Decided),
+        (_, Step::Decide) if stage < S::IdentityVerified => {
+            illegal("verify the requester's identity first")
+        }
+        (_, Step::Decide) => illegal("the request was already carried out"),
+        (S::Decided, Step::Fulfil) if grants => Ok(S::Fulfilled),
+        (S::Decided, Step::Fulfil) => illegal("every right was refused: close it instead"),
+        (S::Fulfilled, Step::Fulfil) => illegal("the request was already carried out"),
+        (_, Step::Fulfil) if stage < S::IdentityVerified => {
+            illegal("no data is released before the identity is verified")
+        }
+        (_, Step::Fulfil) => illegal("decide first"),
+        (S::Decided, Step::Close) if grants => illegal("carry out what was granted before closing"),
+        // An identity never proven closes the request unfulfilled (art. 12(6)); a refusal
+        // or a fulfilment closes it with its letter.
+        (S::Acknowledged | S::IdentityRequested | S::Decided | S::Fulfilled, Step::Close) => {
+            Ok(S::Closed)
+        }
+        (S::IdentityVerified, Step::Close) => illegal("decide first"),
+        (_, Step::Close) => illegal("send the receipt first"),
+    }
+}
+
+/// The DPV status of a request at `stage`. `grants` as for [`next_stage`]; `fulfilled`
+/// whether it was carried out before closing.
+pub fn dpv_status(stage: Stage, grants: bool, fulfilled: bool) -> DpvRequestStatus {
+    use DpvRequestStatus as D;
+    match stage {
+        Stage::Received => D::Initiated,
+        Stage::Acknowledged => D::Acknowledged,
+        Stage::IdentityRequested => D::RequiresAction,
+        Stage::IdentityVerified => D::Accepted,
+        Stage::Decided if grants => D::Accepted,
+        Stage::Decided => D::Rejected,
+        Stage::Fulfilled => D::Fulfilled,
+        Stage::Closed if fulfilled => D::Fulfilled,
+        Stage::Closed if grants => D::Unfulfilled,
+        Stage::Closed => D::Rejected,
+    }
+}
+
+/// Whether personal data may leave kluis for this request at `stage`: only once the
+/// identity is verified and something was granted.
+pub fn may_release_data(stage: Stage, grants: bool) -> bool {
+    grants && matches!(stage, Stage::Decided | Stage::Fulfilled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::register_file;
+    use time::macros::date;
+
+    fn deadline(received: Date) -> Date {
+        ResponseDeadline::new(received, Country::Be)
+            .unwrap()
+            .first_due_on
+    }
+
+    #[test]
+    fn one_month_as_1182_71_counts_it() {
+        // Thursday 5 March 2026 → Sunday 5 April (Easter) → Easter Monday → Tuesday 7 April.
+        assert_eq!(deadline(date!(2026 - 03 - 05)), date!(2026 - 04 - 07));
+        // 5 February 2026 → Thursday 5 March.
+        assert_eq!(deadline(date!(2026 - 02 - 05)), date!(2026 - 03 - 05));
+        // 31 January → 28 February 2026 (a Saturday) → Monday 2 March.
+        assert_eq!(deadline(date!(2026 - 01 - 31)), date!(2026 - 03 - 02));
+        // 31 January 2028 → Tuesday 29 February (leap year).
+        assert_eq!(deadline(date!(2028 - 01 - 31)), date!(2028 - 02 - 29));
+        // 11 October 2026 → 11 November, Armistice Day in Belgium only.
+        assert_eq!(deadline(date!(2026 - 10 - 11)), date!(2026 - 11 - 12));
+        let nl = ResponseDeadline::new(date!(2026 - 10 - 11), Country::Nl).unwrap();
+        assert_eq!(nl.first_due_on, date!(2026 - 11 - 11));
+    }
+
+    #[test]
+    fn one_extension_of_up_to_two_months_told_in_time() {
+        let d = ResponseDeadline::new(date!(2026 - 03 - 05), Country::Be).unwrap();
+        let extended = d
+            .extend(2, "Veel systemen te doorzoeken", date!(2026 - 03 - 20))
+            .unwrap();
+        // 5 March + 3 months = Friday 5 June 2026.
+        assert_eq!(extended.due_on(), date!(2026 - 06 - 05));
+        assert_eq!(
+            extended.extend(1, "nog eens", date!(2026 - 03 - 21)),
+            Err(DeadlineError::AlreadyExtended)
+        );
+        assert_eq!(
+            d.extend(3, "lang", date!(2026 - 03 - 20)),
+            Err(DeadlineError::BadLength(3))
+        );
+        assert_eq!(
+            d.extend(0, "x", date!(2026 - 03 - 20)),
+            Err(DeadlineError::BadLength(0))
+        );
+        assert_eq!(
+            d.extend(1, "  ", date!(2026 - 03 - 20)),
+            Err(DeadlineError::NoReason)
+        );
+        assert!(matches!(
+            d.extend(1, "te laat", date!(2026 - 04 - 08)),
+            Err(DeadlineError::ToldTooLate { .. })
+        ));
+        // The last day of the (moved) first month is still in time.
+        assert!(d.extend(1, "net op tijd", date!(2026 - 04 - 07)).is_ok());
+        assert!(matches!(
+            d.extend(1, "voor ontvangst", date!(2026 - 03 - 01)),
+            Err(DeadlineError::ToldBeforeReceipt { .. })
+        ));
+    }
+
+    #[test]
+    fn overdue_and_due_soon() {
+        let d = ResponseDeadline::new(date!(2026 - 02 - 05), Country::Be).unwrap();
+        assert_eq!(d.due_on(), date!(2026 - 03 - 05));
+        assert_eq!(d.urgency(date!(2026 - 02 - 20)), Urgency::OnTime);
+        assert_eq!(d.urgency(date!(2026 - 02 - 26)), Urgency::DueSoon(7));
+        assert_eq!(d.urgency(date!(2026 - 03 - 05)), Urgency::DueSoon(0));
+        assert_eq!(d.urgency(date!(2026 - 03 - 07)), Urgency::Overdue(2));
+    }
+
+    #[test]
+    fn the_happy_path() {
+        let mut stage = Stage::Received;
+        for step in [
+            Step::Acknowledge,
+            Step::RequestIdentity,
+            Step::VerifyIdentity,
+            Step::Decide,
+            Step::Fulfil,
+            Step::Close,
+        ] {
+            stage = next_stage(stage, &step, true).unwrap();
+        }
+        assert_eq!(stage, Stage::Closed);
+        assert_eq!(dpv_status(stage, true, true), DpvRequestStatus::Fulfilled);
+    }
+
+    #[test]
+    fn every_illegal_step_is_refused() {
+        let steps = [
+            Step::Acknowledge,
+            Step::RequestIdentity,
+            Step::VerifyIdentity,
+            Step::Decide,
+            Step::Fulfil,
+            Step::Close,
+        ];
+        // What may follow each stage; everything else must be refused.
+        let legal = |stage: Stage, step: &Step, grants: bool| -> bool {
+            use Stage as S;
+            matches!(
+                (stage, step, grants),
+                (S::Received, Step::Acknowledge, _)
+                    | (
+                        S::Acknowledged | S::IdentityRequested,
+                        Step::RequestIdentity,
+                        _
+                    )
+                    | (
+                        S::Acknowledged | S::IdentityRequested,
+                        Step::VerifyIdentity,
+                        _
+                    )
+                    | (S::IdentityVerified | S::Decided, Step::Decide, _)
+                    | (S::Decided, Step::Fulfil, true)
+                    | (S::Decided, Step::Close, false)
+                    | (
+                        S::Acknowledged | S::IdentityRequested | S::Fulfilled,
+                        Step::Close,
+                        _
+                    )
+            )
+        };
+        for &stage in Stage::ALL {
+            for step in &steps {
+                for grants in [true, false] {
+                    let result = next_stage(stage, step, grants);
+                    assert_eq!(
+                        result.is_ok(),
+                        legal(stage, step, grants),
+                        "{stage} + {step} (grants: {grants}): {result:?}"
+                    );
+                    if let Err(e) = result {
+                        assert!(!e.to_string().is_empty());
+                    }
+                }
+            }
+        }
+        // The two the issue names.
+        let e = next_stage(Stage::Acknowledged, &Step::Fulfil, true).unwrap_err();
+        assert_eq!(e.why, "no data is released before the identity is verified");
+        let e = next_stage(Stage::Decided, &Step::Fulfil, false).unwrap_err();
+        assert_eq!(e.why, "every right was refused: close it instead");
+    }
+
+    #[test]
+    fn data_is_released_only_after_verification_and_a_grant() {
+        for &stage in Stage::ALL {
+            let allowed = may_release_data(stage, true);
+            assert_eq!(
+                allowed,
+                matches!(stage, Stage::Decided | Stage::Fulfilled),
+                "{stage}"
+            );
+            assert!(!may_release_data(stage, false));
+        }
+    }
+
+    #[test]
+    fn statuses_map_to_dpv() {
+        use DpvRequestStatus as D;
+        assert_eq!(dpv_status(Stage::Received, false, false), D::Initiated);
+        assert_eq!(
+            dpv_status(Stage::Acknowledged, false, false),
+            D::Acknowledged
+        );
+        assert_eq!(
+            dpv_status(Stage::IdentityRequested, false, false),
+            D::RequiresAction
+        );
+        assert_eq!(dpv_status(Stage::Decided, false, false), D::Rejected);
+        assert_eq!(dpv_status(Stage::Decided, true, false), D::Accepted);
+        assert_eq!(dpv_status(Stage::Closed, true, false), D::Unfulfilled);
+        assert_eq!(dpv_status(Stage::Closed, false, false), D::Rejected);
+        assert_eq!(D::RequiresAction.dpv(), "dpv:RequestRequiresAction");
+    }
+
+    fn decision(right: Right, outcome: Outcome, grounds: Vec<RefusalGround>) -> Decision {
+        Decision {
+            right,
+            activity: "camera".into(),
+            outcome,
+            grounds,
+            motivation: "Zie de toelichting.".into(),
+        }
+    }
+
+    #[test]
+    fn decisions_are_motivated_and_refusals_name_a_fitting_ground() {
+        use RefusalGround as G;
+        assert!(
+            decision(Right::Access, Outcome::Granted, vec![])
+                .check()
+                .is_ok()
+        );
+        let mut silent = decision(Right::Access, Outcome::Granted, vec![]);
+        silent.motivation = " ".into();
+        assert!(matches!(
+            silent.check(),
+            Err(DecisionError::NoMotivation { .. })
+        ));
+        assert!(matches!(
+            decision(Right::Erasure, Outcome::Refused, vec![]).check(),
+            Err(DecisionError::NoGround { .. })
+        ));
+        assert!(matches!(
+            decision(Right::Erasure, Outcome::PartlyGranted, vec![]).check(),
+            Err(DecisionError::NoGround { .. })
+        ));
+        assert!(matches!(
+            decision(Right::Access, Outcome::Granted, vec![G::RightsOfOthers]).check(),
+            Err(DecisionError::GroundOnGrant { .. })
+        ));
+        assert!(matches!(
+            decision(Right::Erasure, Outcome::Refused, vec![G::CompellingGrounds]).check(),
+            Err(DecisionError::GroundDoesNotFit { .. })
+        ));
+        assert!(
+            decision(
+                Right::Objection,
+                Outcome::Refused,
+                vec![G::CompellingGrounds]
+            )
+            .check()
+            .is_ok()
+        );
+        assert!(
+            decision(
+                Right::Erasure,
+                Outcome::PartlyGranted,
+                vec![G::LegalObligation]
+            )
+            .check()
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_request_decides_every_right_it_asked_once_per_activity() {
+        let asked = [Right::Access, Right::Erasure];
+        let access = decision(Right::Access, Outcome::Granted, vec![]);
+        let erasure = decision(
+            Right::Erasure,
+            Outcome::Refused,
+            vec![RefusalGround::PublicTask],
+        );
+        assert!(check_decisions(&asked, &[access.clone(), erasure.clone()]).is_ok());
+        assert_eq!(
+            check_decisions(&asked, std::slice::from_ref(&access)),
+            Err(DecisionError::Undecided {
+                right: Right::Erasure
+            })
+        );
+        assert!(matches!(
+            check_decisions(&asked, &[access.clone(), access.clone(), erasure.clone()]),
+            Err(DecisionError::Twice { .. })
+        ));
+        assert_eq!(
+            check_decisions(
+                &[Right::Access],
+                &[
+                    access,
+                    decision(Right::Portability, Outcome::Granted, vec![])
+                ]
+            ),
+            Err(DecisionError::NotAsked {
+                right: Right::Portability
+            })
+        );
+    }
+
+    #[test]
+    fn the_register_supplies_default_refusals() {
+        let register = register_file::parse(
+            "limburg.yaml",
+            include_str!("../../../examples/limburg.yaml"),
+        )
+        .expect("the Limburg example register");
+        let activity = |id: &str| {
+            register
+                .activities
+                .iter()
+                .find(|a| a.id == id)
+                .unwrap_or_else(|| panic!("{id} in examples/limburg.yaml"))
+        };
+        let newsletter = activity("limburg-nieuwsbrieven");
+        assert_eq!(default_decision(Right::Erasure, newsletter), None);
+        assert_eq!(default_decision(Right::Portability, newsletter), None);
+        assert_eq!(
+            default_decision(Right::Objection, newsletter).map(|d| d.ground),
+            Some(RefusalGround::NotApplicable),
+            "on consent: withdraw instead"
+        );
+        // Every activity with a legal obligation refuses erasure on that ground.
+        for a in &register.activities {
+            let bases: Vec<_> = a.legal_bases.iter().map(|c| c.basis).collect();
+            let d = default_decision(Right::Erasure, a);
+            if bases.contains(&LegalBasis::LegalObligation) {
+                assert_eq!(
+                    d.map(|d| d.ground),
+                    Some(RefusalGround::LegalObligation),
+                    "{}",
+                    a.id
+                );
+            }
+            let p = default_decision(Right::Portability, a);
+            if (bases.contains(&LegalBasis::PublicInterest)
+                || bases.contains(&LegalBasis::OfficialAuthority))
+                && !bases.contains(&LegalBasis::Consent)
+                && !bases.contains(&LegalBasis::Contract)
+            {
+                let p = p.expect("portability refused on public task");
+                assert_eq!(p.ground, RefusalGround::PublicTask, "{}", a.id);
+                assert_eq!(p.ground.article(Right::Portability), "art. 20(3)");
+            }
+            if !bases.contains(&LegalBasis::Consent) {
+                assert_eq!(
+                    default_decision(Right::ConsentWithdrawal, a).map(|d| d.ground),
+                    Some(RefusalGround::NotApplicable)
+                );
+            }
+        }
+    }
+}
