@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 use crate::calendar::working_day_on_or_after;
+use crate::identifiers::EmailAddress;
+use crate::inventory::{InventoryError, SubjectIdentity};
 use crate::legal::LegalBasis;
 use crate::register::{Country, ProcessingActivity};
 use crate::retention::{RetentionRule, add_months};
@@ -64,6 +66,92 @@ crate::vocabulary! {
         Letter = "letter",
         Desk = "desk",
     }
+}
+
+crate::vocabulary! {
+    /// Whose rights the requester exercises.
+    pub enum ActingFor: "acting_for" {
+        Themselves = "themselves",
+        /// A parent or guardian for a child under 16.
+        Child = "child",
+        /// A guardian for a person under guardianship.
+        Ward = "ward",
+    }
+}
+
+/// Who asks, for whom, and how to answer them: personal data, sealed by the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requester {
+    /// The person whose data the request is about.
+    pub identity: SubjectIdentity,
+    pub acting_for: ActingFor,
+    /// The parent or guardian who files for a child or ward.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filed_by: Option<SubjectIdentity>,
+    /// Where the answer goes by mail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<EmailAddress>,
+    /// Where the answer goes by post.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postal_address: Option<String>,
+    /// The request in the person's own words.
+    #[serde(default)]
+    pub message: String,
+}
+
+/// Longest free text of a request, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("say which right or rights the request is about")]
+    NoRight,
+    #[error("the person the request is about: {0}")]
+    Identity(InventoryError),
+    #[error("a request for a child or ward needs the parent or guardian who files it")]
+    NoRepresentative,
+    #[error("a representative files only for a child or ward: set acting_for")]
+    RepresentativeForThemselves,
+    #[error("the parent or guardian: {0}")]
+    Representative(InventoryError),
+    #[error("give an e-mail address or a postal address, so the answer can reach you")]
+    NoContact,
+    #[error("the message is longer than {MAX_MESSAGE_CHARS} characters")]
+    MessageTooLong,
+}
+
+/// Checks a request as filed: at least one right, an identifiable person, a representative
+/// exactly when acting for someone else, and a way to answer.
+pub fn check_request(
+    rights: &[Right],
+    requester: &Requester,
+    today: Date,
+) -> Result<(), RequestError> {
+    if rights.is_empty() {
+        return Err(RequestError::NoRight);
+    }
+    requester
+        .identity
+        .check(today)
+        .map_err(RequestError::Identity)?;
+    match (&requester.acting_for, &requester.filed_by) {
+        (ActingFor::Themselves, Some(_)) => return Err(RequestError::RepresentativeForThemselves),
+        (ActingFor::Child | ActingFor::Ward, None) => return Err(RequestError::NoRepresentative),
+        (_, Some(r)) => r.check(today).map_err(RequestError::Representative)?,
+        (ActingFor::Themselves, None) => {}
+    }
+    let has_postal = requester
+        .postal_address
+        .as_deref()
+        .is_some_and(|a| !a.trim().is_empty());
+    if requester.email.is_none() && !has_postal {
+        return Err(RequestError::NoContact);
+    }
+    if requester.message.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(RequestError::MessageTooLong);
+    }
+    Ok(())
 }
 
 /// The month allowed to answer, counted from receipt as Regulation 1182/71 counts months,
@@ -632,6 +720,64 @@ mod tests {
     use super::*;
     use crate::register_file;
     use time::macros::date;
+
+    fn person() -> Requester {
+        Requester {
+            identity: SubjectIdentity {
+                email: Some("an@example.be".parse().unwrap()),
+                ..Default::default()
+            },
+            acting_for: ActingFor::Themselves,
+            filed_by: None,
+            email: Some("an@example.be".parse().unwrap()),
+            postal_address: None,
+            message: "Welke gegevens hebt u over mij?".into(),
+        }
+    }
+
+    #[test]
+    fn a_request_names_a_right_a_person_and_a_way_to_answer() {
+        let today = date!(2026 - 12 - 02);
+        assert_eq!(check_request(&[Right::Access], &person(), today), Ok(()));
+        assert_eq!(
+            check_request(&[], &person(), today),
+            Err(RequestError::NoRight)
+        );
+        let mut nobody = person();
+        nobody.identity = SubjectIdentity::default();
+        assert!(matches!(
+            check_request(&[Right::Access], &nobody, today),
+            Err(RequestError::Identity(_))
+        ));
+        let mut silent = person();
+        silent.email = None;
+        assert_eq!(
+            check_request(&[Right::Access], &silent, today),
+            Err(RequestError::NoContact)
+        );
+        silent.postal_address = Some("Grote Markt 1, 8970 Poperinge".into());
+        assert_eq!(check_request(&[Right::Access], &silent, today), Ok(()));
+        let mut child = person();
+        child.acting_for = ActingFor::Child;
+        assert_eq!(
+            check_request(&[Right::Access], &child, today),
+            Err(RequestError::NoRepresentative)
+        );
+        child.filed_by = Some(person().identity);
+        assert_eq!(check_request(&[Right::Access], &child, today), Ok(()));
+        let mut both = person();
+        both.filed_by = Some(person().identity);
+        assert_eq!(
+            check_request(&[Right::Access], &both, today),
+            Err(RequestError::RepresentativeForThemselves)
+        );
+        let mut long = person();
+        long.message = "x".repeat(MAX_MESSAGE_CHARS + 1);
+        assert_eq!(
+            check_request(&[Right::Access], &long, today),
+            Err(RequestError::MessageTooLong)
+        );
+    }
 
     fn deadline(received: Date) -> Date {
         ResponseDeadline::new(received, Country::Be)

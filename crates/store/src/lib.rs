@@ -70,6 +70,7 @@ mod log;
 mod mail;
 mod media;
 mod register;
+mod rights;
 mod staff;
 mod statements;
 mod systems;
@@ -100,6 +101,10 @@ pub use media::{MediaItem, MediaItemView, MediaRemovalRequest, MediaSubject};
 pub use register::{ActivityVersion, ImportSummary, Versioned};
 pub use staff::ConfidentialityStatement;
 pub use statements::StatementVersion;
+pub use rights::{
+    FiledRequest, IdentityDocument, NewRequest, PublicStatus, RequestChange, RequestFilter,
+    RequestStep, RequestSummary, RightsRequest,
+};
 pub use systems::StoredSystem;
 pub use vault::{Record, RecordChange, Subject, SubjectQuery, SubjectView};
 

@@ -59,6 +59,8 @@ mod inventory;
 mod mail;
 #[path = "store/media.rs"]
 mod media;
+#[path = "store/rights.rs"]
+mod rights;
 
 stories!(
     every_activity_write_moves_the_revision,

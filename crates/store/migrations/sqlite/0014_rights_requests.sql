@@ -1,0 +1,55 @@
+-- Data-subject rights requests (GDPR art. 12-22). What identifies the requester (identity,
+-- contact, their own words) is sealed with the store's keys; the reference and the status
+-- link are random, so neither can be guessed from another request's. The status link is kept
+-- only as its SHA-256.
+
+CREATE TABLE rights_requests (
+    id BLOB PRIMARY KEY NOT NULL,
+    reference TEXT NOT NULL UNIQUE,
+    status_token_hash BLOB NOT NULL UNIQUE,
+    controller_id TEXT NOT NULL REFERENCES controllers (id),
+    rights TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    received_on TEXT NOT NULL,
+    due_on TEXT NOT NULL,
+    deadline TEXT NOT NULL,
+    requester BLOB NOT NULL,
+    language TEXT NOT NULL,
+    subject_id BLOB REFERENCES data_subjects (id),
+    decisions TEXT NOT NULL,
+    fulfilled INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    closed_at TEXT
+) STRICT;
+
+-- The overdue and due-soon views look only at open requests.
+CREATE INDEX rights_requests_open_by_due ON rights_requests (due_on) WHERE stage <> 'closed';
+
+-- The timeline: every step, who, when. Only ever inserted.
+CREATE TABLE rights_request_steps (
+    request_id BLOB NOT NULL REFERENCES rights_requests (id),
+    seq INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    step TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    note TEXT,
+    PRIMARY KEY (request_id, seq)
+) STRICT;
+
+-- Uploaded proof of identity (the front of an ID card), sealed; the content is removed when
+-- the request closes and the row keeps when that happened.
+CREATE TABLE rights_request_documents (
+    id BLOB PRIMARY KEY NOT NULL,
+    request_id BLOB NOT NULL REFERENCES rights_requests (id),
+    media_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sealed BLOB,
+    uploaded_at TEXT NOT NULL,
+    destroyed_at TEXT
+) STRICT;
+
+CREATE INDEX rights_request_documents_by_request ON rights_request_documents (request_id);
