@@ -38,6 +38,8 @@ pub enum Permission {
     CheckConsent,
     /// Record and withdraw consent on a person's behalf.
     RecordConsent,
+    /// Register and work through data-subject rights requests (they hold personal data).
+    HandleRightsRequests,
 }
 
 impl Permission {
@@ -55,6 +57,7 @@ impl Permission {
                 matches!(r, Role::Dpo | Role::Caseworker | Role::Application)
             }
             Permission::RecordConsent => matches!(r, Role::Dpo | Role::Caseworker),
+            Permission::HandleRightsRequests => matches!(r, Role::Dpo | Role::Caseworker),
         })
     }
 }

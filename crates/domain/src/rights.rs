@@ -11,11 +11,15 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 
 use crate::calendar::working_day_on_or_after;
+use crate::i18n;
 use crate::identifiers::EmailAddress;
 use crate::inventory::{InventoryError, SubjectIdentity};
 use crate::legal::LegalBasis;
+use crate::mail::OutgoingMail;
 use crate::register::{Country, ProcessingActivity};
 use crate::retention::{RetentionRule, add_months};
+use crate::statement::words;
+use crate::text::Lang;
 use crate::text::Text;
 
 crate::vocabulary! {
@@ -152,6 +156,44 @@ pub fn check_request(
         return Err(RequestError::MessageTooLong);
     }
     Ok(())
+}
+
+/// What the receipt mail says: the facts of one filed request.
+pub struct ReceiptFacts<'a> {
+    pub organisation: &'a str,
+    pub reference: &'a str,
+    pub rights: &'a [Right],
+    pub received_on: Date,
+    pub due_on: Date,
+    /// The secret status link.
+    pub status_url: &'a str,
+}
+
+/// The receipt mailed when a request is filed, in the requester's language.
+pub fn receipt_mail(to: EmailAddress, lang: Lang, facts: &ReceiptFacts<'_>) -> OutgoingMail {
+    let rights = facts
+        .rights
+        .iter()
+        .map(|r| i18n::t(lang, &r.label_key()).to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let received = words::date(lang, facts.received_on);
+    let due = words::date(lang, facts.due_on);
+    let args = [
+        ("organisation", facts.organisation),
+        ("reference", facts.reference),
+        ("rights", rights.as_str()),
+        ("received", received.as_str()),
+        ("due", due.as_str()),
+        ("status_url", facts.status_url),
+    ];
+    OutgoingMail {
+        to,
+        subject: i18n::tf(lang, "rights_mail.receipt_subject", &args),
+        body_text: i18n::tf(lang, "rights_mail.receipt_body", &args),
+        activity: None,
+        unsubscribe_url: None,
+    }
 }
 
 /// The month allowed to answer, counted from receipt as Regulation 1182/71 counts months,
@@ -776,6 +818,42 @@ mod tests {
         assert_eq!(
             check_request(&[Right::Access], &long, today),
             Err(RequestError::MessageTooLong)
+        );
+    }
+
+    #[test]
+    fn the_receipt_names_the_reference_the_rights_and_the_deadline() {
+        let facts = ReceiptFacts {
+            organisation: "Stad Voorbeeld",
+            reference: "RQ-7K3M-Q9XD-2BTW",
+            rights: &[Right::Access, Right::Erasure],
+            received_on: date!(2026 - 03 - 05),
+            due_on: date!(2026 - 04 - 07),
+            status_url: "https://kluis.voorbeeld.be/rights/status/abc",
+        };
+        let mail = receipt_mail("an@example.be".parse().unwrap(), Lang::Nl, &facts);
+        assert!(
+            mail.subject.contains("RQ-7K3M-Q9XD-2BTW"),
+            "{}",
+            mail.subject
+        );
+        for expected in [
+            "inzage, wissing",
+            "7 april 2026",
+            "5 maart 2026",
+            facts.status_url,
+        ] {
+            assert!(
+                mail.body_text.contains(expected),
+                "{expected}: {}",
+                mail.body_text
+            );
+        }
+        let fr = receipt_mail("an@example.be".parse().unwrap(), Lang::Fr, &facts);
+        assert!(
+            fr.body_text.contains("accès, effacement"),
+            "{}",
+            fr.body_text
         );
     }
 

@@ -193,6 +193,8 @@ mod cookies;
 mod inventory;
 #[path = "web/media.rs"]
 mod media;
+#[path = "web/rights.rs"]
+mod rights;
 
 #[tokio::test]
 async fn register_api() {

@@ -10,7 +10,7 @@
 mod build;
 mod changes;
 mod render;
-mod words;
+pub(crate) mod words;
 
 #[cfg(test)]
 mod tests;

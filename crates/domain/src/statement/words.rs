@@ -204,7 +204,7 @@ fn join_key<'b>(buf: &'b mut [u8; 16], unit: &str, form: &str) -> &'b [u8] {
 }
 
 /// "18 juli 2022", "18 July 2022", "1er juillet 2022".
-pub(super) fn date(lang: Lang, d: Date) -> String {
+pub(crate) fn date(lang: Lang, d: Date) -> String {
     let day = if d.day() == 1 {
         i18n::t(lang, "statement.date_first").to_string()
     } else {

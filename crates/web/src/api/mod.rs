@@ -7,6 +7,7 @@ mod inventory;
 mod media;
 mod openapi;
 mod register;
+mod rights;
 mod staff;
 
 use axum::Router;
@@ -88,6 +89,16 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/consents/{id}/withdrawal", post(consent::withdraw))
         .route("/api/v1/consents/{id}/iso27560", get(consent::iso27560))
         .route("/api/v1/consent/check", post(consent::check))
+        .route(
+            "/api/v1/rights-requests",
+            post(rights::create).get(rights::list),
+        )
+        .route("/api/v1/rights-requests/{id}", get(rights::get))
+        .route("/api/v1/rights-requests/{id}/changes", post(rights::change))
+        .route(
+            "/api/v1/rights-requests/{id}/default-decisions",
+            get(rights::default_decisions),
+        )
         .route("/api/v1/media", post(media::create))
         .route("/api/v1/media/take-down", get(media::to_take_down))
         .route("/api/v1/media/{id}", get(media::get))

@@ -461,6 +461,46 @@ pub const OPERATIONS: &[Operation] = &[
         None,
         Some("CookieChoiceSummary"),
     ),
+    op(
+        "post",
+        "/api/v1/rights-requests",
+        "rights",
+        "Register a data-subject rights request received by e-mail, letter or at the desk (the receipt is mailed; the status link is shown once)",
+        Some("NewRightsRequest"),
+        Some("FiledRightsRequest"),
+    ),
+    op(
+        "get",
+        "/api/v1/rights-requests",
+        "rights",
+        "Rights requests, due first (?filter=open|overdue|due_soon|all)",
+        None,
+        Some("RightsRequestList"),
+    ),
+    op(
+        "get",
+        "/api/v1/rights-requests/{id}",
+        "rights",
+        "A rights request with its personal data, decisions and timeline (ETag = version)",
+        None,
+        Some("RightsRequest"),
+    ),
+    op(
+        "post",
+        "/api/v1/rights-requests/{id}/changes",
+        "rights",
+        "One step with If-Match: request_identity, verify_identity, decide, fulfil, close or extend; a step the stage does not allow is refused with 422",
+        Some("RightsRequestChange"),
+        Some("RightsRequest"),
+    ),
+    op(
+        "get",
+        "/api/v1/rights-requests/{id}/default-decisions",
+        "rights",
+        "The decisions the register supplies per right and processing activity, to confirm",
+        None,
+        Some("DefaultDecisionList"),
+    ),
 ];
 
 /// Register entries are documented by the register format in README.md; their JSON is
@@ -507,6 +547,12 @@ fn schemas() -> Value {
         "MediaLink": {"type": "object", "required": ["subject"], "additionalProperties": false, "properties": {"subject": {"type": "string", "format": "uuid"}}},
         "MediaRemovalRequest": {"type": "object", "required": ["channel"], "additionalProperties": false, "properties": {"subject": {"type": "string", "format": "uuid"}, "channel": {"type": "string", "enum": ["on_the_spot", "email", "letter", "phone", "desk"]}, "note": {"type": "string"}}},
         "Iso27560Record": {"type": "object", "description": "ISO/IEC TS 27560 consent record: notice, purposes, controller, state, events"},
+        "NewRightsRequest": {"type": "object", "required": ["controller", "rights", "channel", "requester"], "properties": {"controller": {"type": "string"}, "rights": {"type": "array", "items": {"type": "string", "enum": ["access", "rectification", "erasure", "restriction", "objection", "portability", "no_automated_decision", "consent_withdrawal"]}}, "channel": {"type": "string", "enum": ["portal", "email", "letter", "desk"]}, "requester": {"type": "object", "required": ["identity", "acting_for"], "properties": {"identity": {"type": "object"}, "acting_for": {"type": "string", "enum": ["themselves", "child", "ward"]}, "filed_by": {"type": "object"}, "email": {"type": "string"}, "postal_address": {"type": "string"}, "message": {"type": "string"}}}, "language": {"type": "string", "enum": ["nl", "en", "fr"]}, "received_on": {"type": "string", "format": "date"}}},
+        "FiledRightsRequest": {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "reference": {"type": "string"}, "status_url": {"type": "string"}, "due_on": {"type": "string", "format": "date"}}},
+        "RightsRequestList": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "reference": {"type": "string"}, "stage": {"type": "string"}, "due_on": {"type": "string", "format": "date"}, "urgency": {"type": "object"}}}},
+        "RightsRequest": {"type": "object", "description": "A request with requester, deadline, decisions, DPV status and timeline."},
+        "RightsRequestChange": {"type": "object", "required": ["change"], "properties": {"change": {"type": "string", "enum": ["request_identity", "verify_identity", "decide", "fulfil", "close", "extend"]}, "note": {"type": "string"}, "subject_id": {"type": "string", "format": "uuid"}, "decisions": {"type": "array", "items": {"type": "object", "required": ["right", "activity", "outcome", "motivation"], "properties": {"right": {"type": "string"}, "activity": {"type": "string"}, "outcome": {"type": "string", "enum": ["granted", "partly_granted", "refused"]}, "grounds": {"type": "array", "items": {"type": "string"}}, "motivation": {"type": "string"}}}}, "months": {"type": "integer", "minimum": 1, "maximum": 2}, "reason": {"type": "string"}, "told_on": {"type": "string", "format": "date"}}},
+        "DefaultDecisionList": {"type": "array", "items": {"type": "object", "properties": {"right": {"type": "string"}, "activity": {"type": "string"}, "outcome": {"type": "string"}, "ground": {"type": "string"}, "article": {"type": "string"}, "motivation": {"type": "string"}}}},
         "ConsentCheck": {"type": "object", "required": ["purpose", "people"], "properties": {"purpose": {"type": "string"}, "people": {"type": "array", "items": {"type": "object", "properties": {"email": {"type": "string"}, "subject": {"type": "string", "format": "uuid"}}}}}},
         "ConsentCheckResult": {"type": "object", "properties": {"purpose": {"type": "string"}, "results": {"type": "array", "items": {"type": "object", "properties": {"allowed": {"type": "boolean"}, "state": {"type": ["string", "null"]}, "valid_until": {"type": "string", "format": "date"}, "unsubscribe_url": {"type": "string", "format": "uri"}}}}}},
         "CookieChoiceSummary": {"type": "object", "properties": {"choices": {"type": "array", "items": {"type": "object", "properties": {"controller": {"type": "string"}, "banner_version": {"type": "string"}, "current": {"type": "boolean", "description": "The banner the controller's websites show now"}, "source": {"type": "string", "enum": ["banner", "gpc"]}, "accepted": {"type": "array", "items": {"type": "string"}}, "refused": {"type": "array", "items": {"type": "string"}}, "count": {"type": "integer"}, "first_at": {"type": "string", "format": "date-time"}, "last_at": {"type": "string", "format": "date-time"}}}}}},
@@ -521,9 +567,15 @@ fn problem(description: &str) -> Value {
 fn operation(o: &Operation) -> Value {
     let mut responses = Map::new();
     // A POST creates something, except the ones that ask or act on what exists.
-    let acts = ["/search", "/check", "/withdrawal", "/taken-down"]
-        .iter()
-        .any(|action| o.path.ends_with(action));
+    let acts = [
+        "/search",
+        "/check",
+        "/withdrawal",
+        "/taken-down",
+        "/changes",
+    ]
+    .iter()
+    .any(|action| o.path.ends_with(action));
     let ok = match o.method {
         "post" if !acts => "201",
         "delete" => "204",

@@ -1,0 +1,444 @@
+//! Data-subject rights requests over the API, for staff: register a request received by
+//! mail, letter or at the desk, list what is open, overdue or due soon, and take a request
+//! through identity verification, decisions, fulfilment and closing.
+//!
+//! Requests hold personal data: every call needs the `dpo` or `caseworker` role and a
+//! signed confidentiality statement.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::header::{ETAG, HeaderMap, LOCATION};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use kluis_domain::access::Permission;
+use kluis_domain::rights::{
+    self, Decision, DpvRequestStatus, Outcome, RefusalGround, RequestChannel, Requester,
+    ResponseDeadline, Right, Stage, Urgency,
+};
+use kluis_domain::text::Lang;
+use kluis_store::{
+    FiledRequest, NewRequest, RequestChange, RequestFilter, RequestStep, RequestSummary,
+    RightsRequest,
+};
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use super::handlers::{ApiJson, etag, if_match};
+use super::inventory::invalid;
+use crate::auth::ApiUser;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Checks that `user` may handle rights requests: the role, then the confidentiality
+/// statement every reader of personal data must have signed.
+async fn handler(state: &AppState, user: &ApiUser) -> Result<(), ApiError> {
+    user.require(Permission::HandleRightsRequests)?;
+    let clearance = state.store.clearance(user.0.id).await?;
+    clearance
+        .scope()
+        .map(|_| ())
+        .map_err(|r| ApiError::Forbidden(r.to_string()))
+}
+
+/// The secret status link of a request, on kluis's public site.
+pub fn status_url(state: &AppState, token: &str) -> String {
+    format!("{}/rights/status/{token}", state.settings.public_url)
+}
+
+/// A request registered by staff.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewRequestBody {
+    controller: String,
+    rights: Vec<Right>,
+    channel: RequestChannel,
+    requester: Requester,
+    #[serde(default = "dutch")]
+    language: Lang,
+    /// When it reached the authority; today when left out.
+    #[serde(default)]
+    received_on: Option<Date>,
+}
+
+fn dutch() -> Lang {
+    Lang::Nl
+}
+
+/// What filing answers: the status link is shown this once.
+#[derive(Serialize)]
+pub struct FiledBody {
+    id: Uuid,
+    reference: String,
+    status_url: String,
+    due_on: Date,
+}
+
+/// `POST /api/v1/rights-requests`: registers a request received by e-mail, letter or at the
+/// desk; the receipt is mailed when the requester gave an address.
+pub async fn create(
+    State(state): State<AppState>,
+    user: ApiUser,
+    ApiJson(body): ApiJson<NewRequestBody>,
+) -> Result<Response, ApiError> {
+    handler(&state, &user).await?;
+    let now = state.now();
+    let new = NewRequest {
+        controller: body.controller,
+        rights: body.rights,
+        channel: body.channel,
+        requester: body.requester,
+        language: body.language,
+        received_on: body.received_on.unwrap_or(now.date()),
+    };
+    let filed = file(&state, &new, &user.0.username, now).await?;
+    let mut response = (
+        StatusCode::CREATED,
+        Json(FiledBody {
+            id: filed.id,
+            reference: filed.reference.clone(),
+            status_url: status_url(&state, &filed.status_token),
+            due_on: filed.due_on,
+        }),
+    )
+        .into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/rights-requests/{}", filed.id)) {
+        response.headers_mut().insert(LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// Files `new` with its receipt mail (when the requester gave an e-mail address): the one
+/// way the portal and staff file requests.
+pub async fn file(
+    state: &AppState,
+    new: &NewRequest,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<FiledRequest, ApiError> {
+    let organisation = match state.store.controller(&new.controller).await? {
+        Some(c) => c.value.name.show(new.language).to_string(),
+        None => {
+            return Err(ApiError::NotFound {
+                what: "controller",
+                id: new.controller.clone(),
+            });
+        }
+    };
+    let (to, lang, asked) = (
+        new.requester.email.clone(),
+        new.language,
+        new.rights.clone(),
+    );
+    let received_on = new.received_on;
+    state
+        .store
+        .file_request(
+            new,
+            |filed| {
+                let link = status_url(state, &filed.status_token);
+                to.map(|to| {
+                    rights::receipt_mail(
+                        to,
+                        lang,
+                        &rights::ReceiptFacts {
+                            organisation: &organisation,
+                            reference: &filed.reference,
+                            rights: &asked,
+                            received_on,
+                            due_on: filed.due_on,
+                            status_url: &link,
+                        },
+                    )
+                })
+            },
+            actor,
+            now,
+        )
+        .await
+        .map_err(invalid)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    #[serde(default)]
+    filter: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct SummaryBody {
+    id: Uuid,
+    reference: String,
+    controller: String,
+    rights: Vec<Right>,
+    stage: Stage,
+    received_on: Date,
+    due_on: Date,
+    urgency: Urgency,
+}
+
+impl From<RequestSummary> for SummaryBody {
+    fn from(s: RequestSummary) -> Self {
+        SummaryBody {
+            id: s.id,
+            reference: s.reference,
+            controller: s.controller,
+            rights: s.rights,
+            stage: s.stage,
+            received_on: s.received_on,
+            due_on: s.due_on,
+            urgency: s.urgency,
+        }
+    }
+}
+
+/// `GET /api/v1/rights-requests?filter=open|overdue|due_soon|all`: due first.
+pub async fn list(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Vec<SummaryBody>>, ApiError> {
+    handler(&state, &user).await?;
+    let filter = match query.filter.as_deref() {
+        None | Some("open") => RequestFilter::Open,
+        Some("overdue") => RequestFilter::Overdue,
+        Some("due_soon") => RequestFilter::DueSoon,
+        Some("all") => RequestFilter::All,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "filter '{other}' is not one of open, overdue, due_soon, all"
+            )));
+        }
+    };
+    let list = state
+        .store
+        .rights_requests(filter, state.now().date())
+        .await?;
+    Ok(Json(list.into_iter().map(SummaryBody::from).collect()))
+}
+
+#[derive(Serialize)]
+pub struct RequestBody {
+    id: Uuid,
+    reference: String,
+    controller: String,
+    rights: Vec<Right>,
+    channel: RequestChannel,
+    stage: Stage,
+    /// The request status of the Data Privacy Vocabulary.
+    status: DpvRequestStatus,
+    status_dpv: &'static str,
+    deadline: ResponseDeadline,
+    due_on: Date,
+    urgency: Urgency,
+    requester: Requester,
+    language: Lang,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject_id: Option<Uuid>,
+    decisions: Vec<Decision>,
+    fulfilled: bool,
+    version: i64,
+    timeline: Vec<StepBody>,
+    documents: Vec<DocumentBody>,
+}
+
+#[derive(Serialize)]
+pub struct StepBody {
+    seq: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    at: OffsetDateTime,
+    step: String,
+    stage: Stage,
+    actor: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct DocumentBody {
+    id: Uuid,
+    media_type: String,
+    size: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    uploaded_at: OffsetDateTime,
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    destroyed_at: Option<OffsetDateTime>,
+}
+
+fn request_body(r: RightsRequest, today: Date) -> RequestBody {
+    RequestBody {
+        due_on: r.deadline.due_on(),
+        urgency: r.deadline.urgency(today),
+        status_dpv: r.status.dpv(),
+        id: r.id,
+        reference: r.reference,
+        controller: r.controller,
+        rights: r.rights,
+        channel: r.channel,
+        stage: r.stage,
+        status: r.status,
+        deadline: r.deadline,
+        requester: r.requester,
+        language: r.language,
+        subject_id: r.subject_id,
+        decisions: r.decisions,
+        fulfilled: r.fulfilled,
+        version: r.version,
+        timeline: r
+            .timeline
+            .into_iter()
+            .map(|s: RequestStep| StepBody {
+                seq: s.seq,
+                at: s.at,
+                step: s.step,
+                stage: s.stage,
+                actor: s.actor,
+                note: s.note,
+            })
+            .collect(),
+        documents: r
+            .documents
+            .into_iter()
+            .map(|d| DocumentBody {
+                id: d.id,
+                media_type: d.media_type,
+                size: d.size,
+                uploaded_at: d.uploaded_at,
+                destroyed_at: d.destroyed_at,
+            })
+            .collect(),
+    }
+}
+
+fn with_etag(request: RightsRequest, today: Date) -> Response {
+    let version = request.version;
+    let mut response = Json(request_body(request, today)).into_response();
+    response.headers_mut().insert(ETAG, etag(version));
+    response
+}
+
+/// `GET /api/v1/rights-requests/{id}`: the request with its timeline; ETag = version.
+pub async fn get(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<Uuid>,
+) -> Result<Response, ApiError> {
+    handler(&state, &user).await?;
+    let request = state.store.rights_request(id).await?;
+    Ok(with_etag(request, state.now().date()))
+}
+
+/// A change to a request, as the API takes it.
+#[derive(Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ChangeBody {
+    RequestIdentity {
+        note: String,
+    },
+    VerifyIdentity {
+        #[serde(default)]
+        subject_id: Option<Uuid>,
+    },
+    Decide {
+        decisions: Vec<Decision>,
+    },
+    Fulfil {
+        note: String,
+    },
+    Close {
+        note: String,
+    },
+    Extend {
+        months: u8,
+        reason: String,
+        told_on: Date,
+    },
+}
+
+impl From<ChangeBody> for RequestChange {
+    fn from(c: ChangeBody) -> Self {
+        match c {
+            ChangeBody::RequestIdentity { note } => RequestChange::RequestIdentity { note },
+            ChangeBody::VerifyIdentity { subject_id } => {
+                RequestChange::VerifyIdentity { subject_id }
+            }
+            ChangeBody::Decide { decisions } => RequestChange::Decide { decisions },
+            ChangeBody::Fulfil { note } => RequestChange::Fulfil { note },
+            ChangeBody::Close { note } => RequestChange::Close { note },
+            ChangeBody::Extend {
+                months,
+                reason,
+                told_on,
+            } => RequestChange::Extend {
+                months,
+                reason,
+                told_on,
+            },
+        }
+    }
+}
+
+/// `POST /api/v1/rights-requests/{id}/changes` with `If-Match`: one step of the request.
+/// A step the request's stage does not allow is refused with 422 and changes nothing.
+pub async fn change(
+    State(state): State<AppState>,
+    user: ApiUser,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<ChangeBody>,
+) -> Result<Response, ApiError> {
+    handler(&state, &user).await?;
+    let expected = if_match(&headers)?;
+    let now = state.now();
+    let request = state
+        .store
+        .change_request(id, expected, &body.into(), &user.0.username, now)
+        .await
+        .map_err(invalid)?;
+    Ok(with_etag(request, now.date()))
+}
+
+/// A decision the register proposes.
+#[derive(Serialize)]
+pub struct DefaultBody {
+    right: Right,
+    activity: String,
+    outcome: Outcome,
+    ground: RefusalGround,
+    article: &'static str,
+    motivation: String,
+}
+
+/// `GET /api/v1/rights-requests/{id}/default-decisions`: for each right asked and each
+/// processing activity of the controller, the decision the register supplies (erasure
+/// refused where a legal obligation keeps the data, portability refused for a public task,
+/// ...), in the requester's language, for the caseworker to confirm.
+pub async fn default_decisions(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Vec<DefaultBody>>, ApiError> {
+    handler(&state, &user).await?;
+    let request = state.store.rights_request(id).await?;
+    let activities = state.store.activities(Some(&request.controller)).await?;
+    let mut out = Vec::new();
+    for right in &request.rights {
+        for activity in &activities {
+            if let Some(d) = rights::default_decision(*right, &activity.value) {
+                out.push(DefaultBody {
+                    right: *right,
+                    activity: activity.value.id.clone(),
+                    outcome: d.outcome,
+                    ground: d.ground,
+                    article: d.ground.article(*right),
+                    motivation: d.motivation.show(request.language).to_string(),
+                });
+            }
+        }
+    }
+    Ok(Json(out))
+}
