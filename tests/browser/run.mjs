@@ -7,6 +7,8 @@
 //   {"goto": "/path", "expect_status": 200}    expect_status is optional (default: any < 400)
 //   {"fill": {"label": "Gebruikersnaam", "value": "x"}}   field found by its accessible label
 //   {"select": {"label": "Taal", "value": "nl"}}          option by value or visible text
+//   {"check": {"label": "inzage"}}                        tick a checkbox or radio button
+//   {"upload": {"label": "Kopie", "path": "/tmp/id.png"}} choose a file for a file input
 //   {"click": {"role": "button" | "link", "name": "Opslaan"}}   ("nth": N picks the N-th of several)
 //   {"press": "Tab"}                           a key on the keyboard
 //   {"expect_text": "..."}                     visible page text contains it (waits for it)
@@ -93,6 +95,12 @@ const ACTIONS = {
   },
   async fill(page, { fill }) {
     await pick(page.getByLabel(fill.label, { exact: true }), fill).fill(String(fill.value));
+  },
+  async check(page, { check }) {
+    await pick(page.getByLabel(check.label, { exact: true }), check).check();
+  },
+  async upload(page, { upload }) {
+    await pick(page.getByLabel(upload.label, { exact: true }), upload).setInputFiles(upload.path);
   },
   async select(page, { select }) {
     await pick(page.getByLabel(select.label, { exact: true }), select).selectOption(String(select.value));

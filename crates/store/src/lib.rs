@@ -102,7 +102,7 @@ pub use register::{ActivityVersion, ImportSummary, Versioned};
 pub use staff::ConfidentialityStatement;
 pub use statements::StatementVersion;
 pub use rights::{
-    FiledRequest, IdentityDocument, NewRequest, PublicStatus, RequestChange, RequestFilter,
+    FiledRequest, MAX_DOCUMENT_BYTES, IdentityDocument, NewRequest, PublicStatus, RequestChange, RequestFilter,
     RequestStep, RequestSummary, RightsRequest,
 };
 pub use systems::StoredSystem;

@@ -11,6 +11,7 @@ pub mod cookies;
 pub mod error;
 pub mod pages;
 pub mod public;
+pub mod rights_pages;
 pub mod state;
 pub mod statements;
 pub mod systems;
@@ -39,6 +40,7 @@ pub fn app(state: AppState) -> Router {
         .merge(public::router())
         .merge(cookies::router())
         .merge(consent_pages::router())
+        .merge(rights_pages::router())
         .merge(admin::router())
         .layer(axum::middleware::from_fn(trace::trace_context))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

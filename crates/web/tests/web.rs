@@ -195,6 +195,8 @@ mod inventory;
 mod media;
 #[path = "web/rights.rs"]
 mod rights;
+#[path = "web/rights_pages.rs"]
+mod rights_pages;
 
 #[tokio::test]
 async fn register_api() {

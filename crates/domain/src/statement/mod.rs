@@ -177,3 +177,8 @@ pub fn generate(
 ) -> Result<Statement, StatementError> {
     build::generate(register, controller, lang, meta)
 }
+
+/// A date as the statement and letters write it: "7 april 2026", "1er avril 2026".
+pub fn date_in_words(lang: crate::text::Lang, date: time::Date) -> String {
+    words::date(lang, date)
+}

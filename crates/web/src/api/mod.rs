@@ -7,7 +7,7 @@ mod inventory;
 mod media;
 mod openapi;
 mod register;
-mod rights;
+pub mod rights;
 mod staff;
 
 use axum::Router;

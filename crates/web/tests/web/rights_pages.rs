@@ -1,0 +1,300 @@
+//! The citizen's request form, its receipt and the status page: filed with an ID copy
+//! judged by its bytes, refused with errors per field and nothing stored, the status link
+//! unguessable; and in Chromium, by a person, with an accessibility audit of each page.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use kluis_store::RequestFilter;
+use kluis_store::testing::{postgres_store, sqlite_store};
+
+use super::{Harness, NOW};
+
+const BOUNDARY: &str = "kluis-test-boundary";
+/// The first bytes of a PNG file and a little more.
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR front of an identity card";
+
+fn multipart(fields: &[(&str, &str)], upload: Option<(&str, &[u8])>) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    if let Some((file_name, content)) = upload {
+        body.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"id_document\"; \
+                 filename=\"{file_name}\"\r\nContent-Type: application/pdf\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+fn good_fields() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("controller", "limburg"),
+        ("rights", "access"),
+        ("rights", "erasure"),
+        ("acting_for", "themselves"),
+        ("given_name", "An"),
+        ("family_name", "Peeters"),
+        ("email", "an.peeters@example.be"),
+        ("message", "Welke gegevens hebt u over mij?"),
+    ]
+}
+
+async fn post_form(h: &Harness, body: Vec<u8>) -> (StatusCode, String) {
+    let (s, _, b) = h
+        .send(
+            Request::builder()
+                .method(Method::POST)
+                .uri("/rights?lang=en")
+                .header(
+                    header::CONTENT_TYPE,
+                    format!("multipart/form-data; boundary={BOUNDARY}"),
+                )
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await;
+    (s, b)
+}
+
+#[tokio::test]
+async fn the_request_form_files_with_an_id_copy_and_refuses_bad_input() {
+    on_both_backends!(form_story);
+}
+
+async fn form_story(h: Harness) {
+    let (s, _, b) = h
+        .import(include_str!("../../../../examples/limburg.yaml"), &h.dpo)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, hd, b) = h.get("/rights?lang=en").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(hd[header::CACHE_CONTROL], "no-store");
+    assert!(b.contains("Province of Limburg"), "{b}");
+
+    // Bad input: each refused with its error, nothing stored, no receipt.
+    let mut no_rights = good_fields();
+    no_rights.retain(|(name, _)| *name != "rights");
+    let mut bad_number = good_fields();
+    bad_number.push(("national_number", "85.07.30-033.62"));
+    let mut child = good_fields();
+    child[3] = ("acting_for", "child");
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "no right",
+            multipart(&no_rights, Some(("id.png", PNG))),
+            "Choose at least one right.",
+        ),
+        (
+            "a bad national number",
+            multipart(&bad_number, Some(("id.png", PNG))),
+            "This national register number is not right",
+        ),
+        (
+            "a child without a parent",
+            multipart(&child, Some(("id.png", PNG))),
+            "Give the name of the parent or guardian",
+        ),
+        (
+            "no ID copy",
+            multipart(&good_fields(), None),
+            "Add a copy of the front",
+        ),
+        (
+            "a web page named as a PDF",
+            multipart(
+                &good_fields(),
+                Some(("id.pdf", b"<html><script>alert(1)</script>")),
+            ),
+            "The file is not a JPEG, PNG or PDF.",
+        ),
+        (
+            "an ID copy over 5 MB",
+            multipart(
+                &good_fields(),
+                Some(("id.png", &[PNG, &vec![0u8; 5 * 1024 * 1024]].concat())),
+            ),
+            "The file is larger than 5 MB.",
+        ),
+        (
+            "a body over the limit",
+            multipart(
+                &good_fields(),
+                Some(("id.png", &[PNG, &vec![0u8; 6 * 1024 * 1024]].concat())),
+            ),
+            "The file is larger than 5 MB.",
+        ),
+    ];
+    for (what, body, error) in cases {
+        let (s, b) = post_form(&h, body).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {b}");
+        assert!(b.contains(error), "{what}: {b}");
+        assert!(
+            b.contains("There is a problem"),
+            "{what}: the error summary"
+        );
+        // A body over the limit is refused before any field is read.
+        if what != "a body over the limit" {
+            assert!(
+                b.contains("value=\"Peeters\""),
+                "{what}: what was typed stays"
+            );
+        }
+    }
+    assert!(
+        h.store
+            .rights_requests(RequestFilter::All, NOW.date())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(h.store.mail_status(0).await.unwrap().pending, 0);
+
+    // Filed: the receipt shows the reference, the deadline and the status link once.
+    let (s, b) = post_form(
+        &h,
+        multipart(&good_fields(), Some(("../../etc/passwd", PNG))),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert!(b.contains("23 December 2026"), "due in a month: {b}");
+    let listed = h
+        .store
+        .rights_requests(RequestFilter::All, NOW.date())
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(b.contains(&listed[0].reference), "{b}");
+    let request = h.store.rights_request(listed[0].id).await.unwrap();
+    assert_eq!(request.documents.len(), 1);
+    assert_eq!(
+        request.documents[0].media_type, "image/png",
+        "judged by its bytes, not by the name or the browser's type"
+    );
+    assert_eq!(
+        request.requester.identity.family_name.as_deref(),
+        Some("Peeters")
+    );
+    assert_eq!(request.language, kluis_domain::text::Lang::En);
+    assert_eq!(
+        h.store.mail_status(0).await.unwrap().pending,
+        1,
+        "the receipt"
+    );
+    let start = b.find("/rights/status/").unwrap();
+    let status_path: String = b[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "/_-".contains(*c))
+        .collect();
+    let (s, _, page) = h.get(&format!("{status_path}?lang=en")).await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    assert!(page.contains(&listed[0].reference));
+    assert!(page.contains("receipt confirmed"), "{page}");
+    assert!(page.contains("access, erasure"), "{page}");
+    // A guessed link shows the same page for every guess, with nothing in it.
+    let mut guessed = status_path.clone();
+    let last = guessed.pop().unwrap();
+    guessed.push(if last == '0' { '1' } else { '0' });
+    for guess in [
+        guessed,
+        "/rights/status/RQ-0000".into(),
+        "/rights/status/x".into(),
+    ] {
+        let (s, _, page) = h.get(&format!("{guess}?lang=en")).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{guess}");
+        assert!(page.contains("This link does not belong to a request."));
+        assert!(!page.contains("<dd>"), "no status shown: {page}");
+    }
+    h.store.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_request_form_in_chromium_passes_an_accessibility_audit() {
+    if !super::support::browser::require_browser() {
+        return;
+    }
+    let store = sqlite_store().await;
+    let h = Harness::new(store).await;
+    let (s, _, b) = h
+        .import(include_str!("../../../../examples/limburg.yaml"), &h.dpo)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let settings = kluis_web::Settings {
+        public_url: base.clone(),
+        ..Default::default()
+    };
+    let state = kluis_web::AppState::new((*h.store).clone(), std::sync::Arc::new(|| NOW), settings);
+    tokio::spawn(kluis_web::serve(listener, state, std::future::pending()));
+    let id_copy = std::env::temp_dir().join(format!("kluis-id-{}.png", std::process::id()));
+    std::fs::write(&id_copy, PNG).unwrap();
+    let steps = serde_json::json!([
+        {"goto": "/rights?lang=nl", "expect_status": 200},
+        {"axe": true},
+        {"click": {"role": "button", "name": "Verzoek indienen"}},
+        {"expect_text": "Kies minstens één recht."},
+        {"axe": true},
+        {"check": {"label": "inzage"}},
+        {"fill": {"label": "Voornaam", "value": "An"}},
+        {"fill": {"label": "Achternaam", "value": "Peeters"}},
+        {"fill": {"label": "E-mailadres", "value": "an.peeters@example.be"}},
+        {"upload": {"label": "Kopie van de voorkant van uw identiteitskaart", "path": id_copy.display().to_string()}},
+        {"click": {"role": "button", "name": "Verzoek indienen"}},
+        {"expect_text": "We hebben uw verzoek ontvangen."},
+        {"expect_text": "23 december 2026"},
+        {"axe": true},
+    ]);
+    super::support::browser::run_scenario(&base, steps).unwrap();
+    let listed = h
+        .store
+        .rights_requests(RequestFilter::All, NOW.date())
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1, "filed through the browser");
+    // The status page and a guessed one.
+    let filed = h.store.rights_request(listed[0].id).await.unwrap();
+    assert_eq!(filed.documents[0].media_type, "image/png");
+    // The status page of a request filed by staff (only its hash is kept, so the link
+    // shown in the browser cannot be read back), and a guessed one.
+    let second = h
+        .store
+        .file_request(
+            &kluis_store::NewRequest {
+                controller: "limburg".into(),
+                rights: vec![kluis_domain::rights::Right::Portability],
+                channel: kluis_domain::rights::RequestChannel::Desk,
+                requester: filed.requester.clone(),
+                language: kluis_domain::text::Lang::Fr,
+                received_on: NOW.date(),
+            },
+            |_| None,
+            "loket",
+            NOW,
+        )
+        .await
+        .unwrap();
+    let steps = serde_json::json!([
+        {"goto": format!("/rights/status/{}?lang=fr", second.status_token), "expect_status": 200},
+        {"expect_text": "portabilité"},
+        {"expect_text": "23 décembre 2026"},
+        {"axe": true},
+        {"goto": "/rights/status/0000000000000000000000000000000000000000000000000000000000000000?lang=fr", "expect_status": 404},
+        {"expect_text": "Ce lien ne correspond à aucune demande."},
+        {"axe": true},
+    ]);
+    super::support::browser::run_scenario(&base, steps).unwrap();
+    let _ = std::fs::remove_file(&id_copy);
+    h.store.cleanup().await;
+}
