@@ -20,6 +20,7 @@ mod consent;
 mod demo;
 mod inventory;
 mod mail;
+mod request;
 mod systems;
 
 use config::{Config, Flags};
@@ -132,6 +133,11 @@ enum Command {
     Staff {
         #[command(subcommand)]
         command: inventory::StaffCommand,
+    },
+    /// Data-subject rights requests: list, read, and take them through their steps.
+    Request {
+        #[command(subcommand)]
+        command: request::RequestCommand,
     },
     /// Outgoing mail: the outbox and a test mail.
     Mail {
@@ -448,6 +454,9 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Log { command } => inventory::log(&open(&config).await?, command).await,
         Command::Staff { command } => inventory::staff(&connect(&database).await?, command).await,
+        Command::Request { command } => {
+            request::request(&open(&config).await?, command, now(), &mut std::io::stdout()).await
+        }
         Command::Mail { command } => mail::mail(&config, &connect(&database).await?, command).await,
     }
 }

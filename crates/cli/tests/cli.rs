@@ -1233,3 +1233,204 @@ async fn outgoing_mail_from_the_command_line_and_the_server() {
         mail_story(pg).await;
     }
 }
+
+#[tokio::test]
+async fn rights_requests_from_the_command_line() {
+    request_story(sqlite_store().await).await;
+    if let Some(pg) = postgres_store().await {
+        request_story(pg).await;
+    }
+}
+
+/// A request filed on the portal, worked through by a caseworker with `kluis request`.
+async fn request_story(store: TestStore) {
+    use kluis_domain::access::Role;
+    use kluis_domain::inventory::SubjectIdentity;
+    use kluis_domain::rights::{ActingFor, RequestChannel, Requester, Right};
+
+    let db = store.url().to_string();
+    let dir = empty_dir("requests");
+    let keys = dir.join("kluis.keys");
+    std::fs::write(&keys, store.keys().to_key_file_text().as_bytes()).unwrap();
+    let k = |args: &[&str]| kluis_keys(&db, &keys, args);
+    ok(&k(&["register", "import", LIMBURG]));
+    let now = time::OffsetDateTime::now_utc();
+    for (name, role) in [("els", Role::Caseworker), ("audit", Role::Auditor)] {
+        store
+            .create_user(name, name, "a long password here", &[role], now)
+            .await
+            .unwrap();
+    }
+    let email = || Some("an.peeters@example.be".parse().unwrap());
+    let filed = store
+        .file_request(
+            &kluis_store::NewRequest {
+                controller: "limburg".into(),
+                rights: vec![Right::Access, Right::Erasure],
+                channel: RequestChannel::Portal,
+                requester: Requester {
+                    identity: SubjectIdentity {
+                        email: email(),
+                        family_name: Some("Peeters".into()),
+                        ..Default::default()
+                    },
+                    acting_for: ActingFor::Themselves,
+                    filed_by: None,
+                    email: email(),
+                    postal_address: None,
+                    message: "Wat weet u over mij?".into(),
+                },
+                language: kluis_domain::text::Lang::Nl,
+                received_on: now.date(),
+            },
+            |_| None,
+            "requester",
+            now,
+        )
+        .await
+        .unwrap();
+    let reference = filed.reference.as_str();
+
+    // Refused: an auditor, and a caseworker without a confidentiality statement.
+    let err = fails(&k(&["request", "list", "--as", "audit"]));
+    assert!(err.contains("dpo or caseworker"), "{err}");
+    let err = fails(&k(&["request", "list", "--as", "els"]));
+    assert!(err.contains("confidentiality"), "{err}");
+    ok(&k(&[
+        "staff",
+        "confidentiality",
+        "els",
+        "--signed-on",
+        "2026-01-05",
+        "--reference",
+        "DOC-1",
+    ]));
+
+    let listed = ok(&k(&["request", "list", "--as", "els"]));
+    assert!(
+        listed.contains(reference) && listed.contains("access, erasure"),
+        "{listed}"
+    );
+    assert!(!ok(&k(&["request", "list", "--overdue", "--as", "els"])).contains(reference));
+    let shown = ok(&k(&[
+        "request",
+        "show",
+        &reference.to_lowercase(),
+        "--as",
+        "els",
+    ]));
+    assert!(
+        shown.contains("Peeters") && shown.contains("dpv:RequestAcknowledged"),
+        "{shown}"
+    );
+
+    // No fulfilment before the identity is verified; nothing changes.
+    let err = fails(&k(&[
+        "request", "fulfil", reference, "--as", "els", "--note", "x",
+    ]));
+    assert!(err.contains("identity is verified"), "{err}");
+    ok(&k(&["request", "verify", reference, "--as", "els"]));
+    // The register's defaults, completed by the caseworker, then decided.
+    let defaults = ok(&k(&["request", "defaults", reference, "--as", "els"]));
+    let mut decisions: Vec<serde_json::Value> = serde_json::from_str(&defaults).unwrap();
+    assert!(
+        decisions
+            .iter()
+            .any(|d| d["activity"] == "limburg-overheidsopdrachten"
+                && d["grounds"] == serde_json::json!(["legal_obligation"])),
+        "{defaults}"
+    );
+    decisions.retain(|d| d["right"] == "erasure");
+    decisions.push(serde_json::json!({
+        "right": "access", "activity": "limburg-nieuwsbrieven", "outcome": "granted",
+        "motivation": "U krijgt uw gegevens."
+    }));
+    let file = dir.join("decisions.json");
+    std::fs::write(&file, "[{\"right\": \"access\"}]").unwrap();
+    let err = fails(&k(&[
+        "request",
+        "decide",
+        reference,
+        "--as",
+        "els",
+        "--file",
+        file.to_str().unwrap(),
+    ]));
+    assert!(err.contains("kluis request defaults"), "{err}");
+    std::fs::write(&file, serde_json::to_string(&decisions).unwrap()).unwrap();
+    ok(&k(&[
+        "request",
+        "decide",
+        reference,
+        "--as",
+        "els",
+        "--file",
+        file.to_str().unwrap(),
+    ]));
+    let err = fails(&k(&[
+        "request",
+        "extend",
+        reference,
+        "--as",
+        "els",
+        "--months",
+        "3",
+        "--reason",
+        "veel werk",
+    ]));
+    assert!(err.contains("one or two months"), "{err}");
+    ok(&k(&[
+        "request",
+        "extend",
+        reference,
+        "--as",
+        "els",
+        "--months",
+        "1",
+        "--reason",
+        "veel werk",
+    ]));
+    ok(&k(&[
+        "request",
+        "fulfil",
+        reference,
+        "--as",
+        "els",
+        "--note",
+        "pakket verstuurd",
+    ]));
+    let closed = ok(&k(&[
+        "request",
+        "close",
+        reference,
+        "--as",
+        "els",
+        "--note",
+        "brief verstuurd",
+    ]));
+    assert!(closed.contains("closed (dpv:RequestFulfilled)"), "{closed}");
+    let shown = ok(&k(&["request", "show", reference, "--as", "els", "--json"]));
+    let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    let steps: Vec<&str> = shown["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "received",
+            "acknowledged",
+            "identity_verified",
+            "decided",
+            "deadline_extended",
+            "fulfilled",
+            "closed"
+        ]
+    );
+    assert_eq!(shown["timeline"][2]["actor"], "els");
+    let err = fails(&k(&["request", "show", "RQ-0000-0000-0000", "--as", "els"]));
+    assert!(err.contains("there is no rights request"), "{err}");
+    store.cleanup().await;
+}

@@ -634,6 +634,29 @@ pub fn default_decision(right: Right, activity: &ProcessingActivity) -> Option<D
     }
 }
 
+/// The decisions the register supplies for a request asking `asked` of a controller with
+/// `activities`, motivated in `lang`: for the caseworker to confirm, change or complete.
+pub fn default_decisions(
+    asked: &[Right],
+    activities: &[ProcessingActivity],
+    lang: Lang,
+) -> Vec<Decision> {
+    asked
+        .iter()
+        .flat_map(|right| {
+            activities.iter().filter_map(move |activity| {
+                default_decision(*right, activity).map(|d| Decision {
+                    right: *right,
+                    activity: activity.id.clone(),
+                    outcome: d.outcome,
+                    grounds: vec![d.ground],
+                    motivation: d.motivation.show(lang).to_string(),
+                })
+            })
+        })
+        .collect()
+}
+
 fn text(nl: &str, en: &str, fr: &str) -> Text {
     Text::nl(nl)
         .with(crate::text::Lang::En, en)

@@ -424,21 +424,23 @@ pub async fn default_decisions(
 ) -> Result<Json<Vec<DefaultBody>>, ApiError> {
     handler(&state, &user).await?;
     let request = state.store.rights_request(id).await?;
-    let activities = state.store.activities(Some(&request.controller)).await?;
-    let mut out = Vec::new();
-    for right in &request.rights {
-        for activity in &activities {
-            if let Some(d) = rights::default_decision(*right, &activity.value) {
-                out.push(DefaultBody {
-                    right: *right,
-                    activity: activity.value.id.clone(),
-                    outcome: d.outcome,
-                    ground: d.ground,
-                    article: d.ground.article(*right),
-                    motivation: d.motivation.show(request.language).to_string(),
-                });
-            }
-        }
-    }
+    let activities: Vec<_> = state
+        .store
+        .activities(Some(&request.controller))
+        .await?
+        .into_iter()
+        .map(|a| a.value)
+        .collect();
+    let out = rights::default_decisions(&request.rights, &activities, request.language)
+        .into_iter()
+        .map(|d| DefaultBody {
+            article: d.grounds[0].article(d.right),
+            right: d.right,
+            activity: d.activity,
+            outcome: d.outcome,
+            ground: d.grounds[0],
+            motivation: d.motivation,
+        })
+        .collect();
     Ok(Json(out))
 }
