@@ -15,12 +15,15 @@ use kluis_web::statements::{self, Format};
 use kluis_web::{AppState, Settings, system_clock};
 use time::{Date, OffsetDateTime};
 
+mod breach;
 mod config;
 mod consent;
 mod demo;
 mod inventory;
 mod mail;
 mod request;
+mod retention;
+mod stats;
 mod systems;
 
 use config::{Config, Flags};
@@ -139,10 +142,26 @@ enum Command {
         #[command(subcommand)]
         command: request::RequestCommand,
     },
+    /// Statistics and research extracts: pseudonymised, generalised, k-anonymous.
+    Stats {
+        #[command(subcommand)]
+        command: stats::StatsCommand,
+    },
     /// Outgoing mail: the outbox and a test mail.
     Mail {
         #[command(subcommand)]
         command: mail::MailCommand,
+    },
+    /// The register of data breaches: the 72-hour clock and the authority's form.
+    Breach {
+        #[command(subcommand)]
+        command: breach::BreachCommand,
+    },
+    /// Retention: what will be destroyed, legal holds, extensions, destruction lists and
+    /// the sweep.
+    Retention {
+        #[command(subcommand)]
+        command: retention::RetentionCommand,
     },
 }
 
@@ -454,10 +473,23 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Log { command } => inventory::log(&open(&config).await?, command).await,
         Command::Staff { command } => inventory::staff(&connect(&database).await?, command).await,
+        Command::Stats { command } => stats::stats(&open(&config).await?, command).await,
         Command::Request { command } => {
-            request::request(&open(&config).await?, command, now(), &mut std::io::stdout()).await
+            request::request(
+                &open(&config).await?,
+                command,
+                now(),
+                &mut std::io::stdout(),
+            )
+            .await
         }
         Command::Mail { command } => mail::mail(&config, &connect(&database).await?, command).await,
+        Command::Breach { command } => {
+            breach::breach(&connect(&database).await?, command, now()).await
+        }
+        Command::Retention { command } => {
+            retention::retention(&open(&config).await?, &config.system_urls(), command).await
+        }
     }
 }
 
@@ -617,12 +649,27 @@ async fn serve(
         ));
         (stop, task)
     });
+    // The daily retention sweep; with several instances on one database, one sweeps.
+    let (stop_sweep, sweep_stopped) = tokio::sync::oneshot::channel::<()>();
+    let sweep = {
+        let clock = state.clock.clone();
+        tokio::spawn(retention::run_daily_sweep(
+            store.clone(),
+            state.settings.system_urls.clone(),
+            move || clock(),
+            async {
+                let _ = sweep_stopped.await;
+            },
+        ))
+    };
     tracing::info!("kluis serves on http://{}", listener.local_addr()?);
     kluis_web::serve(listener, state, shutdown()).await?;
     if let Some((stop, task)) = delivery {
         let _ = stop.send(());
         let _ = task.await;
     }
+    let _ = stop_sweep.send(());
+    let _ = sweep.await;
     store.close().await;
     Ok(())
 }

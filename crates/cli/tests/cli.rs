@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 
 use kluis_store::testing::{TestStore, postgres_store, sqlite_store};
 
+#[path = "cli/retention.rs"]
+mod retention;
+
 const KLUIS: &str = env!("CARGO_BIN_EXE_kluis");
 const LIMBURG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/limburg.yaml");
 
@@ -1235,6 +1238,304 @@ async fn outgoing_mail_from_the_command_line_and_the_server() {
 }
 
 #[tokio::test]
+async fn breach_register_from_the_command_line() {
+    breach_story(sqlite_store().await).await;
+    if let Some(pg) = postgres_store().await {
+        breach_story(pg).await;
+    }
+}
+
+async fn breach_story(store: TestStore) {
+    use kluis_domain::breach::{BreachFacts, ReportedBy};
+    use time::OffsetDateTime;
+
+    let db = store.url().to_string();
+    ok(&kluis(&db, &["register", "import", LIMBURG]));
+    let now = OffsetDateTime::now_utc();
+    let facts = |hours_ago: i64, description: &str| BreachFacts {
+        controller: "limburg".into(),
+        detected_at: now - time::Duration::hours(hours_ago),
+        aware_at: now - time::Duration::hours(hours_ago),
+        reported_by: ReportedBy::Staff {
+            name: "onthaal".into(),
+        },
+        description: description.into(),
+        data_categories: Default::default(),
+        special_categories: Default::default(),
+        subject_categories: Default::default(),
+        approx_subjects: Some(3),
+        approx_records: None,
+        consequences: String::new(),
+        measures_taken: String::new(),
+        measures_proposed: String::new(),
+        risk: None,
+        closed_at: None,
+    };
+    let old = store
+        .create_breach(&facts(100, "Verkeerd ontvangen post"), "dpo", now)
+        .await
+        .unwrap();
+    let fresh = store
+        .create_breach(&facts(1, "Laptop gestolen"), "dpo", now)
+        .await
+        .unwrap();
+
+    let all = ok(&kluis(&db, &["breach", "list"]));
+    assert!(
+        all.contains(&old.reference()) && all.contains(&fresh.reference()),
+        "{all}"
+    );
+    let overdue = ok(&kluis(&db, &["breach", "list", "--overdue"]));
+    assert!(overdue.contains(&old.reference()), "{overdue}");
+    assert!(overdue.contains("OVERDUE"), "{overdue}");
+    assert!(!overdue.contains(&fresh.reference()), "{overdue}");
+
+    let shown = ok(&kluis(&db, &["breach", "show", &old.reference()]));
+    assert!(shown.contains("Verkeerd ontvangen post"), "{shown}");
+    assert!(shown.contains("not assessed yet"), "{shown}");
+
+    // The draft of the GBA's form (the controller's first authority), in French on request.
+    let path = std::env::temp_dir().join(format!("kluis-draft-{}.json", uuid::Uuid::now_v7()));
+    let out = path.display().to_string();
+    let id = fresh.id.to_string();
+    ok(&kluis(
+        &db,
+        &[
+            "breach", "draft", &id, "--format", "json", "--output", &out, "--lang", "fr",
+        ],
+    ));
+    let draft: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(draft["authority"], "gba");
+    assert_eq!(draft["language"], "fr");
+    let description = draft["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["key"] == "description")
+        .unwrap();
+    assert_eq!(description["label"], "Nature de la fuite de données");
+    assert_eq!(description["value"], "Laptop gestolen");
+
+    // The same as a PDF: standard fonts, WinAnsi text (é as one byte), nothing embedded.
+    let path = std::env::temp_dir().join(format!("kluis-draft-{}.pdf", uuid::Uuid::now_v7()));
+    let out = path.display().to_string();
+    ok(&kluis(
+        &db,
+        &[
+            "breach", "draft", &id, "--format", "pdf", "--output", &out, "--lang", "fr",
+        ],
+    ));
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert!(bytes.starts_with(b"%PDF-"));
+    let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(contains(b"/WinAnsiEncoding"));
+    // Text with a byte beyond ASCII is written as a hex string: é is the one byte E9.
+    let label: &[u8] = b"Nature de la fuite de donn\xe9es";
+    let hex: String = label.iter().map(|b| format!("{b:02x}")).collect();
+    assert!(
+        contains(hex.as_bytes()) || contains(hex.to_uppercase().as_bytes()),
+        "{hex}"
+    );
+    assert!(contains(b"Laptop gestolen"));
+    let err = fails(&kluis(&db, &["breach", "draft", &id, "--format", "pdf"]));
+    assert!(err.contains("--output"), "{err}");
+
+    // Bad input: an unknown breach, a language the VTC's form does not have.
+    let err = fails(&kluis(&db, &["breach", "show", "DL-00000000"]));
+    assert!(err.contains("no breach"), "{err}");
+    let err = fails(&kluis(
+        &db,
+        &["breach", "draft", &id, "--authority", "vtc", "--lang", "fr"],
+    ));
+    assert!(err.contains("not offered"), "{err}");
+    let err = fails(&kluis(
+        &db,
+        &["breach", "draft", &id, "--authority", "cnil"],
+    ));
+    assert!(err.contains("cnil"), "{err}");
+    store.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn statistics_extracts_from_the_command_line() {
+    stats_story(sqlite_store().await).await;
+    if let Some(pg) = postgres_store().await {
+        stats_story(pg).await;
+    }
+}
+
+async fn stats_story(store: TestStore) {
+    use kluis_domain::access::Role;
+    use kluis_domain::inventory::{RecordInput, SubjectIdentity};
+    use kluis_domain::processing_log::{Actor, ActorKind};
+    use kluis_domain::trace::TraceContext;
+
+    const ACTIVITY: &str = "limburg-werving-selectie";
+    let db = store.url().to_string();
+    let dir = empty_dir("stats");
+    let keys = dir.join("kluis.keys");
+    std::fs::write(&keys, store.keys().to_key_file_text().as_bytes()).unwrap();
+    let k = |args: &[&str]| kluis_keys(&db, &keys, args);
+    ok(&k(&["register", "import", LIMBURG]));
+    let now = time::OffsetDateTime::now_utc();
+    for (user, assigned) in [("els", true), ("jan", false)] {
+        let account = store
+            .create_user(user, user, "a long password here", &[Role::Caseworker], now)
+            .await
+            .unwrap();
+        store
+            .record_confidentiality_statement(account.id, now.date(), "DOC-1", "dpo", now)
+            .await
+            .unwrap();
+        if assigned {
+            store
+                .assign_activity(account.id, ACTIVITY, "dpo", now)
+                .await
+                .unwrap();
+        }
+    }
+    // Six applicants with a diploma record; the sixth alone in postcode 9xxx.
+    let p = kluis_store::Processing {
+        actor: Actor {
+            kind: ActorKind::Staff,
+            id: None,
+            name: "els".into(),
+        },
+        trace: TraceContext::new_root([5; 16], [6; 8]),
+        case_ref: None,
+        now,
+    };
+    for i in 0..6 {
+        let identity = SubjectIdentity {
+            email: Some(format!("kandidaat{i}@example.be").parse().unwrap()),
+            birth_date: Some(time::macros::date!(1990 - 05 - 01)),
+            ..Default::default()
+        };
+        let (subject, _) = store
+            .record_subject(&p, ACTIVITY, &identity, &[])
+            .await
+            .unwrap();
+        let diploma = if i == 0 {
+            "=HYPERLINK(\"x\")"
+        } else {
+            "Master"
+        };
+        let postcode = if i == 5 { "9000" } else { "3500" };
+        let input = RecordInput {
+            activity: ACTIVITY.into(),
+            schedule: Some("niet-weerhouden".into()),
+            category: kluis_domain::category::DataCategory::Education,
+            fields: [
+                ("diploma".to_string(), serde_json::json!(diploma)),
+                ("postcode".to_string(), serde_json::json!(postcode)),
+            ]
+            .into(),
+            source: None,
+            collected_on: time::macros::date!(2026 - 03 - 01),
+            events: Default::default(),
+            provided_by_subject: true,
+        };
+        store.add_record(&p, subject.id, &input).await.unwrap();
+    }
+    let spec = |k: u32, column: &str| {
+        let path = dir.join(format!("spec-{k}-{}.yaml", column.len()));
+        std::fs::write(
+            &path,
+            format!(
+                "activity: {ACTIVITY}\nproject: arbeidsmarkt-2026\npurpose: Studie arbeidsmarkt\n\
+                 thresholds: {{k: {k}, max_suppressed_share: 0.2}}\ncolumns:\n\
+                 \x20 - {{name: person, role: pseudonym}}\n\
+                 \x20 - {{name: born, source: subject.birth_date, role: quasi_identifier, generalise: year}}\n\
+                 \x20 - {{name: postcode, source: field.postcode, role: quasi_identifier, generalise: {{prefix: 1}}}}\n\
+                 \x20 - {column}\n"
+            ),
+        )
+        .unwrap();
+        path.display().to_string()
+    };
+    let csv = dir.join("extract.csv");
+    let csv_name = csv.display().to_string();
+    let report = dir.join("report.json");
+    let report_name = report.display().to_string();
+    let extract = |spec: &str, user: &str| {
+        k(&[
+            "stats",
+            "extract",
+            "--spec",
+            spec,
+            "--output",
+            &csv_name,
+            "--report",
+            &report_name,
+            "--as",
+            user,
+        ])
+    };
+
+    // A direct identifier is refused, naming the column, before anything is read.
+    let asks_email = spec(5, "{name: mail, source: field.email, role: attribute}");
+    let err = fails(&extract(&asks_email, "els"));
+    assert!(
+        err.contains("column 'mail'") && err.contains("direct identifier"),
+        "{err}"
+    );
+    let asks_name = spec(5, "{name: n, source: subject.family_name, role: attribute}");
+    let err = fails(&extract(&asks_name, "els"));
+    assert!(err.contains("subject.family_name"), "{err}");
+    assert!(!csv.exists());
+
+    // Need-to-know: an unknown account, and one not assigned to the activity.
+    let good = spec(5, "{name: diploma, source: field.diploma, role: attribute}");
+    let err = fails(&extract(&good, "nobody"));
+    assert!(err.contains("kluis user add"), "{err}");
+    let err = fails(&extract(&good, "jan"));
+    assert!(err.contains("not assigned"), "{err}");
+    assert!(!csv.exists());
+
+    // Released: five rows, the sixth applicant suppressed, a formula defused.
+    let out = ok(&extract(&good, "els"));
+    assert!(out.contains("6 rows of 6 people"), "{out}");
+    assert!(out.contains("k-anonymity: 5 required, 5 achieved"), "{out}");
+    assert!(out.contains("5 rows written"), "{out}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "person,born,postcode,diploma");
+    assert_eq!(lines.len(), 6, "{text}");
+    assert!(text.contains(",1990,3,\"'=HYPERLINK"), "{text}");
+    assert!(
+        !text.contains("example.be") && !text.contains(",9,"),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(json["report"]["k_achieved"], 5);
+    assert_eq!(json["report"]["rows_suppressed"], 1);
+    assert_eq!(json["project"], "arbeidsmarkt-2026");
+    std::fs::remove_file(&csv).unwrap();
+    std::fs::remove_file(&report).unwrap();
+
+    // Below the threshold: refused, non-zero, nothing written.
+    let strict = spec(6, "{name: diploma, source: field.diploma, role: attribute}");
+    let err = fails(&extract(&strict, "els"));
+    assert!(
+        err.contains("the release is refused") && err.contains("nothing was written"),
+        "{err}"
+    );
+    assert!(!csv.exists() && !report.exists());
+
+    // Both attempts are logged, with who made them.
+    let log = ok(&k(&["stats", "log", ACTIVITY]));
+    assert_eq!(log.lines().count(), 2, "{log}");
+    assert!(log.lines().all(|l| l.contains("by els")), "{log}");
+    assert!(log.contains("refused") && log.contains("released"), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+    store.cleanup().await;
+}
+
+#[tokio::test]
 async fn rights_requests_from_the_command_line() {
     request_story(sqlite_store().await).await;
     if let Some(pg) = postgres_store().await {
@@ -1432,5 +1733,124 @@ async fn request_story(store: TestStore) {
     assert_eq!(shown["timeline"][2]["actor"], "els");
     let err = fails(&k(&["request", "show", "RQ-0000-0000-0000", "--as", "els"]));
     assert!(err.contains("there is no rights request"), "{err}");
+    store.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_retention_sweep_reaches_connected_systems() {
+    external_sweep_story(sqlite_store().await).await;
+}
+
+/// `kluis retention sweep` after the vault sweeps the HR system on PostgreSQL (rejected
+/// applications 4 weeks after closing, Limburg's rule) and the accounting system on
+/// MariaDB (suppliers anonymised 10 years after the relationship ended), every batch in
+/// the destruction log; an unreachable system fails the run with its name.
+async fn external_sweep_story(store: TestStore) {
+    use kluis_connectors::testing::{accounting_map, accounting_mariadb, hr_map, hr_postgres};
+    let (Some(hr), Some(accounting)) = (hr_postgres().await, accounting_mariadb().await) else {
+        store.cleanup().await;
+        return;
+    };
+    let db = store.url().to_string();
+    let dir = empty_dir("external-sweep");
+    let keys = dir.join("kluis.keys");
+    std::fs::write(&keys, store.keys().to_key_file_text().as_bytes()).unwrap();
+    ok(&kluis_keys(&db, &keys, &["register", "import", LIMBURG]));
+    let mut hr_rules = hr_map();
+    hr_rules
+        .tables
+        .get_mut("applications")
+        .and_then(|t| t.retention.as_mut())
+        .expect("the HR map gives applications a retention")
+        .schedule = Some("niet-weerhouden".into());
+    let hr_file = limburg_map(hr_rules, "limburg-werving-selectie", &dir);
+    let accounting_file = limburg_map(accounting_map(), "limburg-boekhouding", &dir);
+    let env = [
+        ("KLUIS_SYSTEM_HR_URL", hr.url()),
+        ("KLUIS_SYSTEM_ACCOUNTING_URL", accounting.url()),
+    ];
+    let k = |args: &[&str]| kluis_env(&db, &keys, &env, args);
+    ok(&k(&["systems", "add", &hr_file.display().to_string()]));
+    ok(&k(&[
+        "systems",
+        "add",
+        &accounting_file.display().to_string(),
+    ]));
+
+    let planned = ok(&k(&["retention", "sweep", "--dry-run"]));
+    assert!(
+        planned.contains("system hr, table applications: 1 rows to delete"),
+        "{planned}"
+    );
+    assert_eq!(
+        hr.scalar("SELECT count(*)::text FROM hr.applications")
+            .await,
+        "4"
+    );
+
+    let swept = ok(&k(&["retention", "sweep"]));
+    assert!(
+        swept.contains("hr") && swept.contains("accounting"),
+        "{swept}"
+    );
+    // An's rejected application went, with its interview note and document; the others
+    // stay. Dirk Claes is anonymised; his IBAN and national number are kept by law.
+    assert_eq!(
+        hr.scalar("SELECT count(*)::text FROM hr.applications")
+            .await,
+        "3"
+    );
+    assert_eq!(
+        hr.scalar("SELECT count(*)::text FROM hr.applications WHERE status = 'rejected'")
+            .await,
+        "0"
+    );
+    assert_eq!(
+        accounting
+            .scalar("SELECT CAST(COUNT(*) AS CHAR) FROM suppliers WHERE name = 'erased supplier'")
+            .await,
+        "1"
+    );
+    assert_eq!(
+        accounting
+            .scalar("SELECT iban FROM suppliers WHERE name = 'erased supplier'")
+            .await,
+        "BE71096123456769"
+    );
+    let log = store.destruction_log(None, 0, 100).await.unwrap();
+    let external: Vec<_> = log.iter().filter(|e| e.system != "kluis").collect();
+    let applications = external
+        .iter()
+        .find(|e| e.system == "hr" && e.table == "applications")
+        .unwrap_or_else(|| panic!("no entry for hr.applications: {log:?}"));
+    assert_eq!(applications.rows, 1);
+    assert_eq!(applications.activity, "limburg-werving-selectie");
+    assert_eq!(applications.schedule, "niet-weerhouden");
+    assert!(applications.run_id.is_some(), "under the run");
+    let suppliers = external
+        .iter()
+        .find(|e| e.system == "accounting" && e.table == "suppliers")
+        .unwrap_or_else(|| panic!("no entry for accounting.suppliers: {log:?}"));
+    assert_eq!((suppliers.rows, suppliers.method.name()), (1, "anonymise"));
+    // A second sweep finds nothing more to destroy in the systems.
+    ok(&k(&["retention", "sweep"]));
+    let again = store.destruction_log(None, 0, 100).await.unwrap();
+    assert_eq!(
+        again.iter().filter(|e| e.system != "kluis").count(),
+        external.len()
+    );
+
+    // A system that cannot be reached fails the run, by name.
+    let down = [
+        (
+            "KLUIS_SYSTEM_HR_URL",
+            "postgres://postgres@127.0.0.1:1/nothing",
+        ),
+        ("KLUIS_SYSTEM_ACCOUNTING_URL", accounting.url()),
+    ];
+    let err = fails(&kluis_env(&db, &keys, &down, &["retention", "sweep"]));
+    assert!(err.contains("hr"), "{err}");
+    hr.cleanup().await;
+    accounting.cleanup().await;
     store.cleanup().await;
 }

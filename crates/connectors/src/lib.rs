@@ -4,10 +4,13 @@
 //! [`check`] compares a map with the live schema; [`find`] returns every row of one person
 //! in one system, [`find_all`] in several systems at once. Each search opens one
 //! connection, runs one read-only transaction with one query per table, and closes it.
+//! [`sweep_expired`] erases the rows whose retention ended and [`erase_person`] one
+//! person's rows, as the map's erasure says (module `erase`); both report per table.
 //! Table and column names come from the map and are used only after they were found in
 //! the live schema, quoted; values are always bound parameters.
 
 mod db;
+mod erase;
 mod error;
 mod schema;
 mod search;
@@ -26,6 +29,10 @@ use kluis_domain::trace::TraceContext;
 use serde::Serialize;
 
 use crate::db::{Conn, Target};
+pub use crate::erase::{
+    EndedRetention, MAX_BATCH, SystemErasureReport, TableErasureReport, erase_person,
+    erase_person_all, expired, sweep_all, sweep_expired, sweep_expired_logged,
+};
 pub use crate::error::{ConnectorError, mask_password};
 use crate::schema::Read;
 
@@ -265,7 +272,11 @@ pub async fn check(system: &System) -> Result<CheckReport, ConnectorError> {
             let live = system
                 .live_schema(conn, Read::ColumnsAndForeignKeys, comment)
                 .await?;
-            let comparison = schema::compare(&system.map, &live);
+            let mut comparison = schema::compare(&system.map, &live);
+            // The date columns the map's retention starts from.
+            comparison
+                .mismatches
+                .extend(erase::retention_mismatches(&system.map, &live));
             Ok(CheckReport {
                 system: system.name().to_string(),
                 mismatches: comparison.mismatches,

@@ -10,11 +10,13 @@
 //! [`TestSystem`] is dropped (also when a test panics). Helpers panic on failure: that
 //! fails the test.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use kluis_domain::dataset_map::{self, DatasetMap, SystemKind};
+use kluis_domain::retention::{Period, RetentionEvent, RetentionRule, RetentionSchedule};
 use sqlx::{AssertSqlSafe, Connection, MySqlConnection, PgConnection};
 
 use crate::{System, mask_password};
@@ -43,6 +45,31 @@ pub mod people {
 
     /// Accounting only: 1 supplier, 1 invoice, 1 payment.
     pub const DIRK_NATIONAL_NUMBER: &str = "75.01.01-001.96";
+}
+
+/// The retention schedules of the test systems' activities, as the register gives them:
+/// `recruitment` keeps rejected applicants in a reserve for 1 year after the procedure
+/// (extendable twice). An's rejected application (closed 2024-03-29) is due from
+/// 2025-03-30; Bram's (closed the same day) was successful and is not in the reserve.
+/// In accounting, Dirk's supplier record ended 2014-06-30 and is due from 2024-07-01;
+/// the printer's (a company) is not personal data.
+pub fn schedules() -> BTreeMap<String, Vec<RetentionSchedule>> {
+    let reserve = RetentionSchedule {
+        key: "reserve".into(),
+        applies_to: None,
+        rule: RetentionRule::Extendable {
+            event: RetentionEvent::EndOfProcedure,
+            period: Period::years(1),
+            extension: Period::years(1),
+            max_extensions: 2,
+        },
+        evidence_hold: None,
+        note: None,
+    };
+    BTreeMap::from([
+        ("recruitment".to_string(), vec![reserve]),
+        ("supplier-payments".to_string(), vec![]),
+    ])
 }
 
 /// The HR map, parsed.
@@ -382,9 +409,11 @@ CREATE TABLE hr.applications (
     submitted_at timestamptz NOT NULL,
     status text NOT NULL CHECK (status IN ('received', 'in_review', 'rejected', 'hired')),
     motivation text,
-    expected_salary numeric(10, 2)
+    expected_salary numeric(10, 2),
+    closed_on date
 );
 CREATE INDEX applications_applicant ON hr.applications (applicant_id);
+CREATE INDEX applications_closed_on ON hr.applications (closed_on);
 
 CREATE TABLE hr.interview_notes (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -415,11 +444,11 @@ INSERT INTO hr.applicants (first_name, last_name, email, phone, national_number,
     ('Bram', 'Janssens', 'bram.janssens@example.be', NULL, '90.02.14-123.03', '1990-02-14', '2024-03-06 11:00:00+01'),
     ('Chloé', 'Dubois', 'chloe.dubois@example.be', '+32499112233', NULL, NULL, '2024-04-02 16:45:00+02');
 
-INSERT INTO hr.applications (applicant_id, vacancy_id, submitted_at, status, motivation, expected_salary) VALUES
-    (1, 1, '2024-03-10 14:00:00+01', 'rejected', 'Ik werk graag met mensen.', 3100.50),
-    (1, 2, '2024-04-03 09:30:00+02', 'in_review', NULL, 3350.00),
-    (2, 1, '2024-03-11 08:05:00+01', 'hired', 'Ervaring bij een andere gemeente.', 3000.00),
-    (3, 2, '2024-04-04 12:00:00+02', 'received', 'Graag!', NULL);
+INSERT INTO hr.applications (applicant_id, vacancy_id, submitted_at, status, motivation, expected_salary, closed_on) VALUES
+    (1, 1, '2024-03-10 14:00:00+01', 'rejected', 'Ik werk graag met mensen.', 3100.50, '2024-03-29'),
+    (1, 2, '2024-04-03 09:30:00+02', 'in_review', NULL, 3350.00, NULL),
+    (2, 1, '2024-03-11 08:05:00+01', 'hired', 'Ervaring bij een andere gemeente.', 3000.00, '2024-03-29'),
+    (3, 2, '2024-04-04 12:00:00+02', 'received', 'Graag!', NULL, NULL);
 
 INSERT INTO hr.interview_notes (application_id, interviewer, held_on, score, notes) VALUES
     (1, 'K. Vermeersch', '2024-03-20', 6, 'Sterk in communicatie.'),
@@ -446,6 +475,7 @@ CREATE TABLE suppliers (
     iban VARCHAR(34),
     natural_person BOOLEAN NOT NULL DEFAULT 1,
     created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    ended_on DATE,
     KEY suppliers_email (email),
     KEY suppliers_phone (phone),
     KEY suppliers_national_number (national_number)
@@ -470,11 +500,11 @@ CREATE TABLE payments (
     CONSTRAINT payments_invoice FOREIGN KEY (invoice_id) REFERENCES invoices (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
-INSERT INTO suppliers (name, email, phone, national_number, street, postcode, city, iban, natural_person) VALUES
-    ('An Peeters (opleidingen)', 'an.peeters@example.be', '+32470123456', '85073003328', 'Kerkstraat 1', '8970', 'Poperinge', 'BE68539007547034', 1),
-    ('Dirk Claes', 'dirk.claes@example.be', '+3250403111', '75010100196', 'Markt 5', '8000', 'Brugge', 'BE71096123456769', 1),
-    ('Drukkerij Vandenberghe NV', 'info@drukkerij.example', '+3256123456', NULL, 'Industrielaan 12', '8500', 'Kortrijk', 'BE62510007547061', 0),
-    ('Chloé Dubois', 'Chloe.Dubois@Example.be', '+32499112233', NULL, 'Rue Haute 3', '1000', 'Bruxelles', 'BE43068999999501', 1);
+INSERT INTO suppliers (name, email, phone, national_number, street, postcode, city, iban, natural_person, ended_on) VALUES
+    ('An Peeters (opleidingen)', 'an.peeters@example.be', '+32470123456', '85073003328', 'Kerkstraat 1', '8970', 'Poperinge', 'BE68539007547034', 1, NULL),
+    ('Dirk Claes', 'dirk.claes@example.be', '+3250403111', '75010100196', 'Markt 5', '8000', 'Brugge', 'BE71096123456769', 1, '2014-06-30'),
+    ('Drukkerij Vandenberghe NV', 'info@drukkerij.example', '+3256123456', NULL, 'Industrielaan 12', '8500', 'Kortrijk', 'BE62510007547061', 0, '2010-01-01'),
+    ('Chloé Dubois', 'Chloe.Dubois@Example.be', '+32499112233', NULL, 'Rue Haute 3', '1000', 'Bruxelles', 'BE43068999999501', 1, NULL);
 
 INSERT INTO invoices (supplier_id, number, invoice_date, amount, description) VALUES
     (1, 'F2024-001', '2024-02-01', 450.00, 'Opleiding GDPR voor personeel'),

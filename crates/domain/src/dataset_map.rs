@@ -12,11 +12,13 @@ use std::fmt;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_saphyr::{Location, Spanned};
+use time::Date;
 
 use crate::category::DataCategory;
 use crate::identifiers::IdentifierKind;
 use crate::register::Slug;
 use crate::register_file::Problem;
+use crate::retention::{Period, RetentionError, RetentionRule, RetentionSchedule, add_months};
 use crate::validate::is_slug;
 use crate::vocabulary;
 
@@ -88,6 +90,10 @@ pub struct Table {
     /// What erasure does to the whole row; when absent, each column says it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub erasure: Option<TableErasure>,
+    /// When a row's retention ends: the retention sweep erases it (and the rows that link
+    /// to it) as `erasure` says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<TableRetention>,
 }
 
 impl Table {
@@ -240,6 +246,152 @@ pub enum ColumnErasure {
     Keep(String),
 }
 
+/// When the rows of a table reach the end of their retention: a period after the date in
+/// one of its columns. The period is a retention schedule of the system's activity
+/// (`schedule: reserve`) or the map's own (`period: 7 years`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableRetention {
+    /// The date or date-time column the period starts from. A row whose date is NULL has
+    /// not reached the event and is kept.
+    pub from: String,
+    /// The key of a retention schedule of one of the map's activities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Slug>,
+    /// The activity the retention belongs to, when the map serves several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity: Option<Slug>,
+    /// A period of the map's own, instead of a schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<Period>,
+    /// Only the rows whose column holds one of these values follow this retention.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only_where: Option<RetentionCondition>,
+}
+
+/// `column` holds one of `values`, compared as text (`"1"` for a MySQL boolean, `"true"`
+/// for a PostgreSQL one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionCondition {
+    pub column: String,
+    #[serde(rename = "in", deserialize_with = "scalars")]
+    pub values: Vec<String>,
+}
+
+/// A list of YAML scalars as text: `[rejected, 1, true]`.
+fn scalars<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    struct Scalar(String);
+    impl<'de> Deserialize<'de> for Scalar {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct ScalarVisitor;
+            impl Visitor<'_> for ScalarVisitor {
+                type Value = Scalar;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a value (text, number or true/false)")
+                }
+                fn visit_str<E: de::Error>(self, s: &str) -> Result<Scalar, E> {
+                    Ok(Scalar(s.to_string()))
+                }
+                fn visit_i64<E: de::Error>(self, n: i64) -> Result<Scalar, E> {
+                    Ok(Scalar(n.to_string()))
+                }
+                fn visit_u64<E: de::Error>(self, n: u64) -> Result<Scalar, E> {
+                    Ok(Scalar(n.to_string()))
+                }
+                fn visit_f64<E: de::Error>(self, n: f64) -> Result<Scalar, E> {
+                    Ok(Scalar(n.to_string()))
+                }
+                fn visit_bool<E: de::Error>(self, b: bool) -> Result<Scalar, E> {
+                    Ok(Scalar(b.to_string()))
+                }
+            }
+            d.deserialize_any(ScalarVisitor)
+        }
+    }
+    Ok(Vec::<Scalar>::deserialize(d)?
+        .into_iter()
+        .map(|s| s.0)
+        .collect())
+}
+
+/// A table's retention resolved to a period: what the retention sweep applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionPeriod {
+    /// The date column the period starts from.
+    pub from: String,
+    pub period: Period,
+    pub only_where: Option<RetentionCondition>,
+    /// The activity the retention belongs to, when known.
+    pub activity: Option<Slug>,
+    /// The retention schedule's key; None for a period of the map's own.
+    pub schedule: Option<Slug>,
+    /// The rule in words, for the destruction log (no personal data).
+    pub rule: String,
+}
+
+impl RetentionPeriod {
+    /// The first start date that has not expired on `today`: a row is due when its date
+    /// is before this day, so that its deadline (the date plus the period) is before today
+    /// (it is destroyed at the end of its deadline's day).
+    pub fn expired_before(&self, today: Date) -> Result<Date, RetentionError> {
+        let due =
+            |start: Date| -> Result<bool, RetentionError> { Ok(self.period.after(start)? < today) };
+        // Counting back gives the boundary up to the days months are clamped by; the
+        // deadline only grows with the start date, so step to the exact boundary.
+        let months = i64::from(self.period.years) * 12 + i64::from(self.period.months);
+        let days = i64::from(self.period.weeks) * 7 + i64::from(self.period.days);
+        let mut start = add_months(today, -months)?
+            .checked_sub(time::Duration::days(days))
+            .ok_or(RetentionError::OutOfRange)?;
+        for _ in 0..64 {
+            let before = start.previous_day().ok_or(RetentionError::OutOfRange)?;
+            if due(before)? {
+                break;
+            }
+            start = before;
+        }
+        for _ in 0..64 {
+            if !due(start)? {
+                break;
+            }
+            start = start.next_day().ok_or(RetentionError::OutOfRange)?;
+        }
+        Ok(start)
+    }
+}
+
+/// The resolved retention of each table of a map that has one, by table name.
+pub type RetentionPeriods = BTreeMap<String, RetentionPeriod>;
+
+/// The period after an event that `rule` gives, in words; or why it gives none.
+fn period_of(rule: &RetentionRule) -> Result<(Period, String), &'static str> {
+    match rule {
+        RetentionRule::AfterEvent { event, period } => {
+            Ok((*period, format!("{period} after {event}")))
+        }
+        RetentionRule::Extendable { event, period, .. } => Ok((
+            *period,
+            format!("{period} after {event}, without extensions"),
+        )),
+        RetentionRule::WhileNeeded {
+            event: Some(event),
+            maximum: Some(max),
+            ..
+        } => Ok((*max, format!("at most {max} after {event}"))),
+        RetentionRule::ArchiveLaw {
+            event: Some(event),
+            period: Some(period),
+            ..
+        } => Ok((*period, format!("archive law: {period} after {event}"))),
+        RetentionRule::UntilAge { .. } => Err("runs until an age"),
+        RetentionRule::UntilWithdrawal { .. } => Err("runs until consent is withdrawn"),
+        RetentionRule::WhileNeeded { .. } => Err("runs while needed, without a maximum"),
+        RetentionRule::Permanent => Err("is permanent"),
+        RetentionRule::ArchiveLaw { .. } => Err("leaves it to the archivist's selection list"),
+    }
+}
+
 /// Something wrong with a dataset map: the path to the field (`tables`, `applicants`,
 /// `columns`, `email`) and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -302,11 +454,18 @@ pub fn parse(file: &str, text: &str) -> Result<DatasetMap, DatasetMapError> {
     if issues.is_empty() {
         return Ok(map);
     }
+    Err(refuse_at_lines(file, text, issues))
+}
+
+/// The issues of the map read from `text`, each with its line and column in the file:
+/// for the problems found after parsing, like [`DatasetMap::retention_periods`].
+pub fn refuse_at_lines(file: &str, text: &str, issues: Vec<MapIssue>) -> DatasetMapError {
     // The file already parsed as a map, so this lighter parse succeeds too; if it did not,
     // the problems are still reported, only without a line.
     let tree: Option<Spanned<Tree>> = serde_saphyr::from_str(text).ok();
-    Err(refuse(
-        issues
+    DatasetMapError {
+        file: file.to_string(),
+        problems: issues
             .into_iter()
             .map(|issue| {
                 let at = tree.as_ref().map(|t| locate(t, &issue.path));
@@ -317,7 +476,7 @@ pub fn parse(file: &str, text: &str) -> Result<DatasetMap, DatasetMapError> {
                 }
             })
             .collect(),
-    ))
+    }
 }
 
 /// Writes the map as YAML that [`parse`] reads back to the same map.
@@ -459,6 +618,167 @@ impl DatasetMap {
                 format!("table '{name}' is kept on erasure: give the legal obligation that requires it as the reason"),
             ),
             _ => {}
+        }
+        if let Some(retention) = &table.retention {
+            self.check_retention(v, name, retention);
+        }
+    }
+
+    /// A retention names its date column, and either a schedule or a period.
+    fn check_retention(&self, v: &mut Issues, name: &str, r: &TableRetention) {
+        let at = |rest: &[&str]| -> Vec<String> {
+            ["tables", name, "retention"]
+                .iter()
+                .chain(rest)
+                .map(|s| s.to_string())
+                .collect()
+        };
+        v.name_at(at(&["from"]), "column", &r.from);
+        match (&r.schedule, &r.period) {
+            (Some(_), Some(_)) => v.push_at(
+                at(&["period"]),
+                format!("the retention of table '{name}' has both schedule: and period:; keep one"),
+            ),
+            (None, None) => v.push_at(
+                at(&[]),
+                format!("say how long rows of table '{name}' are kept: schedule: (the key of a retention schedule of the activity, like reserve) or period: (like 7 years)"),
+            ),
+            _ => {}
+        }
+        if let Some(schedule) = &r.schedule
+            && !is_slug(schedule)
+        {
+            v.push_at(
+                at(&["schedule"]),
+                format!("'{schedule}' is not the key of a retention schedule: lowercase letters, digits and dashes"),
+            );
+        }
+        if let Some(period) = &r.period {
+            let bounded = RetentionRule::AfterEvent {
+                event: crate::retention::RetentionEvent::Collection,
+                period: *period,
+            }
+            .validate();
+            if period.is_zero() {
+                v.push_at(
+                    at(&["period"]),
+                    format!("the retention period of table '{name}' is empty: give a period such as \"7 years\""),
+                );
+            } else if let Err(e) = bounded {
+                v.push_at(at(&["period"]), format!("table '{name}': {e}"));
+            }
+        }
+        if let Some(activity) = &r.activity
+            && !self.activities.contains(activity)
+        {
+            v.push_at(
+                at(&["activity"]),
+                format!("activity '{activity}' is not among the activities of this map ({}): add it to activities or correct the name", self.activities.join(", ")),
+            );
+        }
+        if let Some(condition) = &r.only_where {
+            v.name_at(at(&["only_where", "column"]), "column", &condition.column);
+            if condition.values.is_empty() {
+                v.push_at(
+                    at(&["only_where", "in"]),
+                    format!("only_where of table '{name}' lists no values: give at least one, like in: [rejected]"),
+                );
+            }
+        }
+    }
+
+    /// The retention of every table that has one, resolved to a period: a `schedule:` is
+    /// looked up among the retention schedules of the map's activities (`schedules`, by
+    /// activity id, as in the register). Every problem is returned, with its place.
+    pub fn retention_periods(
+        &self,
+        schedules: &BTreeMap<Slug, Vec<RetentionSchedule>>,
+    ) -> Result<RetentionPeriods, Vec<MapIssue>> {
+        let mut periods = RetentionPeriods::new();
+        let mut v = Issues(Vec::new());
+        for (name, table) in &self.tables {
+            let Some(r) = &table.retention else { continue };
+            let at = |field: &str| -> Vec<String> {
+                vec![
+                    "tables".into(),
+                    name.clone(),
+                    "retention".into(),
+                    field.into(),
+                ]
+            };
+            let sole = || (self.activities.len() == 1).then(|| self.activities[0].clone());
+            let resolved = match (&r.schedule, &r.period) {
+                (None, Some(period)) => Some((
+                    *period,
+                    format!(
+                        "{period} after {name}.{} (dataset map {})",
+                        r.from, self.name
+                    ),
+                    r.activity.clone().or_else(sole),
+                )),
+                (Some(key), None) => {
+                    let searched: Vec<&Slug> = match &r.activity {
+                        Some(a) => vec![a],
+                        None => self.activities.iter().collect(),
+                    };
+                    let found: Vec<(&Slug, &RetentionSchedule)> = searched
+                        .iter()
+                        .filter_map(|a| {
+                            let s = schedules.get(*a)?.iter().find(|s| &s.key == key)?;
+                            Some((*a, s))
+                        })
+                        .collect();
+                    match found.as_slice() {
+                        [] => {
+                            v.push_at(at("schedule"), format!(
+                                "table '{name}': no retention schedule '{key}' in activity {}: use the key of one of its schedules, or give period:",
+                                searched.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(" or ")
+                            ));
+                            None
+                        }
+                        [(activity, schedule)] => match period_of(&schedule.rule) {
+                            Ok((period, words)) => Some((
+                                period,
+                                format!("{words} (schedule {key} of activity {activity})"),
+                                Some((*activity).clone()),
+                            )),
+                            Err(why) => {
+                                v.push_at(at("schedule"), format!(
+                                    "table '{name}': retention schedule '{key}' of activity '{activity}' {why}, so rows of another system cannot expire by it: give period: instead"
+                                ));
+                                None
+                            }
+                        },
+                        several => {
+                            v.push_at(at("schedule"), format!(
+                                "table '{name}': activities {} each have a retention schedule '{key}': say which with activity:",
+                                several.iter().map(|(a, _)| format!("'{a}'")).collect::<Vec<_>>().join(" and ")
+                            ));
+                            None
+                        }
+                    }
+                }
+                // Refused by `problems`.
+                _ => None,
+            };
+            if let Some((period, rule, activity)) = resolved {
+                periods.insert(
+                    name.clone(),
+                    RetentionPeriod {
+                        from: r.from.clone(),
+                        period,
+                        only_where: r.only_where.clone(),
+                        activity,
+                        schedule: r.schedule.clone(),
+                        rule,
+                    },
+                );
+            }
+        }
+        if v.0.is_empty() {
+            Ok(periods)
+        } else {
+            Err(v.0)
         }
     }
 
@@ -1020,6 +1340,242 @@ tables:
         let err = parse("hr.yaml", &text).unwrap_err().to_string();
         let line = line_of(&text, "applicant.id").unwrap();
         assert!(err.contains(&format!("hr.yaml:{line}:")), "{err}");
+    }
+
+    /// The HR example with a retention on applications.
+    fn with_retention(retention: &str) -> String {
+        HR.replace(
+            "  interview_notes:\n",
+            &format!("    retention: {retention}\n  interview_notes:\n"),
+        )
+    }
+
+    fn schedules(rule: RetentionRule) -> BTreeMap<Slug, Vec<RetentionSchedule>> {
+        BTreeMap::from([(
+            "recruitment".to_string(),
+            vec![RetentionSchedule {
+                key: "reserve".into(),
+                applies_to: None,
+                rule,
+                evidence_hold: None,
+                note: None,
+            }],
+        )])
+    }
+
+    fn reserve() -> RetentionRule {
+        RetentionRule::Extendable {
+            event: crate::retention::RetentionEvent::EndOfProcedure,
+            period: Period::years(1),
+            extension: Period::years(1),
+            max_extensions: 2,
+        }
+    }
+
+    #[test]
+    fn a_retention_parses_round_trips_and_resolves_its_schedule() {
+        let text = with_retention(
+            "{from: closed_on, schedule: reserve, only_where: {column: status, in: [rejected, 1, true]}}",
+        );
+        let map = parse("hr.yaml", &text).unwrap();
+        let r = map.tables["applications"].retention.as_ref().unwrap();
+        assert_eq!(r.from, "closed_on");
+        assert_eq!(
+            r.only_where.as_ref().unwrap().values,
+            ["rejected", "1", "true"]
+        );
+        let yaml = to_yaml(&map).unwrap();
+        assert_eq!(parse("again.yaml", &yaml).unwrap(), map);
+
+        let periods = map.retention_periods(&schedules(reserve())).unwrap();
+        let p = &periods["applications"];
+        assert_eq!(p.period, Period::years(1));
+        assert_eq!(p.activity.as_deref(), Some("recruitment"));
+        assert_eq!(p.schedule.as_deref(), Some("reserve"));
+        assert!(
+            p.rule
+                .starts_with("1 year after end_of_procedure, without extensions"),
+            "{}",
+            p.rule
+        );
+        assert_eq!(periods.len(), 1);
+    }
+
+    #[test]
+    fn condition_values_round_trip_as_text() {
+        let text = with_retention(
+            "{from: closed_on, period: 1 year, only_where: {column: status, in: [\"1.50\", \"null\", \"~\", \"yes\", \"0x10\", \"1e3\", 007, 2.5, false]}}",
+        );
+        let map = parse("hr.yaml", &text).unwrap();
+        let values = &map.tables["applications"]
+            .retention
+            .as_ref()
+            .unwrap()
+            .only_where
+            .as_ref()
+            .unwrap()
+            .values;
+        assert_eq!(&values[..6], ["1.50", "null", "~", "yes", "0x10", "1e3"]);
+        let yaml = to_yaml(&map).unwrap();
+        assert_eq!(parse("again.yaml", &yaml).unwrap(), map, "{yaml}");
+    }
+
+    #[test]
+    fn a_period_of_the_map_needs_no_register() {
+        let map = parse(
+            "hr.yaml",
+            &with_retention("{from: closed_on, period: 6 months}"),
+        )
+        .unwrap();
+        let periods = map.retention_periods(&BTreeMap::new()).unwrap();
+        let p = &periods["applications"];
+        assert_eq!(p.period, Period::months(6));
+        assert_eq!(p.schedule, None);
+        assert_eq!(
+            p.activity.as_deref(),
+            Some("recruitment"),
+            "the map's only one"
+        );
+        assert!(p.rule.contains("applications.closed_on"), "{}", p.rule);
+    }
+
+    #[test]
+    fn a_schedule_that_is_missing_or_gives_no_period_is_refused_with_its_line() {
+        let text = with_retention("{from: closed_on, schedule: reserve}");
+        let map = parse("hr.yaml", &text).unwrap();
+        let issues = map.retention_periods(&BTreeMap::new()).unwrap_err();
+        assert_eq!(issues.len(), 1);
+        assert!(
+            issues[0]
+                .message
+                .contains("no retention schedule 'reserve' in activity 'recruitment'"),
+            "{issues:?}"
+        );
+        let err = refuse_at_lines("hr.yaml", &text, issues);
+        assert_eq!(err.problems[0].line, line_of(&text, "retention:"));
+
+        let issues = map
+            .retention_periods(&schedules(RetentionRule::Permanent))
+            .unwrap_err();
+        assert!(
+            issues[0].message.contains("is permanent") && issues[0].message.contains("period:"),
+            "{issues:?}"
+        );
+
+        // Two activities with the same key: say which.
+        let mut map = map;
+        map.activities.push("reserve-pool".into());
+        let mut both = schedules(reserve());
+        both.insert("reserve-pool".into(), both["recruitment"].clone());
+        let issues = map.retention_periods(&both).unwrap_err();
+        assert!(issues[0].message.contains("activity:"), "{issues:?}");
+        map.tables
+            .get_mut("applications")
+            .unwrap()
+            .retention
+            .as_mut()
+            .unwrap()
+            .activity = Some("reserve-pool".into());
+        let periods = map.retention_periods(&both).unwrap();
+        assert_eq!(
+            periods["applications"].activity.as_deref(),
+            Some("reserve-pool")
+        );
+    }
+
+    #[test]
+    fn a_retention_must_say_how_long_and_from_what() {
+        let m = messages(&with_retention("{from: closed_on}"));
+        assert!(
+            m.contains("say how long rows of table 'applications'"),
+            "{m}"
+        );
+        let m = messages(&with_retention(
+            "{from: closed_on, schedule: reserve, period: 1 year}",
+        ));
+        assert!(m.contains("both schedule: and period:"), "{m}");
+        let m = messages(&with_retention("{from: closed_on, period: 0 days}"));
+        assert!(m.contains("period of table 'applications' is empty"), "{m}");
+        let m = messages(&with_retention("{from: closed_on, period: 300 years}"));
+        assert!(m.contains("longer than 200 years"), "{m}");
+        let m = messages(&with_retention("{from: closed_on, period: 1 eon}"));
+        assert!(m.contains("'eon' is not a unit of time"), "{m}");
+        let text = with_retention(
+            "{from: \" closed_on\", period: 1 year, activity: hiring, only_where: {column: status, in: []}}",
+        );
+        let p = problems(&text);
+        let m = messages(&text);
+        assert!(m.contains("column name ' closed_on' starts or ends"), "{m}");
+        assert!(m.contains("activity 'hiring' is not among"), "{m}");
+        assert!(m.contains("lists no values"), "{m}");
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p.iter().all(|p| p.line == line_of(&text, "retention:")));
+        let m = messages(&with_retention(
+            "{from: closed_on, period: 1 year, until: x}",
+        ));
+        assert!(m.contains("until"), "{m}");
+    }
+
+    #[test]
+    fn rows_are_due_the_day_after_their_deadline() {
+        let due = |period: Period, today: Date| {
+            RetentionPeriod {
+                from: "d".into(),
+                period,
+                only_where: None,
+                activity: None,
+                schedule: None,
+                rule: String::new(),
+            }
+            .expired_before(today)
+            .unwrap()
+        };
+        use time::macros::date;
+        // Closed 2024-03-29, kept 1 year: deadline 2025-03-29, gone on 2025-03-30.
+        assert_eq!(
+            due(Period::years(1), date!(2025 - 03 - 29)),
+            date!(2024 - 03 - 29)
+        );
+        assert_eq!(
+            due(Period::years(1), date!(2025 - 03 - 30)),
+            date!(2024 - 03 - 30)
+        );
+        // A month after 31 January is 28 February: due on 1 March.
+        assert_eq!(
+            due(Period::months(1), date!(2025 - 03 - 01)),
+            date!(2025 - 02 - 01)
+        );
+        assert_eq!(
+            due(Period::days(30), date!(2026 - 02 - 15)),
+            date!(2026 - 01 - 16)
+        );
+    }
+
+    proptest::proptest! {
+        /// The boundary is exact: every date before it is due, the date itself is not.
+        #[test]
+        fn the_due_boundary_is_exact(
+            days in 0i64..40_000,
+            years in 0u16..12,
+            months in 0u16..14,
+            extra in 0u16..40,
+        ) {
+            let today = Date::from_calendar_date(1990, time::Month::January, 1).unwrap()
+                + time::Duration::days(days);
+            let period = Period { years, months, weeks: 0, days: extra };
+            let rule = RetentionPeriod {
+                from: "d".into(),
+                period,
+                only_where: None,
+                activity: None,
+                schedule: None,
+                rule: String::new(),
+            };
+            let before = rule.expired_before(today).unwrap();
+            let prev = before.previous_day().unwrap();
+            proptest::prop_assert!(period.after(prev).unwrap() < today);
+            proptest::prop_assert!(period.after(before).unwrap() >= today);
+        }
     }
 
     proptest::proptest! {

@@ -63,6 +63,7 @@ macro_rules! read_transaction {
 }
 
 mod accounts;
+mod breaches;
 mod consent;
 mod cookies;
 mod error;
@@ -70,9 +71,11 @@ mod log;
 mod mail;
 mod media;
 mod register;
+mod retention;
 mod rights;
 mod staff;
 mod statements;
+mod statistics;
 mod systems;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -90,6 +93,9 @@ use time::{OffsetDateTime, UtcOffset};
 use uuid::Uuid;
 
 pub use accounts::{ApiToken, Session, User};
+pub use breaches::{
+    Affected, Breach, BreachFilter, NotifyOutcome, StoredArt34Decision, StoredNotice,
+};
 pub use consent::{
     Consent, ConsentAnswer, ConsentSubject, StoredConsentEvent, TokenConsentCheck, Withdrawal,
 };
@@ -99,12 +105,17 @@ pub use log::Processing;
 pub use mail::{MAIL_MAX_ATTEMPTS, MailRetry, MailStatus, QueuedMail};
 pub use media::{MediaItem, MediaItemView, MediaRemovalRequest, MediaSubject};
 pub use register::{ActivityVersion, ImportSummary, Versioned};
+pub use retention::{
+    DestructionList, DestructionLogEntry, Extension, Hold, PlanLine, RetentionPlan, RetentionRun,
+    SweepOptions, SweepOutcome,
+};
+pub use rights::{
+    FiledRequest, IdentityDocument, MAX_DOCUMENT_BYTES, NewRequest, PublicStatus, RequestChange,
+    RequestFilter, RequestStep, RequestSummary, RightsRequest,
+};
 pub use staff::ConfidentialityStatement;
 pub use statements::StatementVersion;
-pub use rights::{
-    FiledRequest, MAX_DOCUMENT_BYTES, IdentityDocument, NewRequest, PublicStatus, RequestChange, RequestFilter,
-    RequestStep, RequestSummary, RightsRequest,
-};
+pub use statistics::{LoggedExtract, StatisticsExtract};
 pub use systems::StoredSystem;
 pub use vault::{Record, RecordChange, Subject, SubjectQuery, SubjectView};
 

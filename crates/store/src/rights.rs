@@ -729,23 +729,40 @@ impl Store {
     }
 
     /// The content of an identity document, for the caseworker comparing it with the
-    /// inventory; None once destroyed.
+    /// inventory; None once destroyed. Every look is written to the request's timeline.
     pub async fn identity_document(
         &self,
         request_id: Uuid,
         document_id: Uuid,
+        viewer: &str,
+        now: OffsetDateTime,
     ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
-        let row: Option<(String, Option<Vec<u8>>)> = on_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT media_type, sealed FROM rights_request_documents \
-                 WHERE id = $1 AND request_id = $2",
+        let now = timestamp(now);
+        let row = write_transaction!(self, |tx| {
+            let row: Option<(String, Option<Vec<u8>>, String)> = sqlx::query_as(
+                "SELECT d.media_type, d.sealed, r.stage FROM rights_request_documents d \
+                 JOIN rights_requests r ON r.id = d.request_id \
+                 WHERE d.id = $1 AND d.request_id = $2",
             )
             .bind(document_id)
             .bind(request_id)
-            .fetch_optional(pool)
-            .await?
-        });
-        let Some((media_type, Some(sealed))) = row else {
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((_, Some(_), stage)) = &row {
+                let stage: Stage = parse("request stage", stage)?;
+                add_step!(
+                    tx,
+                    request_id,
+                    now,
+                    "identity_document_viewed",
+                    stage,
+                    viewer,
+                    None
+                );
+            }
+            Ok::<_, StoreError>(row)
+        })?;
+        let Some((media_type, Some(sealed), _)) = row else {
             return Ok(None);
         };
         let content = self

@@ -49,6 +49,8 @@ macro_rules! stories {
     };
 }
 
+#[path = "store/breaches.rs"]
+mod breaches;
 #[path = "store/consent.rs"]
 mod consent;
 #[path = "store/cookies.rs"]
@@ -59,8 +61,12 @@ mod inventory;
 mod mail;
 #[path = "store/media.rs"]
 mod media;
+#[path = "store/retention.rs"]
+mod retention;
 #[path = "store/rights.rs"]
 mod rights;
+#[path = "store/statistics.rs"]
+mod statistics;
 
 stories!(
     every_activity_write_moves_the_revision,

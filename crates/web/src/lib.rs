@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod breach_pages;
 pub mod consent_pages;
 pub mod cookies;
 pub mod error;
@@ -41,6 +42,7 @@ pub fn app(state: AppState) -> Router {
         .merge(cookies::router())
         .merge(consent_pages::router())
         .merge(rights_pages::router())
+        .merge(breach_pages::router())
         .merge(admin::router())
         .layer(axum::middleware::from_fn(trace::trace_context))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

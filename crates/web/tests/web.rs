@@ -183,6 +183,8 @@ macro_rules! on_both_backends {
     }};
 }
 
+#[path = "web/breaches.rs"]
+mod breaches;
 #[path = "web/consent.rs"]
 mod consent;
 #[path = "web/consent_pages.rs"]
@@ -193,6 +195,8 @@ mod cookies;
 mod inventory;
 #[path = "web/media.rs"]
 mod media;
+#[path = "web/retention.rs"]
+mod retention;
 #[path = "web/rights.rs"]
 mod rights;
 #[path = "web/rights_pages.rs"]

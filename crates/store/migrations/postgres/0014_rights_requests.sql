@@ -28,6 +28,9 @@ CREATE TABLE rights_requests (
 -- The overdue and due-soon views look only at open requests.
 CREATE INDEX rights_requests_open_by_due ON rights_requests (due_on) WHERE stage <> 'closed';
 
+-- Deleting a person checks this table by subject.
+CREATE INDEX rights_requests_by_subject ON rights_requests (subject_id) WHERE subject_id IS NOT NULL;
+
 -- The timeline: every step, who, when. Only ever inserted.
 CREATE TABLE rights_request_steps (
     request_id UUID NOT NULL REFERENCES rights_requests (id),

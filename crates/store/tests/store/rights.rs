@@ -150,7 +150,10 @@ async fn a_request_is_filed_acknowledged_decided_fulfilled_and_closed(store: &Te
         .concat();
     assert!(!raw.windows(8).any(|w| w == b"identity"), "stored sealed");
     assert_eq!(
-        store.identity_document(filed.id, doc).await.unwrap(),
+        store
+            .identity_document(filed.id, doc, "caseworker", NOW)
+            .await
+            .unwrap(),
         Some(("image/png".to_string(), scan))
     );
 
@@ -223,6 +226,7 @@ async fn a_request_is_filed_acknowledged_decided_fulfilled_and_closed(store: &Te
             "received",
             "acknowledged",
             "identity_document_added",
+            "identity_document_viewed",
             "identity_verified",
             "decided",
             "fulfilled",
@@ -230,9 +234,15 @@ async fn a_request_is_filed_acknowledged_decided_fulfilled_and_closed(store: &Te
             "identity_documents_destroyed",
         ]
     );
-    assert_eq!(r.timeline[3].actor, "caseworker");
+    assert_eq!(r.timeline[4].actor, "caseworker");
     // The ID copy is destroyed with the request's closing, and the row says when.
-    assert_eq!(store.identity_document(filed.id, doc).await.unwrap(), None);
+    assert_eq!(
+        store
+            .identity_document(filed.id, doc, "caseworker", NOW)
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(r.documents[0].destroyed_at, Some(later));
     assert!(
         store

@@ -6,12 +6,14 @@
 //! Pages need no JavaScript and follow WCAG 2.1 AA.
 
 mod activities;
+mod breaches;
 mod compare;
 mod csrf;
 mod dashboard;
 mod entities;
 mod form;
 mod kinds;
+mod retention;
 mod session;
 mod statements;
 mod view;
@@ -86,6 +88,9 @@ pub fn router() -> Router<AppState> {
         )
         .route("/admin/activities/{id}/compare", get(compare::show))
         .route("/admin/statements", get(statements::show))
+        .route("/admin/breaches", get(breaches::list))
+        .route("/admin/retention", get(retention::plan))
+        .route("/admin/breaches/{id}", get(breaches::view))
         .route(
             "/admin/statements/{controller}/preview",
             get(statements::preview),

@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1/`, and the OpenAPI document that describes it.
 
+mod breaches;
 mod consent;
 mod entity;
 mod handlers;
@@ -99,6 +100,10 @@ pub fn router() -> Router<AppState> {
             "/api/v1/rights-requests/{id}/default-decisions",
             get(rights::default_decisions),
         )
+        .route(
+            "/api/v1/rights-requests/{id}/documents/{document}",
+            get(rights::document),
+        )
         .route("/api/v1/media", post(media::create))
         .route("/api/v1/media/take-down", get(media::to_take_down))
         .route("/api/v1/media/{id}", get(media::get))
@@ -108,6 +113,27 @@ pub fn router() -> Router<AppState> {
             post(media::request_removal),
         )
         .route("/api/v1/media/{id}/taken-down", post(media::taken_down))
+        .route(
+            "/api/v1/breaches",
+            get(breaches::list).post(breaches::create),
+        )
+        .route(
+            "/api/v1/breaches/{id}",
+            get(breaches::get).patch(breaches::update),
+        )
+        .route(
+            "/api/v1/breaches/{id}/notifications",
+            post(breaches::notify_authority),
+        )
+        .route(
+            "/api/v1/breaches/{id}/art34-decision",
+            put(breaches::decide_art34),
+        )
+        .route(
+            "/api/v1/breaches/{id}/notification-draft",
+            get(breaches::draft),
+        )
+        .route("/api/v1/breaches/{id}/affected", post(breaches::affected))
         .route("/api/v1/log", get(inventory::log))
         .route("/api/v1/log/head", get(inventory::log_head))
         .route(

@@ -375,6 +375,70 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     op(
         "get",
+        "/api/v1/breaches",
+        "breaches",
+        "The register of data breaches, most recent first (?open=true, ?overdue=true: 72 hours passed, not notified)",
+        None,
+        Some("Breaches"),
+    ),
+    op(
+        "post",
+        "/api/v1/breaches",
+        "breaches",
+        "Register a data breach (art. 33(5)); an awareness time in the future is refused (422)",
+        Some("NewBreach"),
+        Some("Breach"),
+    ),
+    op(
+        "get",
+        "/api/v1/breaches/{id}",
+        "breaches",
+        "A breach with its 72-hour clock, notifications and art. 34 decision (ETag = version)",
+        None,
+        Some("Breach"),
+    ),
+    op(
+        "patch",
+        "/api/v1/breaches/{id}",
+        "breaches",
+        "Change the fields given (If-Match required: 428 without, 409 when stale; null clears)",
+        Some("BreachPatch"),
+        Some("Breach"),
+    ),
+    op(
+        "post",
+        "/api/v1/breaches/{id}/notifications",
+        "breaches",
+        "Record a phase of the notification to the supervisory authority (art. 33(4)); a late initial notice needs delay_reason",
+        Some("BreachNotification"),
+        Some("Breach"),
+    ),
+    op(
+        "put",
+        "/api/v1/breaches/{id}/art34-decision",
+        "breaches",
+        "Record whether the people affected are told (art. 34), or the art. 34(3) ground for not telling them",
+        Some("Art34Decision"),
+        Some("Breach"),
+    ),
+    op(
+        "get",
+        "/api/v1/breaches/{id}/notification-draft",
+        "breaches",
+        "The supervisory authority's form filled in from the file (?authority=gba|vtc|ap&lang=nl|fr)",
+        None,
+        Some("NotificationDraft"),
+    ),
+    op(
+        "post",
+        "/api/v1/breaches/{id}/affected",
+        "breaches",
+        "Find the people affected in the vault (logged); with notify=true queue a mail to each in their language",
+        Some("AffectedQuery"),
+        Some("Affected"),
+    ),
+    op(
+        "get",
         "/api/v1/log/head",
         "log",
         "The chain's head: the anchor to keep outside kluis",
@@ -495,6 +559,14 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     op(
         "get",
+        "/api/v1/rights-requests/{id}/documents/{document}",
+        "rights",
+        "The requester's ID copy (its own content type), to compare with the inventory; each look goes on the timeline; 404 once destroyed",
+        None,
+        None,
+    ),
+    op(
+        "get",
         "/api/v1/rights-requests/{id}/default-decisions",
         "rights",
         "The decisions the register supplies per right and processing activity, to confirm",
@@ -556,6 +628,15 @@ fn schemas() -> Value {
         "ConsentCheck": {"type": "object", "required": ["purpose", "people"], "properties": {"purpose": {"type": "string"}, "people": {"type": "array", "items": {"type": "object", "properties": {"email": {"type": "string"}, "subject": {"type": "string", "format": "uuid"}}}}}},
         "ConsentCheckResult": {"type": "object", "properties": {"purpose": {"type": "string"}, "results": {"type": "array", "items": {"type": "object", "properties": {"allowed": {"type": "boolean"}, "state": {"type": ["string", "null"]}, "valid_until": {"type": "string", "format": "date"}, "unsubscribe_url": {"type": "string", "format": "uri"}}}}}},
         "CookieChoiceSummary": {"type": "object", "properties": {"choices": {"type": "array", "items": {"type": "object", "properties": {"controller": {"type": "string"}, "banner_version": {"type": "string"}, "current": {"type": "boolean", "description": "The banner the controller's websites show now"}, "source": {"type": "string", "enum": ["banner", "gpc"]}, "accepted": {"type": "array", "items": {"type": "string"}}, "refused": {"type": "array", "items": {"type": "string"}}, "count": {"type": "integer"}, "first_at": {"type": "string", "format": "date-time"}, "last_at": {"type": "string", "format": "date-time"}}}}}},
+        "NewBreach": {"type": "object", "required": ["controller", "detected_at", "aware_at", "reported_by", "description"], "additionalProperties": false, "properties": {"controller": {"type": "string"}, "detected_at": {"type": "string", "format": "date-time"}, "aware_at": {"type": "string", "format": "date-time", "description": "When the controller became aware: the 72-hour clock starts here; not in the future, not before detected_at"}, "reported_by": {"type": "object", "required": ["kind"], "properties": {"kind": {"type": "string", "enum": ["staff", "citizen", "processor"]}, "name": {"type": "string"}, "contact": {"type": "string"}}}, "description": {"type": "string"}, "data_categories": {"type": "array", "items": {"type": "string"}}, "special_categories": {"type": "array", "items": {"type": "string"}}, "subject_categories": {"type": "array", "items": {"type": "string"}}, "approx_subjects": {"type": "integer"}, "approx_records": {"type": "integer"}, "consequences": {"type": "string"}, "measures_taken": {"type": "string"}, "measures_proposed": {"type": "string"}, "risk": {"type": "object", "required": ["level", "reasons"], "properties": {"level": {"type": "string", "enum": ["no_risk", "risk", "high_risk"]}, "reasons": {"type": "string"}}}, "closed_at": {"type": "string", "format": "date-time"}}},
+        "BreachPatch": {"type": "object", "description": "Any fields of NewBreach except controller; null clears approx_subjects, approx_records, risk and closed_at."},
+        "Breach": {"type": "object", "description": "The fields of NewBreach, and what kluis works out and records.", "properties": {"id": {"type": "string", "format": "uuid"}, "reference": {"type": "string"}, "version": {"type": "integer"}, "notification_due": {"type": "string", "format": "date-time"}, "clock": {"type": "string", "enum": ["not_required", "not_due", "due_soon", "overdue", "notified", "notified_late"]}, "people_must_be_told": {"type": "boolean"}, "notifications": {"type": "array", "items": {"$ref": "#/components/schemas/BreachNotification"}}, "art34": {"$ref": "#/components/schemas/Art34Decision"}, "people_told": {"type": "integer", "description": "People a notice was prepared for"}, "people_mailed": {"type": "integer", "description": "Of those, people whose mail went out"}}},
+        "Breaches": {"type": "array", "items": {"$ref": "#/components/schemas/Breach"}},
+        "BreachNotification": {"type": "object", "required": ["phase", "sent_at", "content"], "additionalProperties": false, "properties": {"phase": {"type": "string", "enum": ["initial", "supplement"]}, "sent_at": {"type": "string", "format": "date-time"}, "content": {"type": "string"}, "authority_reference": {"type": "string"}, "delay_reason": {"type": "string", "description": "Required when the initial notice is sent more than 72 hours after awareness"}}},
+        "Art34Decision": {"type": "object", "required": ["inform", "reasons"], "additionalProperties": false, "properties": {"inform": {"type": "boolean"}, "ground": {"type": "string", "enum": ["unintelligible", "risk_removed", "disproportionate_effort"], "description": "art. 34(3)(a), (b) or (c); required when the risk is high and inform is false"}, "reasons": {"type": "string"}, "public_communication": {"type": "string", "description": "Required with disproportionate_effort"}}},
+        "NotificationDraft": {"type": "object", "properties": {"authority": {"type": "string", "enum": ["gba", "vtc", "ap"]}, "language": {"type": "string", "enum": ["nl", "fr"]}, "title": {"type": "string"}, "website": {"type": "string"}, "fields": {"type": "array", "items": {"type": "object", "properties": {"key": {"type": "string"}, "label": {"type": "string"}, "value": {"type": "string"}}}}}},
+        "AffectedQuery": {"type": "object", "additionalProperties": false, "description": "At least one activity or data category.", "properties": {"activities": {"type": "array", "items": {"type": "string"}}, "data_categories": {"type": "array", "items": {"type": "string"}}, "collected_from": {"type": "string", "format": "date"}, "collected_until": {"type": "string", "format": "date"}, "notify": {"type": "boolean"}, "language": {"type": "string", "enum": ["nl", "en", "fr"], "description": "For people whose language kluis does not know"}}},
+        "Affected": {"type": "object", "properties": {"count": {"type": "integer"}, "subjects": {"type": "array", "items": {"type": "string", "format": "uuid"}}, "records": {"type": "integer"}, "by_activity": {"type": "object", "additionalProperties": {"type": "integer"}}, "queued": {"type": "integer"}, "without_email": {"type": "integer"}, "already_told": {"type": "integer"}}},
         "Problem": {"type": "object", "description": "RFC 9457 problem details", "required": ["type", "title", "status", "detail"], "properties": {"type": {"type": "string", "format": "uri"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"}, "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}}}},
     })
 }
@@ -572,6 +653,7 @@ fn operation(o: &Operation) -> Value {
         "/check",
         "/withdrawal",
         "/taken-down",
+        "/affected",
         "/changes",
     ]
     .iter()
@@ -596,7 +678,7 @@ fn operation(o: &Operation) -> Value {
         responses.insert("401".into(), problem("No valid bearer token"));
         responses.insert("403".into(), problem("The token's account lacks the role"));
     }
-    if matches!(o.method, "put" | "delete") && o.path.ends_with("{id}") {
+    if matches!(o.method, "put" | "patch" | "delete") && o.path.ends_with("{id}") {
         responses.insert("409".into(), problem("The If-Match version is stale"));
         responses.insert("428".into(), problem("If-Match is missing"));
     }
@@ -660,6 +742,7 @@ pub fn document() -> Value {
             "statements",
             "inventory",
             "log",
+            "breaches",
             "staff",
             "meta"
         ]

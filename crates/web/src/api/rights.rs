@@ -7,8 +7,10 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::header::{ETAG, HeaderMap, LOCATION};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, ETAG, HeaderMap, LOCATION,
+};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kluis_domain::access::Permission;
 use kluis_domain::rights::{
@@ -443,4 +445,42 @@ pub async fn default_decisions(
         })
         .collect();
     Ok(Json(out))
+}
+
+/// `GET /api/v1/rights-requests/{id}/documents/{document}`: the ID copy, for the caseworker
+/// who compares it with the inventory. Each look is written to the request's timeline; a
+/// destroyed copy is gone (404). Never cached, never rendered as anything but its type.
+pub async fn document(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path((id, document)): Path<(Uuid, Uuid)>,
+) -> Result<Response, ApiError> {
+    handler(&state, &user).await?;
+    let Some((media_type, content)) = state
+        .store
+        .identity_document(id, document, &user.0.username, state.now())
+        .await?
+    else {
+        return Err(ApiError::NotFound {
+            what: "identity document",
+            id: document.to_string(),
+        });
+    };
+    let mut response = content.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_str(&media_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"id-copy\""),
+    );
+    Ok(response)
 }

@@ -192,6 +192,46 @@ async fn form_story(h: Harness) {
         1,
         "the receipt"
     );
+    // The caseworker looks at the ID copy: served as what it is, never cached, on the
+    // timeline.
+    let doc_url = format!(
+        "/api/v1/rights-requests/{}/documents/{}",
+        request.id, request.documents[0].id
+    );
+    let (s, _, refused) = h.call(Method::GET, &doc_url, &h.dpo, None, &[]).await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "no confidentiality statement yet: {refused}"
+    );
+    let (s, _, signed) = h
+        .call(
+            Method::POST,
+            "/api/v1/users/dpo/confidentiality-statements",
+            &h.dpo,
+            Some(serde_json::json!({"signed_on": "2026-01-05", "reference": "GEHEIM-1"})),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{signed}");
+    let (s, hd, copy) = h
+        .send(
+            h.request(Method::GET, &doc_url, Some(&h.dpo))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(hd[header::CONTENT_TYPE], "image/png");
+    assert_eq!(hd["x-content-type-options"], "nosniff");
+    assert_eq!(hd[header::CACHE_CONTROL], "no-store");
+    assert_eq!(copy, String::from_utf8_lossy(PNG));
+    let viewed = h.store.rights_request(request.id).await.unwrap();
+    let last = viewed.timeline.last().unwrap();
+    assert_eq!(
+        (last.step.as_str(), last.actor.as_str()),
+        ("identity_document_viewed", "dpo")
+    );
     let start = b.find("/rights/status/").unwrap();
     let status_path: String = b[start..]
         .chars()
