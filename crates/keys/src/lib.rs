@@ -80,6 +80,28 @@ pub const MAX_LINK_LEN: usize = 512;
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// The keyed pseudonyms of one project ([`Keyring::project_pseudonyms`]): the same as
+/// [`Keyring::pseudonym_for_project`] gives, with the HMAC keyed once.
+#[derive(Clone)]
+pub struct ProjectPseudonyms {
+    mac: HmacSha256,
+}
+
+impl ProjectPseudonyms {
+    /// The pseudonym of `value` in this project: 32 hex digits.
+    pub fn pseudonym(&self, value: &str) -> String {
+        let mut mac = self.mac.clone();
+        mac.update(value.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+}
+
+impl fmt::Debug for ProjectPseudonyms {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ProjectPseudonyms(..)")
+    }
+}
+
 /// Something wrong with keys or with encrypted data, said so the operator knows what to do.
 ///
 /// No message ever contains key material or decrypted data.
@@ -341,10 +363,18 @@ impl Keyring {
     /// the key is derived from the pseudonym key with the project in the HKDF info, so two
     /// projects cannot link their data subjects.
     pub fn pseudonym_for_project(&self, project: &str, value: &str) -> String {
+        self.project_pseudonyms(project).pseudonym(value)
+    }
+
+    /// The pseudonyms of one project, its key derived once: for pseudonymising a whole
+    /// extract, where deriving the key per person would cost most of the time.
+    pub fn project_pseudonyms(&self, project: &str) -> ProjectPseudonyms {
         let info = [PROJECT_PSEUDONYM_INFO, &[0], project.as_bytes()].concat();
         let key = derive(&self.pseudonym_key, &info);
-        let mac = hmac_sha256(&key, &[value.as_bytes()]);
-        hex::encode(&mac[..16])
+        ProjectPseudonyms {
+            mac: <HmacSha256 as hmac::KeyInit>::new_from_slice(key.as_slice())
+                .expect("HMAC takes keys of any length"),
+        }
     }
 
     /// `payload` with its HMAC, as URL-safe base64 without padding: a link that works

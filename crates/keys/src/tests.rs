@@ -166,6 +166,13 @@ fn project_pseudonyms_differ_per_project() {
     let ring = fixed();
     let p = ring.pseudonym_for_project("statistics-2026", "85073003328");
     assert_eq!(p, "5d5f76d110072505f5d3023939f5fe55");
+    let project = ring.project_pseudonyms("statistics-2026");
+    assert_eq!(
+        project.pseudonym("85073003328"),
+        p,
+        "keyed once, the same pseudonym"
+    );
+    assert_eq!(project.clone().pseudonym("85073003328"), p, "and again");
     assert_ne!(
         p,
         ring.pseudonym_for_project("statistics-2027", "85073003328")

@@ -123,11 +123,11 @@ impl Store {
         let categories = plan
             .categories(&activity.value.data_categories)
             .map_err(StoreError::Invalid)?;
-        let project = plan.spec.project.trim().to_string();
+        let pseudonyms = keys.project_pseudonyms(plan.spec.project.trim());
         let mut extractor = Extractor::new(
             plan,
             &categories,
-            std::sync::Arc::new(move |s: &str| keys.pseudonym_for_project(&project, s)),
+            std::sync::Arc::new(move |s: &str| pseudonyms.pseudonym(s)),
         );
         self.read_records(activity_id, &categories, &mut extractor)
             .await?;

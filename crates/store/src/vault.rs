@@ -483,8 +483,9 @@ impl Store {
             sqlx::query(
                 "INSERT INTO records (id, subject_id, activity_id, schedule, category, fields, \
                  source, collected_on, events, provided_by_subject, extensions, deadline_kind, \
-                 deadline, deadline_event, version, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $12, $13, 1, $14, $14)",
+                 deadline, deadline_event, version, created_at, updated_at, case_ref) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $12, $13, 1, $14, $14, \
+                 $15)",
             )
             .bind(id)
             .bind(subject_id)
@@ -500,6 +501,8 @@ impl Store {
             .bind(date)
             .bind(event)
             .bind(now)
+            // The case the record was collected for: a legal hold on the case keeps it.
+            .bind(processing.case_ref.as_deref())
             .execute(&mut *tx)
             .await?;
             let entry = ActivityRef::from_activity(&activity, version).entry(

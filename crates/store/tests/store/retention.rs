@@ -119,6 +119,13 @@ async fn person(store: &Store, email: &str, guardians: &[Uuid]) -> Uuid {
 
 /// Camera images recorded on `recorded`: due 30 days later.
 async fn images(store: &Store, subject: Uuid, recorded: Date) -> Uuid {
+    images_for(store, subject, recorded, None).await
+}
+
+/// Camera images recorded for `case`, when given: the processing's case goes on the record.
+async fn images_for(store: &Store, subject: Uuid, recorded: Date, case: Option<&str>) -> Uuid {
+    let mut processing = staff("caseworker");
+    processing.case_ref = case.map(str::to_string);
     let input = RecordInput {
         activity: "camera".into(),
         schedule: None,
@@ -130,7 +137,7 @@ async fn images(store: &Store, subject: Uuid, recorded: Date) -> Uuid {
         provided_by_subject: false,
     };
     store
-        .add_record(&staff("caseworker"), subject, &input)
+        .add_record(&processing, subject, &input)
         .await
         .unwrap()
         .id
@@ -170,6 +177,9 @@ async fn legal_holds_keep_records_subjects_and_cases_from_the_sweep(store: &Stor
     let of_subject = images(store, b, old).await;
     let in_case = images(store, c, old).await;
     let free = images(store, d, old).await;
+    // Recorded for the case from the start: the case hold keeps it without a link by hand.
+    let f = person(store, "f@example.be", &[]).await;
+    let recorded_for_case = images_for(store, f, old, Some("PV-2026-117")).await;
     let p = staff("jurist");
     store
         .link_record_to_case(&p, in_case, Some("PV-2026-117"))
@@ -210,9 +220,9 @@ async fn legal_holds_keep_records_subjects_and_cases_from_the_sweep(store: &Stor
         .await)
     .await;
     assert_eq!(run.state, RunState::Finished);
-    assert_eq!((run.destroyed, run.held), (1, 3));
+    assert_eq!((run.destroyed, run.held), (1, 4));
     assert!(!record_exists(store, free).await);
-    for kept in [on_record, of_subject, in_case] {
+    for kept in [on_record, of_subject, in_case, recorded_for_case] {
         assert!(
             record_exists(store, kept).await,
             "held record {kept} was destroyed"
@@ -234,7 +244,7 @@ async fn legal_holds_keep_records_subjects_and_cases_from_the_sweep(store: &Stor
         .sweep_retention(&job(NOW + Duration::hours(1)), &SweepOptions::default())
         .await)
     .await;
-    assert_eq!((run.destroyed, run.held), (1, 2));
+    assert_eq!((run.destroyed, run.held), (1, 3));
     assert!(!record_exists(store, on_record).await);
 
     // A hold that ended no longer keeps anything.
@@ -249,12 +259,12 @@ async fn legal_holds_keep_records_subjects_and_cases_from_the_sweep(store: &Stor
         .sweep_retention(&job(NOW + Duration::hours(2)), &SweepOptions::default())
         .await)
     .await;
-    assert_eq!((run.destroyed, run.held), (0, 3));
+    assert_eq!((run.destroyed, run.held), (0, 4));
     let run = ran(store
         .sweep_retention(&job(NOW + Duration::days(3)), &SweepOptions::default())
         .await)
     .await;
-    assert_eq!((run.destroyed, run.held), (1, 2));
+    assert_eq!((run.destroyed, run.held), (1, 3));
     assert!(!record_exists(store, ending).await);
 }
 
