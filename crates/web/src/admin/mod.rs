@@ -14,6 +14,7 @@ mod entities;
 mod form;
 mod kinds;
 mod retention;
+mod rights;
 mod session;
 mod statements;
 mod view;
@@ -90,6 +91,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/statements", get(statements::show))
         .route("/admin/breaches", get(breaches::list))
         .route("/admin/retention", get(retention::plan))
+        .route("/admin/rights", get(rights::list))
+        .route("/admin/rights/{id}", get(rights::view))
         .route("/admin/breaches/{id}", get(breaches::view))
         .route(
             "/admin/statements/{controller}/preview",

@@ -335,6 +335,122 @@ async fn the_request_form_in_chromium_passes_an_accessibility_audit() {
         {"axe": true},
     ]);
     super::support::browser::run_scenario(&base, steps).unwrap();
+
+    // The back-office: the DPO, with a signed confidentiality statement, reads the list and
+    // the request.
+    let dpo = h.store.user_by_username("dpo").await.unwrap().unwrap();
+    h.store
+        .record_confidentiality_statement(dpo.id, NOW.date(), "GEHEIM-1", "test", NOW)
+        .await
+        .unwrap();
+    let steps = serde_json::json!([
+        {"goto": "/admin/login?lang=en"},
+        {"fill": {"label": "Username", "value": "dpo"}},
+        {"fill": {"label": "Password", "value": "a long dpo password"}},
+        {"click": {"role": "button", "name": "Sign in"}},
+        {"expect_url": "/\\/admin(\\?|$)/"},
+        {"goto": "/admin/rights?lang=en", "expect_status": 200},
+        {"expect_text": listed[0].reference},
+        {"axe": true},
+        {"click": {"role": "link", "name": listed[0].reference}},
+        {"expect_text": "identity_document_added"},
+        {"expect_text": "image/png"},
+        {"axe": true},
+        {"goto": "/admin/rights?lang=nl&show=overdue", "expect_status": 200},
+        {"expect_text": "Er zijn geen verzoeken in deze lijst."},
+        {"axe": true},
+    ]);
+    super::support::browser::run_scenario(&base, steps).unwrap();
     let _ = std::fs::remove_file(&id_copy);
+    h.store.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_back_office_lists_requests_for_those_who_may_read_them() {
+    on_both_backends!(back_office_story);
+}
+
+async fn back_office_story(h: Harness) {
+    let (s, _, b) = h
+        .import(include_str!("../../../../examples/limburg.yaml"), &h.dpo)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = post_form(&h, multipart(&good_fields(), Some(("id.png", PNG)))).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let listed = h
+        .store
+        .rights_requests(RequestFilter::All, NOW.date())
+        .await
+        .unwrap();
+    let session = |name: &'static str| {
+        let store = &h.store;
+        async move {
+            let user = store.user_by_username(name).await.unwrap().unwrap();
+            let (secret, _) = store
+                .create_session(user.id, NOW, time::Duration::hours(1))
+                .await
+                .unwrap();
+            (user, format!("kluis_session={secret}"))
+        }
+    };
+    let get = |uri: String, cookie: String| {
+        let req = h
+            .request(Method::GET, &uri, None)
+            .header(header::COOKIE, cookie)
+            .body(Body::empty())
+            .unwrap();
+        h.send(req)
+    };
+    let (dpo, dpo_cookie) = session("dpo").await;
+    let (_, cw_cookie) = session("cw").await;
+    // Without a confidentiality statement, not even the DPO reads requests.
+    let (s, _, _) = get("/admin/rights?lang=en".into(), dpo_cookie.clone()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    h.store
+        .record_confidentiality_statement(dpo.id, NOW.date(), "GEHEIM-1", "test", NOW)
+        .await
+        .unwrap();
+    let (s, _, b) = get("/admin/rights?lang=en".into(), dpo_cookie.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(b.contains(&listed[0].reference), "{b}");
+    assert!(b.contains("access, erasure"), "{b}");
+    assert!(
+        b.contains("30 days left") || b.contains("receipt confirmed"),
+        "{b}"
+    );
+    let (s, _, b) = get(
+        "/admin/rights?lang=en&show=overdue".into(),
+        dpo_cookie.clone(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(b.contains("There are no requests in this list."), "{b}");
+    let (s, _, b) = get(
+        format!("/admin/rights/{}?lang=en", listed[0].id),
+        dpo_cookie.clone(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    for expected in [
+        "Peeters",
+        "an.peeters@example.be",
+        "identity_document_added",
+        "dpv:RequestAcknowledged",
+    ] {
+        assert!(b.contains(expected), "{expected}: {b}");
+    }
+    let (s, _, _) = get("/admin/rights/not-an-id?lang=en".into(), dpo_cookie.clone()).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = get(
+        "/admin/rights/00000000-0000-7000-8000-000000000000?lang=en".into(),
+        dpo_cookie,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // A caseworker without a statement is refused; signed in as nobody, to the login.
+    let (s, _, _) = get("/admin/rights?lang=en".into(), cw_cookie).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = get("/admin/rights?lang=en".into(), String::new()).await;
+    assert!(s.is_redirection() || s == StatusCode::UNAUTHORIZED, "{s}");
     h.store.cleanup().await;
 }
