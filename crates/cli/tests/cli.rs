@@ -1726,6 +1726,7 @@ async fn request_story(store: TestStore) {
             "identity_verified",
             "decided",
             "deadline_extended",
+            "requester_told",
             "fulfilled",
             "closed"
         ]

@@ -196,6 +196,65 @@ pub fn receipt_mail(to: EmailAddress, lang: Lang, facts: &ReceiptFacts<'_>) -> O
     }
 }
 
+/// What kluis tells the requester when staff take a step that concerns them.
+pub enum Notice<'a> {
+    /// The deadline was extended (art. 12(3)): how long, why, and the new date.
+    Extension {
+        months: u8,
+        reason: &'a str,
+        due_on: Date,
+    },
+    /// More proof of identity is needed (art. 12(6)): what.
+    IdentityRequested { note: &'a str },
+}
+
+/// The mail that tells the requester of `notice`, in their language.
+pub fn notice_mail(
+    to: EmailAddress,
+    lang: Lang,
+    organisation: &str,
+    reference: &str,
+    notice: &Notice<'_>,
+) -> OutgoingMail {
+    let (key, months, text, due) = match notice {
+        Notice::Extension {
+            months,
+            reason,
+            due_on,
+        } => (
+            "extension",
+            i18n::tf(
+                lang,
+                if *months == 1 {
+                    "statement.period.month_one"
+                } else {
+                    "statement.period.month_many"
+                },
+                &[("n", &months.to_string())],
+            ),
+            reason.to_string(),
+            words::date(lang, *due_on),
+        ),
+        Notice::IdentityRequested { note } => {
+            ("identity", String::new(), note.to_string(), String::new())
+        }
+    };
+    let args = [
+        ("organisation", organisation),
+        ("reference", reference),
+        ("months", months.as_str()),
+        ("text", text.as_str()),
+        ("due", due.as_str()),
+    ];
+    OutgoingMail {
+        to,
+        subject: i18n::tf(lang, &format!("rights_mail.{key}_subject"), &args),
+        body_text: i18n::tf(lang, &format!("rights_mail.{key}_body"), &args),
+        activity: None,
+        unsubscribe_url: None,
+    }
+}
+
 /// The month allowed to answer, counted from receipt as Regulation 1182/71 counts months,
 /// and its one extension (art. 12(3)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -878,6 +937,34 @@ mod tests {
             "{}",
             fr.body_text
         );
+    }
+
+    #[test]
+    fn notices_tell_the_reason_and_the_new_date() {
+        let to = || "an@example.be".parse().unwrap();
+        let extension = Notice::Extension {
+            months: 2,
+            reason: "Acht systemen te doorzoeken",
+            due_on: date!(2026 - 06 - 05),
+        };
+        let mail = notice_mail(to(), Lang::Nl, "Stad Voorbeeld", "RQ-1", &extension);
+        assert!(mail.subject.contains("RQ-1"), "{}", mail.subject);
+        for expected in ["Acht systemen te doorzoeken", "5 juni 2026", "2 maanden"] {
+            assert!(
+                mail.body_text.contains(expected),
+                "{expected}: {}",
+                mail.body_text
+            );
+        }
+        let identity = Notice::IdentityRequested {
+            note: "Please send the front of your ID card.",
+        };
+        let mail = notice_mail(to(), Lang::En, "City", "RQ-2", &identity);
+        assert!(
+            mail.body_text
+                .contains("Please send the front of your ID card.")
+        );
+        assert!(!mail.body_text.contains('{'), "{}", mail.body_text);
     }
 
     fn deadline(received: Date) -> Date {

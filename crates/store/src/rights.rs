@@ -7,8 +7,8 @@
 use kluis_domain::mail::OutgoingMail;
 use kluis_domain::register::Controller;
 use kluis_domain::rights::{
-    self, Decision, DpvRequestStatus, RequestChannel, Requester, ResponseDeadline, Right, Stage,
-    Step, Urgency,
+    self, Decision, DpvRequestStatus, Notice, RequestChannel, Requester, ResponseDeadline, Right,
+    Stage, Step, Urgency,
 };
 use kluis_domain::text::Lang;
 use sha2::{Digest, Sha256};
@@ -631,6 +631,44 @@ impl Store {
                 actor,
                 note.as_deref()
             );
+            // An extension and a request for proof of identity are told to the person,
+            // with the change itself: telling is part of the step (art. 12(3), 12(6)).
+            let notice = match change {
+                RequestChange::Extend { months, reason, .. } => Some(Notice::Extension {
+                    months: *months,
+                    reason,
+                    due_on: request.deadline.due_on(),
+                }),
+                RequestChange::RequestIdentity { note } => Some(Notice::IdentityRequested { note }),
+                _ => None,
+            };
+            if let (Some(notice), Some(to)) = (notice, request.requester.email.clone()) {
+                let controller: Option<Json<Controller>> =
+                    sqlx::query_scalar("SELECT document FROM controllers WHERE id = $1")
+                        .bind(&request.controller)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let organisation = controller
+                    .map(|Json(c)| c.name.show(request.language).to_string())
+                    .unwrap_or_else(|| request.controller.clone());
+                let mail = rights::notice_mail(
+                    to,
+                    request.language,
+                    &organisation,
+                    &request.reference,
+                    &notice,
+                );
+                enqueue_mail!(tx, &mail, now);
+                add_step!(
+                    tx,
+                    id,
+                    now,
+                    "requester_told",
+                    request.stage,
+                    "kluis",
+                    Some(mail.subject.as_str())
+                );
+            }
             if request.stage == Stage::Closed {
                 let destroyed = sqlx::query(
                     "UPDATE rights_request_documents SET sealed = NULL, destroyed_at = $2 \

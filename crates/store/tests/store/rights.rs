@@ -542,6 +542,23 @@ async fn deadlines_are_extended_once_and_lists_show_what_is_late(store: &TestSto
         .await
         .unwrap();
     assert_eq!(r.deadline.due_on(), date!(2026 - 06 - 05));
+    // The person is told, in the same step: reason and new date, in their language.
+    let told = r.timeline.last().unwrap();
+    assert_eq!(told.step, "requester_told");
+    assert_eq!(store.mail_status(0).await.unwrap().pending, 1);
+    let mails = store
+        .claim_due_mail(NOW, time::Duration::ZERO, 10)
+        .await
+        .unwrap();
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].mail.subject.contains(&recent.reference));
+    assert!(
+        mails[0]
+            .mail
+            .body_text
+            .contains("Acht systemen te doorzoeken")
+    );
+    assert!(mails[0].mail.body_text.contains("5 juni 2026"));
     let status = store
         .request_status(&recent.status_token)
         .await
