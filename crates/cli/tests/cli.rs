@@ -1728,7 +1728,8 @@ async fn request_story(store: TestStore) {
             "deadline_extended",
             "requester_told",
             "fulfilled",
-            "closed"
+            "closed",
+            "requester_told"
         ]
     );
     assert_eq!(shown["timeline"][2]["actor"], "els");

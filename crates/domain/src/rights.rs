@@ -14,7 +14,7 @@ use crate::calendar::working_day_on_or_after;
 use crate::i18n;
 use crate::identifiers::EmailAddress;
 use crate::inventory::{InventoryError, SubjectIdentity};
-use crate::legal::LegalBasis;
+use crate::legal::{LegalBasis, SupervisoryAuthority};
 use crate::mail::OutgoingMail;
 use crate::register::{Country, ProcessingActivity};
 use crate::retention::{RetentionRule, add_months};
@@ -250,6 +250,69 @@ pub fn notice_mail(
         to,
         subject: i18n::tf(lang, &format!("rights_mail.{key}_subject"), &args),
         body_text: i18n::tf(lang, &format!("rights_mail.{key}_body"), &args),
+        activity: None,
+        unsubscribe_url: None,
+    }
+}
+
+/// The closing letter: every decision with its motivation, grounds and articles, and,
+/// when anything was refused, the right to complain to the supervisory authority and to go
+/// to court (art. 12(4)). Activities are named as the register names them.
+pub fn closing_mail(
+    to: EmailAddress,
+    lang: Lang,
+    organisation: &str,
+    reference: &str,
+    decisions: &[Decision],
+    activity_name: impl Fn(&str) -> String,
+    authorities: &[SupervisoryAuthority],
+) -> OutgoingMail {
+    let lines: Vec<String> = decisions
+        .iter()
+        .map(|d| {
+            let mut line = format!(
+                "- {} ({}), {}: {}.",
+                i18n::t(lang, &d.right.label_key()),
+                d.right.article(),
+                activity_name(&d.activity),
+                i18n::t(lang, &d.outcome.label_key())
+            );
+            for g in &d.grounds {
+                line.push_str(&format!(
+                    " {} ({}).",
+                    i18n::t(lang, &g.label_key()),
+                    g.article(d.right)
+                ));
+            }
+            line.push_str(&format!(" {}", d.motivation.trim()));
+            line
+        })
+        .collect();
+    let refused = decisions.iter().any(|d| d.outcome != Outcome::Granted);
+    let remedies = if refused {
+        let places: Vec<String> = authorities
+            .iter()
+            .map(|a| format!("{} ({})", i18n::t(lang, &a.label_key()), a.website()))
+            .collect();
+        i18n::tf(
+            lang,
+            "rights_mail.remedies",
+            &[("authorities", places.join(", ").as_str())],
+        )
+    } else {
+        String::new()
+    };
+    let decisions = lines.join("\n");
+    let args = [
+        ("organisation", organisation),
+        ("reference", reference),
+        ("decisions", decisions.as_str()),
+        ("remedies", remedies.as_str()),
+    ];
+    OutgoingMail {
+        to,
+        subject: i18n::tf(lang, "rights_mail.closing_subject", &args),
+        body_text: i18n::tf(lang, "rights_mail.closing_body", &args),
         activity: None,
         unsubscribe_url: None,
     }
@@ -965,6 +1028,69 @@ mod tests {
                 .contains("Please send the front of your ID card.")
         );
         assert!(!mail.body_text.contains('{'), "{}", mail.body_text);
+    }
+
+    #[test]
+    fn the_closing_letter_motivates_each_decision_and_names_the_remedies_of_a_refusal() {
+        let decisions = [
+            Decision {
+                right: Right::Access,
+                activity: "camera".into(),
+                outcome: Outcome::Granted,
+                grounds: vec![],
+                motivation: "U vindt uw gegevens in de bijlage.".into(),
+            },
+            Decision {
+                right: Right::Erasure,
+                activity: "camera".into(),
+                outcome: Outcome::Refused,
+                grounds: vec![RefusalGround::LegalObligation],
+                motivation: "De beelden zijn bewijs in een lopend onderzoek.".into(),
+            },
+        ];
+        let name = |id: &str| format!("Camerabewaking ({id})");
+        let to = || "an@example.be".parse().unwrap();
+        let authorities = [SupervisoryAuthority::Vtc, SupervisoryAuthority::Gba];
+        let mail = closing_mail(
+            to(),
+            Lang::Nl,
+            "Stad",
+            "RQ-9",
+            &decisions,
+            name,
+            &authorities,
+        );
+        assert!(mail.subject.contains("RQ-9"));
+        for expected in [
+            "inzage (art. 15), Camerabewaking (camera): toegekend.",
+            "wissing (art. 17), Camerabewaking (camera): geweigerd. wettelijke verplichting (art. 17(3)(b)).",
+            "De beelden zijn bewijs",
+            "https://www.vlaamsetoezichtcommissie.be",
+            "https://www.gegevensbeschermingsautoriteit.be",
+            "rechtbank",
+        ] {
+            assert!(
+                mail.body_text.contains(expected),
+                "{expected}: {}",
+                mail.body_text
+            );
+        }
+        // All granted: no remedies paragraph.
+        let granted = closing_mail(
+            to(),
+            Lang::En,
+            "City",
+            "RQ-9",
+            &decisions[..1],
+            name,
+            &authorities,
+        );
+        assert!(
+            !granted.body_text.contains("court"),
+            "{}",
+            granted.body_text
+        );
+        assert!(!granted.body_text.contains('{'), "{}", granted.body_text);
     }
 
     fn deadline(received: Date) -> Date {

@@ -5,7 +5,7 @@
 //! transaction with an optimistic version check, and adds a step to the timeline.
 
 use kluis_domain::mail::OutgoingMail;
-use kluis_domain::register::Controller;
+use kluis_domain::register::{Controller, ProcessingActivity};
 use kluis_domain::rights::{
     self, Decision, DpvRequestStatus, Notice, RequestChannel, Requester, ResponseDeadline, Right,
     Stage, Step, Urgency,
@@ -642,22 +642,56 @@ impl Store {
                 RequestChange::RequestIdentity { note } => Some(Notice::IdentityRequested { note }),
                 _ => None,
             };
-            if let (Some(notice), Some(to)) = (notice, request.requester.email.clone()) {
+            // The closing letter carries every decision; one without decisions (an identity
+            // never proven) is written by staff.
+            let closing =
+                matches!(change, RequestChange::Close { .. }) && !request.decisions.is_empty();
+            if let (true, Some(to)) = (notice.is_some() || closing, request.requester.email.clone())
+            {
                 let controller: Option<Json<Controller>> =
                     sqlx::query_scalar("SELECT document FROM controllers WHERE id = $1")
                         .bind(&request.controller)
                         .fetch_optional(&mut *tx)
                         .await?;
-                let organisation = controller
-                    .map(|Json(c)| c.name.show(request.language).to_string())
-                    .unwrap_or_else(|| request.controller.clone());
-                let mail = rights::notice_mail(
-                    to,
-                    request.language,
-                    &organisation,
-                    &request.reference,
-                    &notice,
-                );
+                let (organisation, authorities) = match controller {
+                    Some(Json(c)) => (
+                        c.name.show(request.language).to_string(),
+                        c.supervisory_authorities,
+                    ),
+                    None => (request.controller.clone(), Vec::new()),
+                };
+                let mail = match notice {
+                    Some(notice) => rights::notice_mail(
+                        to,
+                        request.language,
+                        &organisation,
+                        &request.reference,
+                        &notice,
+                    ),
+                    None => {
+                        let activities: Vec<Json<ProcessingActivity>> = sqlx::query_scalar(
+                            "SELECT document FROM activities WHERE controller_id = $1",
+                        )
+                        .bind(&request.controller)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                        let name = |id: &str| {
+                            activities.iter().find(|a| a.0.id == id).map_or_else(
+                                || id.to_string(),
+                                |a| a.0.name.show(request.language).to_string(),
+                            )
+                        };
+                        rights::closing_mail(
+                            to,
+                            request.language,
+                            &organisation,
+                            &request.reference,
+                            &request.decisions,
+                            name,
+                            &authorities,
+                        )
+                    }
+                };
                 enqueue_mail!(tx, &mail, now);
                 add_step!(
                     tx,

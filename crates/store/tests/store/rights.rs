@@ -231,10 +231,32 @@ async fn a_request_is_filed_acknowledged_decided_fulfilled_and_closed(store: &Te
             "decided",
             "fulfilled",
             "closed",
+            "requester_told",
             "identity_documents_destroyed",
         ]
     );
     assert_eq!(r.timeline[4].actor, "caseworker");
+    // The closing letter: each decision with its motivation, and the remedies of the refusal.
+    let mails = store
+        .claim_due_mail(later, time::Duration::ZERO, 10)
+        .await
+        .unwrap();
+    let closing = mails
+        .iter()
+        .find(|m| m.mail.subject.contains(&filed.reference) && m.mail.body_text.contains("art. 17"))
+        .unwrap_or_else(|| panic!("no closing letter: {mails:?}"));
+    for expected in [
+        "Camerabewaking",
+        "art. 17(3)(b)",
+        "Na onderzoek van uw dossier.",
+        "vlaamsetoezichtcommissie.be",
+    ] {
+        assert!(
+            closing.mail.body_text.contains(expected),
+            "{expected}: {}",
+            closing.mail.body_text
+        );
+    }
     // The ID copy is destroyed with the request's closing, and the row says when.
     assert_eq!(
         store

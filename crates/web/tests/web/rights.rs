@@ -334,7 +334,8 @@ async fn rights_story(h: Harness) {
             "identity_verified",
             "decided",
             "fulfilled",
-            "closed"
+            "closed",
+            "requester_told"
         ]
     );
     assert_eq!(r["timeline"][2]["actor"], "dpo");
