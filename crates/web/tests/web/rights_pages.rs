@@ -415,7 +415,7 @@ async fn back_office_story(h: Harness) {
     assert!(b.contains(&listed[0].reference), "{b}");
     assert!(b.contains("access, erasure"), "{b}");
     assert!(
-        b.contains("30 days left") || b.contains("receipt confirmed"),
+        b.contains("<td>on time</td>") && b.contains("<td>receipt confirmed</td>"),
         "{b}"
     );
     let (s, _, b) = get(
