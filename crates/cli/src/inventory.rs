@@ -65,6 +65,73 @@ pub enum SubjectCommand {
         #[arg(long)]
         case: Option<String>,
     },
+    /// Restrict processing of a person's data under a processing activity (GDPR art. 18):
+    /// kluis then only stores it, and shows and changes it no more.
+    Restrict {
+        #[arg(long)]
+        subject_id: Uuid,
+        #[arg(long)]
+        activity: String,
+        /// The reference of the rights request that asks for it.
+        #[arg(long = "request", value_name = "REFERENCE")]
+        request: String,
+    },
+    /// Lift a restriction, once the person was told it would be (GDPR art. 18(3)).
+    LiftRestriction {
+        #[arg(long)]
+        subject_id: Uuid,
+        #[arg(long)]
+        activity: String,
+        /// The reference of the rights request that asked for the restriction.
+        #[arg(long = "request", value_name = "REFERENCE")]
+        request: String,
+        /// The day the person was told (YYYY-MM-DD), not after today.
+        #[arg(long, value_parser = parse_date)]
+        told_on: Date,
+        /// Why the restriction ends (accuracy verified, the objection weighed, ...).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Record a person's objection to processing under an activity (GDPR art. 21): kluis
+    /// then refuses to add or change their records there. With --compelling-grounds, record
+    /// the grounds that override the objection, so processing continues.
+    Object {
+        #[arg(long)]
+        subject_id: Uuid,
+        #[arg(long)]
+        activity: String,
+        /// The reference of the rights request that objects.
+        #[arg(long = "request", value_name = "REFERENCE")]
+        request: String,
+        #[arg(long)]
+        compelling_grounds: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RecordCommand {
+    /// Rectify or complete a record in the vault (GDPR art. 16): old and new values are
+    /// kept sealed for the request, and the change is logged.
+    Rectify {
+        record_id: Uuid,
+        /// The reference of the rights request that asks for it.
+        #[arg(long = "request", value_name = "REFERENCE")]
+        request: String,
+        /// FIELD=VALUE, repeatable; VALUE is read as JSON when it is JSON, else as text.
+        #[arg(long = "set", value_name = "FIELD=VALUE", required = true, value_parser = parse_field)]
+        set: Vec<(String, serde_json::Value)>,
+    },
+}
+
+/// `FIELD=VALUE`: the value as JSON when it parses as JSON (`42`, `true`, `"x"`), else
+/// as text.
+fn parse_field(s: &str) -> Result<(String, serde_json::Value), String> {
+    let (field, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}': write FIELD=VALUE"))?;
+    let value = serde_json::from_str(value)
+        .unwrap_or_else(|_| serde_json::Value::String(value.to_string()));
+    Ok((field.trim().to_string(), value))
 }
 
 #[derive(Subcommand)]
@@ -157,6 +224,130 @@ pub async fn subject(store: &Store, urls: &SystemUrls, command: SubjectCommand) 
             }
             Ok(())
         }
+        SubjectCommand::Restrict {
+            subject_id,
+            activity,
+            request,
+        } => {
+            let r = store
+                .restrict(subject_id, &activity, &request, &actor(), now())
+                .await?;
+            let what = if r.changed {
+                "restricted"
+            } else {
+                "was already restricted"
+            };
+            println!(
+                "{what}: processing of {subject_id} under {activity} since {} at request {} \
+                 ({} record(s))",
+                r.restriction.since.date(),
+                r.restriction.request_reference,
+                r.records
+            );
+            Ok(())
+        }
+        SubjectCommand::LiftRestriction {
+            subject_id,
+            activity,
+            request,
+            told_on,
+            reason,
+        } => {
+            let in_force = store
+                .restrictions(subject_id)
+                .await?
+                .into_iter()
+                .find(|r| r.activity == activity && r.lifted_at.is_none());
+            if let Some(r) = &in_force
+                && !r.request_reference.eq_ignore_ascii_case(request.trim())
+            {
+                bail!(
+                    "the restriction of {subject_id} under {activity} was asked at request {}, \
+                     not {request}",
+                    r.request_reference
+                );
+            }
+            let r = store
+                .lift_restriction(subject_id, &activity, told_on, &reason, &actor(), now())
+                .await?;
+            println!(
+                "lifted the restriction of {subject_id} under {activity} (request {}; told on \
+                 {told_on}; {} record(s))",
+                r.restriction.request_reference, r.records
+            );
+            Ok(())
+        }
+        SubjectCommand::Object {
+            subject_id,
+            activity,
+            request,
+            compelling_grounds,
+        } => {
+            let r = store
+                .record_objection(subject_id, &activity, &request, &actor(), now())
+                .await?;
+            let r = match compelling_grounds {
+                Some(grounds) => {
+                    store
+                        .record_compelling_grounds(
+                            subject_id,
+                            &activity,
+                            &request,
+                            &grounds,
+                            &actor(),
+                            now(),
+                        )
+                        .await?
+                }
+                None => r,
+            };
+            if r.objection.in_force() {
+                println!(
+                    "objection recorded (request {}): processing of {subject_id} under \
+                     {activity} stops ({} record(s))",
+                    r.objection.request_reference, r.records
+                );
+            } else {
+                println!(
+                    "objection of request {} overridden by compelling grounds: processing of \
+                     {subject_id} under {activity} continues",
+                    r.objection.request_reference
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+pub async fn record(store: &Store, command: RecordCommand) -> Result<()> {
+    match command {
+        RecordCommand::Rectify {
+            record_id,
+            request,
+            set,
+        } => {
+            let changes: std::collections::BTreeMap<String, serde_json::Value> =
+                set.into_iter().collect();
+            let p = processing(Some(request.clone()))?;
+            let r = store
+                .rectify_record(&p, record_id, &changes, &request)
+                .await?;
+            let list = |fields: &[String]| {
+                if fields.is_empty() {
+                    "-".to_string()
+                } else {
+                    fields.join(", ")
+                }
+            };
+            println!(
+                "record {record_id} (request {}): rectified {}; completed {}; already right {}",
+                r.request_reference,
+                list(&r.rectified),
+                list(&r.completed),
+                list(&r.unchanged)
+            );
+            Ok(())
+        }
     }
 }
 
@@ -235,13 +426,22 @@ fn print_subject(view: &SubjectView, today: Date) {
             (None, Some(e)) => format!("kept until {e} + its period"),
             (None, None) => kind.replace('_', " "),
         };
+        // A restricted record is only stored: its fields are withheld (GDPR art. 18).
+        let fields = match &r.restriction {
+            Some(x) => format!(
+                "RESTRICTED since {} at request {}, fields withheld",
+                x.since.date(),
+                x.request_reference
+            ),
+            None => serde_json::to_string(&r.fields).unwrap_or_default(),
+        };
         println!(
             "    {} record {} (collected {}, source: {}): {}; {}",
             r.category,
             r.id,
             r.collected_on,
             r.source.as_deref().unwrap_or("not recorded"),
-            serde_json::to_string(&r.fields).unwrap_or_default(),
+            fields,
             retention
         );
     }

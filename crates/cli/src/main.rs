@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use kluis_domain::access::Role;
+use kluis_domain::identifiers::EmailAddress;
 use kluis_domain::text::Lang;
 use kluis_domain::{art30, completeness, dpv, i18n, register_file};
 use kluis_store::Store;
@@ -120,6 +121,11 @@ enum Command {
     Subject {
         #[command(subcommand)]
         command: inventory::SubjectCommand,
+    },
+    /// Records in the vault: rectification at a rights request.
+    Record {
+        #[command(subcommand)]
+        command: inventory::RecordCommand,
     },
     /// The processing log: verify its chain, anchor it, show who consulted a person's data.
     Log {
@@ -234,6 +240,17 @@ enum UserCommand {
     },
     /// List staff accounts.
     List,
+    /// Where a staff member gets kluis's mails to them (the daily reminder of rights
+    /// requests), and in which language; --off stops them.
+    Mail {
+        username: String,
+        #[arg(required_unless_present = "off", conflicts_with = "off")]
+        address: Option<EmailAddress>,
+        #[arg(long, default_value = "nl")]
+        lang: Lang,
+        #[arg(long)]
+        off: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -471,6 +488,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Systems { command } => {
             systems::systems(&config, &connect(&database).await?, command).await
         }
+        Command::Record { command } => inventory::record(&open(&config).await?, command).await,
         Command::Log { command } => inventory::log(&open(&config).await?, command).await,
         Command::Staff { command } => inventory::staff(&connect(&database).await?, command).await,
         Command::Stats { command } => stats::stats(&open(&config).await?, command).await,
@@ -478,6 +496,7 @@ async fn run(cli: Cli) -> Result<()> {
             request::request(
                 &open(&config).await?,
                 command,
+                &config.public_url(config.listen),
                 now(),
                 &mut std::io::stdout(),
             )
@@ -609,6 +628,20 @@ async fn user(database: &str, command: UserCommand) -> Result<()> {
             let roles: Vec<_> = u.roles.iter().map(|r| r.name()).collect();
             println!("added {} with roles {}", u.username, roles.join(", "));
         }
+        UserCommand::Mail {
+            username,
+            address,
+            lang,
+            off: _,
+        } => {
+            store
+                .set_staff_mail(&username, address.as_ref(), lang)
+                .await?;
+            match address {
+                Some(a) => println!("{username} gets kluis's mails at {a} ({})", lang.code()),
+                None => println!("{username} gets no mails from kluis"),
+            }
+        }
         UserCommand::List => {
             for u in store.users().await? {
                 let roles: Vec<_> = u.roles.iter().map(|r| r.name()).collect();
@@ -662,6 +695,19 @@ async fn serve(
             },
         ))
     };
+    // The daily reminder of rights requests to their caseworkers; one instance sends it.
+    let (stop_reminders, reminders_stopped) = tokio::sync::oneshot::channel::<()>();
+    let reminders = {
+        let clock = state.clock.clone();
+        tokio::spawn(request::run_daily_reminders(
+            store.clone(),
+            state.settings.public_url.clone(),
+            move || clock(),
+            async {
+                let _ = reminders_stopped.await;
+            },
+        ))
+    };
     tracing::info!("kluis serves on http://{}", listener.local_addr()?);
     kluis_web::serve(listener, state, shutdown()).await?;
     if let Some((stop, task)) = delivery {
@@ -670,6 +716,8 @@ async fn serve(
     }
     let _ = stop_sweep.send(());
     let _ = sweep.await;
+    let _ = stop_reminders.send(());
+    let _ = reminders.await;
     store.close().await;
     Ok(())
 }

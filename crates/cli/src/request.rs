@@ -10,10 +10,11 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use kluis_domain::access::Permission;
+use kluis_domain::access_package::PackageKind;
 use kluis_domain::i18n;
 use kluis_domain::rights::{self, Decision, Urgency};
 use kluis_domain::text::Lang;
-use kluis_store::{RequestChange, RequestFilter, RightsRequest, Store};
+use kluis_store::{ReminderRun, RequestChange, RequestFilter, RightsRequest, Store};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
@@ -30,6 +31,9 @@ pub enum RequestCommand {
         due_soon: bool,
         #[arg(long)]
         all: bool,
+        /// Only the requests assigned to this staff member.
+        #[arg(long, value_name = "USERNAME")]
+        assignee: Option<String>,
         #[arg(long = "as", value_name = "USERNAME")]
         as_user: String,
     },
@@ -42,6 +46,17 @@ pub enum RequestCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Assign the request to a caseworker (or the DPO), who gets the daily reminders.
+    Assign {
+        request: String,
+        #[arg(long = "as", value_name = "USERNAME")]
+        as_user: String,
+        #[arg(long, value_name = "USERNAME")]
+        to: String,
+    },
+    /// Queue today's reminders to caseworkers of their requests overdue or due within 7
+    /// days; `kluis serve` does this every day. Once a day: a second run sends nothing.
+    Remind,
     /// Ask the requester for more proof of identity.
     AskIdentity {
         request: String,
@@ -88,12 +103,37 @@ pub enum RequestCommand {
         told_on: Option<Date>,
     },
     /// What was granted has been carried out; the note says what was done.
+    ///
+    /// Erases in the vault and in every connected system, withdraws consents, and prints
+    /// per right, activity and place what was done; a place that failed is retried by
+    /// running it again (what is done is never redone). `--note` confirms, saying what was
+    /// done, the actions kluis does not carry out itself (access package, rectification,
+    /// restriction, objection, ...). Once everything is done, the request is fulfilled.
     Fulfil {
         request: String,
         #[arg(long = "as", value_name = "USERNAME")]
         as_user: String,
+        /// What was done by hand, confirming the actions carried out by hand.
         #[arg(long)]
-        note: String,
+        note: Option<String>,
+        /// The connected systems' URLs come from the same configuration as the rest.
+        #[arg(from_global)]
+        config: Option<PathBuf>,
+        #[arg(from_global)]
+        database: Option<String>,
+    },
+    /// Record that a recipient of the data was told of a rectification, erasure or
+    /// restriction (GDPR art. 19); the request closes only once every recipient was told.
+    Told {
+        request: String,
+        #[arg(long = "as", value_name = "USERNAME")]
+        as_user: String,
+        /// The recipient as the register names it (`kluis request fulfil` lists them).
+        #[arg(long)]
+        recipient: String,
+        /// How they were told: a letter, an e-mail of a date, ...
+        #[arg(long)]
+        how: String,
     },
     /// The closing letter went out; the ID copy is destroyed.
     Close {
@@ -103,11 +143,42 @@ pub enum RequestCommand {
         #[arg(long)]
         note: String,
     },
+    /// The access package (art. 15) of a decided request, written to a file; each one
+    /// made is logged as an export to the data subject.
+    Package {
+        request: String,
+        #[arg(long = "as", value_name = "USERNAME")]
+        as_user: String,
+        /// html (the accessible page), pdf, or zip (JSON and CSV).
+        #[arg(long, default_value = "html")]
+        format: String,
+        #[arg(long)]
+        output: PathBuf,
+        /// The connected systems' URLs come from the same configuration as the rest.
+        #[arg(from_global)]
+        config: Option<PathBuf>,
+        #[arg(from_global)]
+        database: Option<String>,
+    },
+    /// The portability export (art. 20): what the person provided under consent or
+    /// contract, where portability was granted; logged as an export.
+    Portability {
+        request: String,
+        #[arg(long = "as", value_name = "USERNAME")]
+        as_user: String,
+        /// json or csv.
+        #[arg(long, default_value = "json")]
+        format: String,
+        #[arg(long)]
+        output: PathBuf,
+    },
 }
 
+/// `public_url`: where kluis is reached, for the links in reminders.
 pub async fn request(
     store: &Store,
     command: RequestCommand,
+    public_url: &str,
     now: OffsetDateTime,
     out: &mut impl Write,
 ) -> Result<()> {
@@ -116,6 +187,7 @@ pub async fn request(
             overdue,
             due_soon,
             all,
+            assignee,
             as_user,
         } => {
             handler(store, &as_user).await?;
@@ -125,11 +197,14 @@ pub async fn request(
                 (_, _, true) => RequestFilter::All,
                 _ => RequestFilter::Open,
             };
-            let list = store.rights_requests(filter, now.date()).await?;
+            let mut list = store.rights_requests(filter, now.date()).await?;
+            if let Some(assignee) = &assignee {
+                list.retain(|r| r.assignee.as_ref() == Some(assignee));
+            }
             writeln!(
                 out,
-                "{:<18} {:<10} {:<22} {:<16} rights",
-                "reference", "due", "stage", ""
+                "{:<18} {:<10} {:<22} {:<16} {:<16} rights",
+                "reference", "due", "stage", "", "assignee"
             )?;
             for r in list {
                 let urgency = match r.urgency {
@@ -140,11 +215,12 @@ pub async fn request(
                 let asked: Vec<&str> = r.rights.iter().map(|r| r.name()).collect();
                 writeln!(
                     out,
-                    "{:<18} {:<10} {:<22} {:<16} {}",
+                    "{:<18} {:<10} {:<22} {:<16} {:<16} {}",
                     r.reference,
                     r.due_on,
                     r.stage.name(),
                     urgency,
+                    r.assignee.as_deref().unwrap_or("-"),
                     asked.join(", ")
                 )?;
             }
@@ -174,6 +250,45 @@ pub async fn request(
                 .collect();
             let defaults = rights::default_decisions(&r.rights, &activities, r.language);
             writeln!(out, "{}", serde_json::to_string_pretty(&defaults)?)?;
+            Ok(())
+        }
+        RequestCommand::Assign {
+            request,
+            as_user,
+            to,
+        } => {
+            handler(store, &as_user).await?;
+            let id = find(store, &request).await?;
+            let version = store.rights_request(id).await?.version;
+            let r = store
+                .assign_request(id, version, &to, &as_user, now)
+                .await?;
+            writeln!(out, "{} is assigned to {to}", r.reference)?;
+            Ok(())
+        }
+        RequestCommand::Remind => {
+            let url = format!("{}/admin/rights", public_url.trim_end_matches('/'));
+            let holder = format!("kluis request remind (pid {})", std::process::id());
+            match store
+                .send_daily_rights_reminders(&holder, &url, now)
+                .await?
+            {
+                ReminderRun::Sent(reminders) if reminders.is_empty() => {
+                    writeln!(out, "no caseworker has requests overdue or due soon")?;
+                }
+                ReminderRun::Sent(reminders) => {
+                    for r in reminders {
+                        writeln!(
+                            out,
+                            "reminder queued for {}: {} requests, {} overdue",
+                            r.username, r.requests, r.overdue
+                        )?;
+                    }
+                }
+                ReminderRun::NotDue => {
+                    writeln!(out, "today's reminders were already sent")?;
+                }
+            }
             Ok(())
         }
         RequestCommand::AskIdentity {
@@ -243,16 +358,27 @@ pub async fn request(
             request,
             as_user,
             note,
+            config,
+            database,
         } => {
-            step(
-                store,
-                &request,
-                &as_user,
-                RequestChange::Fulfil { note },
-                now,
-                out,
-            )
-            .await
+            let urls =
+                crate::config::Config::load(config.as_deref(), crate::config::Flags { database })?
+                    .system_urls();
+            fulfil(store, &urls, &request, &as_user, note.as_deref(), now, out).await
+        }
+        RequestCommand::Told {
+            request,
+            as_user,
+            recipient,
+            how,
+        } => {
+            handler(store, &as_user).await?;
+            let id = find(store, &request).await?;
+            let status = store
+                .record_recipient_told(id, &recipient, &how, &as_user, now)
+                .await?;
+            write!(out, "{}", kluis_web::fulfilment::status_text(&status))?;
+            Ok(())
         }
         RequestCommand::Close {
             request,
@@ -269,7 +395,160 @@ pub async fn request(
             )
             .await
         }
+        RequestCommand::Package {
+            request,
+            as_user,
+            format,
+            output,
+            config,
+            database,
+        } => {
+            let urls =
+                crate::config::Config::load(config.as_deref(), crate::config::Flags { database })?
+                    .system_urls();
+            let export = Export {
+                kind: PackageKind::Access,
+                format: &format,
+                output: &output,
+            };
+            package(store, &urls, &request, &as_user, export, now, out).await
+        }
+        RequestCommand::Portability {
+            request,
+            as_user,
+            format,
+            output,
+        } => {
+            let export = Export {
+                kind: PackageKind::Portability,
+                format: &format,
+                output: &output,
+            };
+            // Portability holds the vault's records only: no system is searched.
+            let urls = kluis_web::systems::SystemUrls::default();
+            package(store, &urls, &request, &as_user, export, now, out).await
+        }
     }
+}
+
+/// Runs the fulfilment of `request` as `as_user` and prints the status per place; fails
+/// when a place failed, so that a script notices and runs it again.
+async fn fulfil(
+    store: &Store,
+    urls: &kluis_web::systems::SystemUrls,
+    request: &str,
+    as_user: &str,
+    note: Option<&str>,
+    now: OffsetDateTime,
+    out: &mut impl Write,
+) -> Result<()> {
+    use kluis_domain::processing_log::{Actor, ActorKind};
+    use kluis_web::fulfilment::{FulfilmentError, fulfil, status_text};
+
+    handler(store, as_user).await?;
+    let user = staff_account(store, as_user).await?;
+    let id = find(store, request).await?;
+    let mut trace = [0u8; 16];
+    let mut span = [0u8; 8];
+    getrandom::fill(&mut trace).context("no random source for a trace id")?;
+    getrandom::fill(&mut span).context("no random source for a span id")?;
+    trace[0] |= 1;
+    span[0] |= 1;
+    let processing = kluis_store::Processing {
+        actor: Actor {
+            kind: ActorKind::Staff,
+            id: Some(user.id.to_string()),
+            name: as_user.to_string(),
+        },
+        trace: kluis_domain::trace::TraceContext::new_root(trace, span),
+        case_ref: None,
+        now,
+    };
+    let status = match fulfil(store, urls, &processing, id, note).await {
+        Ok(status) => status,
+        Err(FulfilmentError::Refused(why)) => bail!("{request}: {why}"),
+        Err(FulfilmentError::Store(e)) => return Err(e.into()),
+    };
+    write!(out, "{}", status_text(&status))?;
+    let failed: Vec<String> = status
+        .actions
+        .iter()
+        .filter(|a| a.status == kluis_store::ActionStatus::Failed)
+        .map(|a| a.target.clone())
+        .collect();
+    if !failed.is_empty() {
+        bail!(
+            "{}: carrying it out failed in {}: see above; run it again once repaired",
+            status.reference,
+            failed.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// What to make and where to put it.
+struct Export<'a> {
+    kind: PackageKind,
+    format: &'a str,
+    output: &'a std::path::Path,
+}
+
+/// Makes the package of `export.kind` for `request` as `as_user` and writes it. The file
+/// is created first, so an unwritable path fails before anything is exported and logged.
+async fn package(
+    store: &Store,
+    urls: &kluis_web::systems::SystemUrls,
+    request: &str,
+    as_user: &str,
+    export: Export<'_>,
+    now: OffsetDateTime,
+    out: &mut impl Write,
+) -> Result<()> {
+    use kluis_domain::processing_log::{Actor, ActorKind};
+    use kluis_web::access_package::{Format, produce};
+
+    handler(store, as_user).await?;
+    let user = staff_account(store, as_user).await?;
+    let format = Format::parse(export.kind, export.format).map_err(anyhow::Error::msg)?;
+    let r = store.rights_request(find(store, request).await?).await?;
+    let mut trace = [0u8; 16];
+    let mut span = [0u8; 8];
+    getrandom::fill(&mut trace).context("no random source for a trace id")?;
+    getrandom::fill(&mut span).context("no random source for a span id")?;
+    trace[0] |= 1;
+    span[0] |= 1;
+    let processing = kluis_store::Processing {
+        actor: Actor {
+            kind: ActorKind::Staff,
+            id: Some(user.id.to_string()),
+            name: as_user.to_string(),
+        },
+        trace: kluis_domain::trace::TraceContext::new_root(trace, span),
+        case_ref: Some(r.reference.clone()),
+        now,
+    };
+    let mut file = std::fs::File::create(export.output)
+        .with_context(|| format!("cannot write {}", export.output.display()))?;
+    let download = match produce(store, urls, &processing, &r, export.kind, format).await {
+        Ok(d) => d,
+        Err(e) => {
+            drop(file);
+            let _ = std::fs::remove_file(export.output);
+            bail!("{}: {e}", r.reference);
+        }
+    };
+    file.write_all(&download.body)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", export.output.display()))?;
+    writeln!(
+        out,
+        "{}: {} ({} bytes) written to {}",
+        r.reference,
+        download.file_name,
+        download.body.len(),
+        export.output.display()
+    )?;
+    Ok(())
 }
 
 /// Checks that `username` may handle rights requests; their username goes on the timeline.
@@ -348,6 +627,11 @@ fn show_text(r: &RightsRequest, today: Date, out: &mut impl Write) -> Result<()>
     if let Some(e) = &r.deadline.extension {
         writeln!(out, "extended:   by {} month(s): {}", e.months, e.reason)?;
     }
+    writeln!(
+        out,
+        "assignee:   {}",
+        r.assignee.as_deref().unwrap_or("nobody yet")
+    )?;
     let person = &r.requester.identity;
     let name = [person.given_name.as_deref(), person.family_name.as_deref()]
         .into_iter()
@@ -411,6 +695,7 @@ fn show_json(r: &RightsRequest, out: &mut impl Write) -> Result<()> {
         "status": r.status.dpv(),
         "deadline": r.deadline,
         "requester": r.requester,
+        "assignee": r.assignee,
         "decisions": r.decisions,
         "timeline": r.timeline.iter().map(|s| serde_json::json!({
             "at": s.at.to_string(), "step": s.step, "actor": s.actor, "note": s.note,
@@ -418,4 +703,39 @@ fn show_json(r: &RightsRequest, out: &mut impl Write) -> Result<()> {
     });
     writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
     Ok(())
+}
+
+/// How often `kluis serve` looks whether today's reminders are due.
+const REMINDER_CHECK: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Sends the daily reminders to caseworkers from 07:00 UTC (the start of the working day
+/// in Belgium and the Netherlands), once a day across instances, until `stop`.
+pub async fn run_daily_reminders(
+    store: Store,
+    public_url: String,
+    clock: impl Fn() -> OffsetDateTime,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    let url = format!("{}/admin/rights", public_url.trim_end_matches('/'));
+    let holder = format!("kluis serve (pid {})", std::process::id());
+    loop {
+        let now = clock();
+        if now.hour() >= 7 {
+            tokio::select! {
+                () = &mut stop => return,
+                sent = store.send_daily_rights_reminders(&holder, &url, now) => match sent {
+                    Ok(ReminderRun::Sent(reminders)) => {
+                        tracing::info!(caseworkers = reminders.len(), "rights request reminders queued");
+                    }
+                    Ok(ReminderRun::NotDue) => {}
+                    Err(e) => tracing::error!("the rights request reminders failed: {e}; retried later"),
+                },
+            }
+        }
+        tokio::select! {
+            () = &mut stop => return,
+            () = tokio::time::sleep(REMINDER_CHECK) => {}
+        }
+    }
 }

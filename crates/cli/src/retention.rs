@@ -292,7 +292,13 @@ pub async fn retention(store: &Store, urls: &SystemUrls, command: RetentionComma
                     e.system,
                     e.table,
                     e.activity,
-                    e.record_id.map(|r| r.to_string()).unwrap_or_default(),
+                    // A sweep's entry lists every record of its batch and deadline, so
+                    // `kluis retention log | grep RECORD-ID` finds when a record went.
+                    e.record_ids
+                        .iter()
+                        .map(Uuid::to_string)
+                        .collect::<Vec<_>>()
+                        .join(","),
                     e.rows,
                     e.method,
                     e.rule,

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use kluis_store::testing::{TestStore, postgres_store, sqlite_store};
 
+#[path = "cli/restriction.rs"]
+mod restriction;
 #[path = "cli/retention.rs"]
 mod retention;
 
@@ -1852,6 +1854,641 @@ async fn external_sweep_story(store: TestStore) {
     ];
     let err = fails(&kluis_env(&db, &keys, &down, &["retention", "sweep"]));
     assert!(err.contains("hr"), "{err}");
+    hr.cleanup().await;
+    accounting.cleanup().await;
+    store.cleanup().await;
+}
+
+#[tokio::test]
+async fn caseworkers_are_assigned_requests_and_reminded_from_the_command_line() {
+    assignment_story(sqlite_store().await).await;
+    if let Some(pg) = postgres_store().await {
+        assignment_story(pg).await;
+    }
+}
+
+/// The DPO assigns an overdue request to a caseworker with a mail address; `kluis request
+/// remind` queues one reminder a day.
+async fn assignment_story(store: TestStore) {
+    use kluis_domain::access::Role;
+    use kluis_domain::inventory::SubjectIdentity;
+    use kluis_domain::rights::{ActingFor, RequestChannel, Requester, Right};
+
+    let db = store.url().to_string();
+    let dir = empty_dir("assignment");
+    let keys = dir.join("kluis.keys");
+    std::fs::write(&keys, store.keys().to_key_file_text().as_bytes()).unwrap();
+    let k = |args: &[&str]| kluis_keys(&db, &keys, args);
+    ok(&k(&["register", "import", LIMBURG]));
+    let now = time::OffsetDateTime::now_utc();
+    for (name, role) in [("els", Role::Caseworker), ("audit", Role::Auditor)] {
+        store
+            .create_user(name, name, "a long password here", &[role], now)
+            .await
+            .unwrap();
+    }
+    ok(&k(&[
+        "staff",
+        "confidentiality",
+        "els",
+        "--signed-on",
+        "2026-01-05",
+        "--reference",
+        "DOC-1",
+    ]));
+    let email = || Some("an.peeters@example.be".parse().unwrap());
+    let filed = store
+        .file_request(
+            &kluis_store::NewRequest {
+                controller: "limburg".into(),
+                rights: vec![Right::Access],
+                channel: RequestChannel::Letter,
+                requester: Requester {
+                    identity: SubjectIdentity {
+                        email: email(),
+                        ..Default::default()
+                    },
+                    acting_for: ActingFor::Themselves,
+                    filed_by: None,
+                    email: email(),
+                    postal_address: None,
+                    message: "Wat weet u over mij?".into(),
+                },
+                language: kluis_domain::text::Lang::Nl,
+                // Received 40 days ago: overdue.
+                received_on: now.date() - time::Duration::days(40),
+            },
+            |_| None,
+            "requester",
+            now,
+        )
+        .await
+        .unwrap();
+    let reference = filed.reference.as_str();
+
+    let err = fails(&k(&[
+        "request", "assign", reference, "--to", "audit", "--as", "els",
+    ]));
+    assert!(err.contains("may not handle rights requests"), "{err}");
+    let err = fails(&k(&["user", "mail", "nobody", "x@stad.be"]));
+    assert!(err.contains("nobody"), "{err}");
+    let err = fails(&k(&["user", "mail", "els", "not an address"]));
+    assert!(err.contains("address"), "{err}");
+    ok(&k(&[
+        "user",
+        "mail",
+        "els",
+        "els@limburg.be",
+        "--lang",
+        "en",
+    ]));
+    let assigned = ok(&k(&[
+        "request", "assign", reference, "--to", "els", "--as", "els",
+    ]));
+    assert!(assigned.contains("assigned to els"), "{assigned}");
+    let mine = ok(&k(&["request", "list", "--assignee", "els", "--as", "els"]));
+    assert!(
+        mine.contains(reference) && mine.contains("days late"),
+        "{mine}"
+    );
+    let others = ok(&k(&[
+        "request",
+        "list",
+        "--assignee",
+        "audit",
+        "--as",
+        "els",
+    ]));
+    assert!(!others.contains(reference), "{others}");
+    let shown = ok(&k(&["request", "show", reference, "--as", "els"]));
+    assert!(shown.contains("assignee:   els"), "{shown}");
+
+    let pending = store.mail_status(0).await.unwrap().pending;
+    let reminded = ok(&k(&["request", "remind"]));
+    assert!(
+        reminded.contains("reminder queued for els: 1 requests, 1 overdue"),
+        "{reminded}"
+    );
+    assert_eq!(store.mail_status(0).await.unwrap().pending, pending + 1);
+    let again = ok(&k(&["request", "remind"]));
+    assert!(again.contains("already sent"), "{again}");
+    assert_eq!(store.mail_status(0).await.unwrap().pending, pending + 1);
+    let _ = std::fs::remove_dir_all(&dir);
+    store.cleanup().await;
+}
+
+#[tokio::test]
+async fn access_package_and_portability_from_the_command_line() {
+    package_story(sqlite_store().await).await;
+    if let Some(pg) = postgres_store().await {
+        package_story(pg).await;
+    }
+}
+
+/// `kluis request package` and `kluis request portability`: refused before a decision
+/// (no file left, nothing logged), then written in each format and logged as exports.
+async fn package_story(store: TestStore) {
+    use kluis_domain::access::{Role, Scope};
+    use kluis_domain::category::DataCategory;
+    use kluis_domain::inventory::{RecordInput, SubjectIdentity};
+    use kluis_domain::processing_log::{Actor, ActorKind, LogAction, LogSelector};
+    use kluis_domain::rights::{ActingFor, RequestChannel, Requester, Right};
+    use kluis_domain::trace::TraceContext;
+    use std::collections::BTreeMap;
+
+    let db = store.url().to_string();
+    let dir = empty_dir("packages");
+    let keys = dir.join("kluis.keys");
+    std::fs::write(&keys, store.keys().to_key_file_text().as_bytes()).unwrap();
+    let k = |args: &[&str]| kluis_keys(&db, &keys, args);
+    ok(&k(&["register", "import", LIMBURG]));
+    let now = time::OffsetDateTime::now_utc();
+    store
+        .create_user(
+            "els",
+            "els",
+            "a long password here",
+            &[Role::Caseworker],
+            now,
+        )
+        .await
+        .unwrap();
+    ok(&k(&[
+        "staff",
+        "confidentiality",
+        "els",
+        "--signed-on",
+        "2026-01-05",
+        "--reference",
+        "DOC-1",
+    ]));
+    let p = kluis_store::Processing {
+        actor: Actor {
+            kind: ActorKind::Staff,
+            id: None,
+            name: "seed".into(),
+        },
+        trace: TraceContext::new_root([7; 16], [8; 8]),
+        case_ref: None,
+        now,
+    };
+    let identity = SubjectIdentity {
+        email: Some("an.peeters@example.be".parse().unwrap()),
+        family_name: Some("Peeters".into()),
+        ..Default::default()
+    };
+    let (an, _) = store
+        .record_subject(&p, "limburg-nieuwsbrieven", &identity, &[])
+        .await
+        .unwrap();
+    for (field, provided) in [("nieuwsbrief_email", true), ("bounces", false)] {
+        store
+            .add_record(
+                &p,
+                an.id,
+                &RecordInput {
+                    activity: "limburg-nieuwsbrieven".into(),
+                    schedule: None,
+                    category: DataCategory::Contact,
+                    fields: BTreeMap::from([(field.to_string(), serde_json::json!("x"))]),
+                    source: None,
+                    collected_on: now.date(),
+                    events: BTreeMap::new(),
+                    provided_by_subject: provided,
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let filed = store
+        .file_request(
+            &kluis_store::NewRequest {
+                controller: "limburg".into(),
+                rights: vec![Right::Access, Right::Portability],
+                channel: RequestChannel::Letter,
+                requester: Requester {
+                    identity: identity.clone(),
+                    acting_for: ActingFor::Themselves,
+                    filed_by: None,
+                    email: identity.email.clone(),
+                    postal_address: None,
+                    message: "Mijn gegevens, graag.".into(),
+                },
+                language: kluis_domain::text::Lang::Nl,
+                received_on: now.date(),
+            },
+            |_| None,
+            "requester",
+            now,
+        )
+        .await
+        .unwrap();
+    let reference = filed.reference.as_str();
+    let out = |name: &str| dir.join(name).display().to_string();
+
+    // Before the identity is verified: refused, no file, nothing logged.
+    let head = store.log_head().await.unwrap();
+    let err = fails(&k(&[
+        "request",
+        "package",
+        reference,
+        "--format",
+        "pdf",
+        "--output",
+        &out("early.pdf"),
+        "--as",
+        "els",
+    ]));
+    assert!(err.contains("identity is not verified"), "{err}");
+    assert!(!dir.join("early.pdf").exists());
+    assert_eq!(store.log_head().await.unwrap(), head);
+    let subject = an.id.to_string();
+    ok(&k(&[
+        "request",
+        "verify",
+        reference,
+        "--as",
+        "els",
+        "--subject",
+        &subject,
+    ]));
+    let decisions = dir.join("decisions.json");
+    std::fs::write(
+        &decisions,
+        serde_json::json!([
+            {"right": "access", "activity": "limburg-nieuwsbrieven", "outcome": "granted",
+             "motivation": "U krijgt uw gegevens."},
+            {"right": "portability", "activity": "limburg-nieuwsbrieven", "outcome": "granted",
+             "motivation": "U krijgt wat u ons gaf."},
+        ])
+        .to_string(),
+    )
+    .unwrap();
+    ok(&k(&[
+        "request",
+        "decide",
+        reference,
+        "--as",
+        "els",
+        "--file",
+        decisions.to_str().unwrap(),
+    ]));
+    let err = fails(&k(&[
+        "request",
+        "package",
+        reference,
+        "--format",
+        "docx",
+        "--output",
+        &out("p.docx"),
+        "--as",
+        "els",
+    ]));
+    assert!(err.contains("html, pdf, zip"), "{err}");
+
+    // Each format, written and logged.
+    for (format, starts) in [
+        ("html", &b"<!DOCTYPE html>"[..]),
+        ("pdf", b"%PDF"),
+        ("zip", b"PK"),
+    ] {
+        let file = out(&format!("package.{format}"));
+        let said = ok(&k(&[
+            "request", "package", reference, "--format", format, "--output", &file, "--as", "els",
+        ]));
+        assert!(said.contains(reference), "{said}");
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(bytes.starts_with(starts), "{format}");
+    }
+    let html = std::fs::read_to_string(out("package.html")).unwrap();
+    assert!(html.contains("<html lang=\"nl\">") && html.contains("nieuwsbrief_email"));
+    let file = out("ported.json");
+    ok(&k(&[
+        "request",
+        "portability",
+        reference,
+        "--format",
+        "json",
+        "--output",
+        &file,
+        "--as",
+        "els",
+    ]));
+    let ported: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let records = ported["records"].as_array().unwrap();
+    assert_eq!(records.len(), 1, "only what she provided: {ported}");
+    assert!(records[0]["fields"]["nieuwsbrief_email"].is_string());
+    let exports = store
+        .log_entries(
+            &LogSelector {
+                subjects: store.subject_pseudonyms_of(an.id).await.unwrap(),
+                ..LogSelector::default()
+            },
+            &Scope::All,
+            1_000,
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| {
+            e.entry.action == LogAction::Export && e.entry.case_ref.as_deref() == Some(reference)
+        })
+        .count();
+    assert_eq!(
+        exports, 4,
+        "three packages and one export, one activity each"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    store.cleanup().await;
+}
+
+#[tokio::test]
+async fn erasure_reaches_the_vault_and_every_connected_system() {
+    erasure_story(sqlite_store().await).await;
+    if let Some(pg) = postgres_store().await {
+        erasure_story(pg).await;
+    }
+}
+
+/// `kluis request fulfil` erases An Peeters in the vault, in the HR system on PostgreSQL
+/// and in the accounting system on MariaDB. HR cannot be reached the first time: the run
+/// fails naming it, the request stays decided; the second run erases in HR only and
+/// counts nothing twice; a third changes nothing. Closing waits for the recipients (art.
+/// 19), recorded with `kluis request told`.
+async fn erasure_story(store: TestStore) {
+    use kluis_connectors::testing::{
+        accounting_map, accounting_mariadb, hr_map, hr_postgres, people,
+    };
+    use kluis_domain::access::Role;
+    use kluis_domain::category::DataCategory;
+    use kluis_domain::inventory::{RecordInput, SubjectIdentity};
+    use kluis_domain::processing_log::{Actor, ActorKind};
+    use kluis_domain::rights::{ActingFor, RequestChannel, Requester, Right};
+    use kluis_domain::trace::TraceContext;
+
+    let (Some(hr), Some(accounting)) = (hr_postgres().await, accounting_mariadb().await) else {
+        store.cleanup().await;
+        return;
+    };
+    const WERVING: &str = "limburg-werving-selectie";
+    const BOEKHOUDING: &str = "limburg-boekhouding";
+    let db = store.url().to_string();
+    let dir = empty_dir(&format!("erasure-{:?}", store.backend()));
+    let keys = dir.join("kluis.keys");
+    std::fs::write(&keys, store.keys().to_key_file_text().as_bytes()).unwrap();
+    ok(&kluis_keys(&db, &keys, &["register", "import", LIMBURG]));
+    let hr_file = limburg_map(hr_map(), WERVING, &dir);
+    let accounting_file = limburg_map(accounting_map(), BOEKHOUDING, &dir);
+    let up = [
+        ("KLUIS_SYSTEM_HR_URL", hr.url()),
+        ("KLUIS_SYSTEM_ACCOUNTING_URL", accounting.url()),
+    ];
+    let down = [
+        (
+            "KLUIS_SYSTEM_HR_URL",
+            "postgres://postgres@127.0.0.1:1/nothing",
+        ),
+        ("KLUIS_SYSTEM_ACCOUNTING_URL", accounting.url()),
+    ];
+    let k = |args: &[&str]| kluis_env(&db, &keys, &up, args);
+    ok(&k(&["systems", "add", &hr_file.display().to_string()]));
+    ok(&k(&[
+        "systems",
+        "add",
+        &accounting_file.display().to_string(),
+    ]));
+    let now = time::OffsetDateTime::now_utc();
+    store
+        .create_user(
+            "els",
+            "Els",
+            "a long password here",
+            &[Role::Caseworker],
+            now,
+        )
+        .await
+        .unwrap();
+    ok(&k(&[
+        "staff",
+        "confidentiality",
+        "els",
+        "--signed-on",
+        "2026-01-05",
+        "--reference",
+        "DOC-1",
+    ]));
+    // An in the vault: an application (recruitment) and a supplier file (accounting).
+    let p = kluis_store::Processing {
+        actor: Actor {
+            kind: ActorKind::Staff,
+            id: None,
+            name: "seed".into(),
+        },
+        trace: TraceContext::new_root([3; 16], [4; 8]),
+        case_ref: None,
+        now,
+    };
+    let identity = SubjectIdentity {
+        national_number: Some(people::AN_NATIONAL_NUMBER.parse().unwrap()),
+        email: Some(people::AN_EMAIL.parse().unwrap()),
+        family_name: Some("Peeters".into()),
+        ..Default::default()
+    };
+    let (an, _) = store
+        .record_subject(&p, WERVING, &identity, &[])
+        .await
+        .unwrap();
+    let mut records = Vec::new();
+    for (activity, schedule, category) in [
+        (WERVING, Some("niet-weerhouden"), DataCategory::Education),
+        (BOEKHOUDING, None, DataCategory::Financial),
+    ] {
+        let r = store
+            .add_record(
+                &p,
+                an.id,
+                &RecordInput {
+                    activity: activity.into(),
+                    schedule: schedule.map(str::to_string),
+                    category,
+                    fields: std::collections::BTreeMap::from([(
+                        "veld".to_string(),
+                        serde_json::json!("waarde"),
+                    )]),
+                    source: None,
+                    collected_on: now.date(),
+                    events: std::collections::BTreeMap::new(),
+                    provided_by_subject: true,
+                },
+            )
+            .await
+            .unwrap();
+        records.push(r.id);
+    }
+    let filed = store
+        .file_request(
+            &kluis_store::NewRequest {
+                controller: "limburg".into(),
+                rights: vec![Right::Erasure],
+                channel: RequestChannel::Letter,
+                requester: Requester {
+                    identity: identity.clone(),
+                    acting_for: ActingFor::Themselves,
+                    filed_by: None,
+                    email: Some(people::AN_EMAIL.parse().unwrap()),
+                    postal_address: None,
+                    message: "Wis mijn gegevens.".into(),
+                },
+                language: kluis_domain::text::Lang::Nl,
+                received_on: now.date(),
+            },
+            |_| None,
+            "requester",
+            now,
+        )
+        .await
+        .unwrap();
+    let reference = filed.reference.as_str();
+    let fulfil = ["request", "fulfil", reference, "--as", "els"];
+    // Not before the identity is verified and the request decided; nothing changes.
+    let err = fails(&k(&fulfil));
+    assert!(err.contains("identity is verified"), "{err}");
+    let subject = an.id.to_string();
+    ok(&k(&[
+        "request",
+        "verify",
+        reference,
+        "--as",
+        "els",
+        "--subject",
+        &subject,
+    ]));
+    let err = fails(&k(&fulfil));
+    assert!(err.contains("decide first"), "{err}");
+    let decisions = serde_json::json!([
+        {"right": "erasure", "activity": WERVING, "outcome": "granted", "motivation": "Gewist."},
+        {"right": "erasure", "activity": BOEKHOUDING, "outcome": "granted",
+         "motivation": "Gewist, behalve wat de boekhoudwet ons doet bewaren."},
+    ]);
+    let file = dir.join("decisions.json");
+    std::fs::write(&file, decisions.to_string()).unwrap();
+    ok(&k(&[
+        "request",
+        "decide",
+        reference,
+        "--as",
+        "els",
+        "--file",
+        file.to_str().unwrap(),
+    ]));
+    let an_in_hr =
+        "SELECT count(*)::text FROM hr.applicants WHERE email ILIKE 'an.peeters@example.be'";
+    assert_eq!(hr.scalar(an_in_hr).await, "1");
+
+    // HR is down: the vault and accounting are done, HR failed, the request stays decided.
+    let out = kluis_env(&db, &keys, &down, &fulfil);
+    let err = fails(&out);
+    assert!(err.contains("hr") && err.contains("run it again"), "{err}");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.contains(&format!("erasure / {WERVING} / hr: failed")),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(&format!("erasure / {BOEKHOUDING} / accounting: done")),
+        "{printed}"
+    );
+    assert!(printed.contains("kept: suppliers.iban"), "{printed}");
+    assert!(
+        printed.contains(&format!("erasure / {WERVING} / vault: done")),
+        "{printed}"
+    );
+    for r in &records {
+        assert!(!store.record_exists(*r).await.unwrap());
+    }
+    assert_eq!(hr.scalar(an_in_hr).await, "1", "HR untouched");
+    let erased_supplier =
+        "SELECT CAST(COUNT(*) AS CHAR) FROM suppliers WHERE name = 'erased supplier'";
+    assert_eq!(accounting.scalar(erased_supplier).await, "1");
+    let r = store.rights_request(filed.id).await.unwrap();
+    assert_eq!(r.stage.name(), "decided");
+    let log = store.destruction_log(None, 0, 10_000).await.unwrap();
+    let per_system = |log: &[kluis_store::DestructionLogEntry], system: &str| {
+        log.iter().filter(|e| e.system == system).count()
+    };
+    let accounting_entries = per_system(&log, "accounting");
+    let vault_entries = per_system(&log, "kluis");
+    assert!(accounting_entries > 0 && vault_entries == 2, "{log:?}");
+    assert_eq!(per_system(&log, "hr"), 0);
+
+    // Repaired: HR is erased, nothing else again; the request is fulfilled.
+    let printed = ok(&k(&fulfil));
+    assert!(printed.contains("fulfilled"), "{printed}");
+    assert!(
+        printed.contains(&format!("erasure / {WERVING} / hr: done")),
+        "{printed}"
+    );
+    assert!(printed.contains("applicants: 1 deleted"), "{printed}");
+    assert_eq!(hr.scalar(an_in_hr).await, "0");
+    assert_eq!(accounting.scalar(erased_supplier).await, "1");
+    let log = store.destruction_log(None, 0, 10_000).await.unwrap();
+    assert_eq!(per_system(&log, "accounting"), accounting_entries);
+    assert_eq!(per_system(&log, "kluis"), vault_entries);
+    assert!(per_system(&log, "hr") > 0);
+    let hr_entries = per_system(&log, "hr");
+    // A third run changes and counts nothing.
+    ok(&k(&fulfil));
+    let log = store.destruction_log(None, 0, 10_000).await.unwrap();
+    assert_eq!(per_system(&log, "hr"), hr_entries);
+
+    // Closing waits for the recipients of the erased data (art. 19).
+    let close = [
+        "request",
+        "close",
+        reference,
+        "--as",
+        "els",
+        "--note",
+        "brief verstuurd",
+    ];
+    let err = fails(&k(&close));
+    assert!(
+        err.contains("art. 19") && err.contains("Assessmentbureaus"),
+        "{err}"
+    );
+    let err = fails(&k(&[
+        "request",
+        "told",
+        reference,
+        "--as",
+        "els",
+        "--recipient",
+        "De krant",
+        "--how",
+        "brief",
+    ]));
+    assert!(err.contains("Andere overheden"), "{err}");
+    for name in [
+        "Assessmentbureaus",
+        "Externe leden van de jury",
+        "Andere overheden",
+    ] {
+        ok(&k(&[
+            "request",
+            "told",
+            reference,
+            "--as",
+            "els",
+            "--recipient",
+            name,
+            "--how",
+            "e-mail",
+        ]));
+    }
+    let closed = ok(&k(&close));
+    assert!(closed.contains("closed"), "{closed}");
+    let _ = std::fs::remove_dir_all(&dir);
     hr.cleanup().await;
     accounting.cleanup().await;
     store.cleanup().await;

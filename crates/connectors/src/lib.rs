@@ -12,6 +12,7 @@
 mod db;
 mod erase;
 mod error;
+mod rectify;
 mod schema;
 mod search;
 #[cfg(feature = "testing")]
@@ -34,6 +35,9 @@ pub use crate::erase::{
     erase_person_all, expired, sweep_all, sweep_expired, sweep_expired_logged,
 };
 pub use crate::error::{ConnectorError, mask_password};
+pub use crate::rectify::{
+    RectificationRefused, SystemRectificationReport, TableRectificationReport, rectify_person,
+};
 use crate::schema::Read;
 
 /// How long connecting may take before the system counts as unreachable.

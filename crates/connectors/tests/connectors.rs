@@ -4,6 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+#[path = "connectors/rectify.rs"]
+mod rectify;
+
 use kluis_connectors::testing::{self, people};
 use kluis_connectors::{
     ConnectorError, Hit, PersonQuery, System, SystemErasureReport, TableErasureReport, check,

@@ -187,7 +187,9 @@ pub fn describe_rule(rule: &RetentionRule) -> String {
 /// of a table in a connected system. Never the data itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destroyed {
-    /// A record of the vault, by its random id (which identifies no one once it is gone).
+    /// A record of the vault, by its random id (which identifies no one once it is gone),
+    /// destroyed on its own. The retention sweep lists the records of a batch, activity,
+    /// schedule and deadline in one entry instead (the store packs their ids).
     VaultRecord { record_id: String },
     /// Data subjects of the vault left with nothing, counted.
     VaultSubjects { count: u64 },

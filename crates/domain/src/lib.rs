@@ -4,6 +4,7 @@
 pub mod vocabulary;
 
 pub mod access;
+pub mod access_package;
 pub mod art30;
 pub mod breach;
 pub mod calendar;

@@ -318,6 +318,74 @@ pub fn closing_mail(
     }
 }
 
+/// One request in a caseworker's daily reminder.
+pub struct ReminderItem<'a> {
+    pub reference: &'a str,
+    pub rights: &'a [Right],
+    pub due_on: Date,
+    /// Only overdue and due-soon requests are in a reminder.
+    pub urgency: Urgency,
+}
+
+/// The daily reminder to a caseworker of the requests assigned to them that are overdue
+/// or due within [`DUE_SOON_DAYS`] days, overdue first, in the caseworker's language.
+/// `requests_url` is the back-office list.
+pub fn reminder_mail(
+    to: EmailAddress,
+    lang: Lang,
+    items: &[ReminderItem<'_>],
+    requests_url: &str,
+) -> OutgoingMail {
+    let mut sorted: Vec<&ReminderItem<'_>> = items.iter().collect();
+    sorted.sort_by_key(|i| (!i.urgency.is_overdue(), i.due_on, i.reference));
+    let lines: Vec<String> = sorted
+        .iter()
+        .map(|i| {
+            let rights = i
+                .rights
+                .iter()
+                .map(|r| i18n::t(lang, &r.label_key()).to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let key = if i.urgency.is_overdue() {
+                "rights_mail.reminder_overdue"
+            } else {
+                "rights_mail.reminder_due"
+            };
+            let due = words::date(lang, i.due_on);
+            i18n::tf(
+                lang,
+                key,
+                &[
+                    ("reference", i.reference),
+                    ("rights", rights.as_str()),
+                    ("due", due.as_str()),
+                ],
+            )
+        })
+        .collect();
+    let overdue = items
+        .iter()
+        .filter(|i| i.urgency.is_overdue())
+        .count()
+        .to_string();
+    let count = items.len().to_string();
+    let requests = lines.join("\n");
+    let args = [
+        ("count", count.as_str()),
+        ("overdue", overdue.as_str()),
+        ("requests", requests.as_str()),
+        ("requests_url", requests_url),
+    ];
+    OutgoingMail {
+        to,
+        subject: i18n::tf(lang, "rights_mail.reminder_subject", &args),
+        body_text: i18n::tf(lang, "rights_mail.reminder_body", &args),
+        activity: None,
+        unsubscribe_url: None,
+    }
+}
+
 /// The month allowed to answer, counted from receipt as Regulation 1182/71 counts months,
 /// and its one extension (art. 12(3)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -351,6 +419,12 @@ pub enum Urgency {
     /// Due within [`DUE_SOON_DAYS`] days: this many are left (0 = today).
     DueSoon(i64),
     OnTime,
+}
+
+impl Urgency {
+    pub fn is_overdue(self) -> bool {
+        matches!(self, Urgency::Overdue(_))
+    }
 }
 
 /// Days before the deadline from which a request shows as due soon.
@@ -1028,6 +1102,58 @@ mod tests {
                 .contains("Please send the front of your ID card.")
         );
         assert!(!mail.body_text.contains('{'), "{}", mail.body_text);
+    }
+
+    #[test]
+    fn the_reminder_lists_overdue_requests_first_in_the_caseworkers_language() {
+        let items = [
+            ReminderItem {
+                reference: "RQ-B",
+                rights: &[Right::Access],
+                due_on: date!(2026 - 12 - 04),
+                urgency: Urgency::DueSoon(2),
+            },
+            ReminderItem {
+                reference: "RQ-A",
+                rights: &[Right::Erasure, Right::Objection],
+                due_on: date!(2026 - 11 - 30),
+                urgency: Urgency::Overdue(2),
+            },
+        ];
+        let to = || "case@stad.be".parse().unwrap();
+        let mail = reminder_mail(to(), Lang::Nl, &items, "https://kluis.stad.be/admin/rights");
+        assert!(mail.subject.contains("1 te laat"), "{}", mail.subject);
+        assert!(mail.subject.contains("2 wachten"), "{}", mail.subject);
+        let overdue = mail
+            .body_text
+            .find("RQ-A")
+            .expect("the overdue request is listed");
+        let due = mail
+            .body_text
+            .find("RQ-B")
+            .expect("the due request is listed");
+        assert!(overdue < due, "overdue first:\n{}", mail.body_text);
+        assert!(
+            mail.body_text.contains("TE LAAT sinds 30 november 2026"),
+            "{}",
+            mail.body_text
+        );
+        assert!(
+            mail.body_text.contains("vervalt op 4 december 2026"),
+            "{}",
+            mail.body_text
+        );
+        assert!(
+            mail.body_text
+                .contains("https://kluis.stad.be/admin/rights")
+        );
+        let fr = reminder_mail(to(), Lang::Fr, &items, "https://x");
+        assert!(
+            fr.body_text
+                .contains("EN RETARD depuis le 30 novembre 2026"),
+            "{}",
+            fr.body_text
+        );
     }
 
     #[test]

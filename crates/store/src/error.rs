@@ -40,6 +40,28 @@ pub enum StoreError {
     )]
     OutOfScope { activities: Vec<String> },
 
+    /// Processing of a person's data under an activity is restricted (GDPR art. 18): the
+    /// data may only be stored.
+    #[error(
+        "processing of this person's data under '{activity}' is restricted since {since} at \
+         request {reference} (GDPR art. 18): kluis only stores it; lift the restriction first \
+         (after telling the person), or rectify it under request {reference}"
+    )]
+    Restricted {
+        activity: String,
+        reference: String,
+        since: time::Date,
+    },
+
+    /// The person objected to processing under an activity (GDPR art. 21), and no
+    /// compelling grounds to continue were recorded.
+    #[error(
+        "the person objected to processing of their data under '{activity}' (request \
+         {reference}, GDPR art. 21): stop, or record the compelling grounds that override \
+         the objection under that request first"
+    )]
+    Objected { activity: String, reference: String },
+
     /// The store was opened without keys, and personal data needs them.
     #[error(
         "kluis has no encryption keys configured: set [keys] in the configuration file or \

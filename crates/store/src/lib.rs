@@ -67,10 +67,12 @@ mod breaches;
 mod consent;
 mod cookies;
 mod error;
+mod fulfilment;
 mod log;
 mod mail;
 mod media;
 mod register;
+mod restriction;
 mod retention;
 mod rights;
 mod staff;
@@ -101,17 +103,26 @@ pub use consent::{
 };
 pub use cookies::{CookieChoiceCount, StoredCookieChoice};
 pub use error::StoreError;
+pub use fulfilment::{
+    ActionStatus, CarriedOutBy, FulfilmentAction, FulfilmentStatus, PACKAGE, PlannedAction,
+    RecipientToTell, TableCounts, VAULT, plan_actions, recipients_to_tell, report_tables,
+    summary as fulfilment_summary,
+};
 pub use log::Processing;
 pub use mail::{MAIL_MAX_ATTEMPTS, MailRetry, MailStatus, QueuedMail};
 pub use media::{MediaItem, MediaItemView, MediaRemovalRequest, MediaSubject};
 pub use register::{ActivityVersion, ImportSummary, Versioned};
+pub use restriction::{
+    FieldChange, Objection, ObjectionReport, RecordRestriction, Rectification, RectificationReport,
+    Restriction, RestrictionReport,
+};
 pub use retention::{
     DestructionList, DestructionLogEntry, Extension, Hold, PlanLine, RetentionPlan, RetentionRun,
     SweepOptions, SweepOutcome,
 };
 pub use rights::{
-    FiledRequest, IdentityDocument, MAX_DOCUMENT_BYTES, NewRequest, PublicStatus, RequestChange,
-    RequestFilter, RequestStep, RequestSummary, RightsRequest,
+    FiledRequest, IdentityDocument, MAX_DOCUMENT_BYTES, NewRequest, PublicStatus, Reminder,
+    ReminderRun, RequestChange, RequestFilter, RequestStep, RequestSummary, RightsRequest,
 };
 pub use staff::ConfidentialityStatement;
 pub use statements::StatementVersion;

@@ -7,6 +7,7 @@ use kluis_domain::processing_log::{
     NewLogEntry,
 };
 use kluis_domain::trace::TraceContext;
+use sqlx::QueryBuilder;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
@@ -122,7 +123,167 @@ macro_rules! append_log {
     }};
 }
 
-pub(crate) use {append_log, lock_log_head, write_log_entries};
+/// Appends many entries (a retention sweep's batch: one per person) inside the transaction
+/// `$tx` of the change they record: the same chain as [`append_log!`], computed in memory,
+/// written with the fewest statements each backend allows ([`BulkLog`]). Yields the new head,
+/// or None when there was nothing to append.
+macro_rules! append_log_bulk {
+    ($tx:ident, $processing:expr, $entries:expr) => {{
+        let processing: &$crate::log::Processing = $processing;
+        let entries: Vec<kluis_domain::processing_log::NewLogEntry> = $entries;
+        if entries.is_empty() {
+            None
+        } else {
+            let head = $crate::log::lock_log_head!($tx);
+            let (chained, new_head) = kluis_domain::processing_log::chain(
+                head,
+                $crate::timestamp(processing.now),
+                &processing.trace,
+                &processing.actor,
+                entries,
+            );
+            for mut statement in $crate::log::bulk_log_statements(&chained) {
+                statement.build().execute(&mut *$tx).await?;
+            }
+            sqlx::query("UPDATE processing_log_head SET seq = $1, hash = $2 WHERE id = 1")
+                .bind(new_head.seq)
+                .bind(new_head.hash.to_vec())
+                .execute(&mut *$tx)
+                .await?;
+            Some(new_head)
+        }
+    }};
+}
+
+pub(crate) use {append_log, append_log_bulk, lock_log_head, write_log_entries};
+
+/// The statements that insert chained entries and their audit rows, in that order.
+pub(crate) fn bulk_log_statements<DB: BulkLog>(chained: &[LogEntry]) -> Vec<QueryBuilder<DB>> {
+    DB::log_statements(chained)
+}
+
+/// How a backend inserts many log entries at once: PostgreSQL binds one array per column
+/// (`UNNEST`), so any number of entries is one statement of 20 parameters that is parsed
+/// once; SQLite, which has no arrays, binds every value, as many rows per statement as its
+/// limit of 32,766 parameters allows.
+pub(crate) trait BulkLog: sqlx::Database {
+    fn log_statements(chained: &[LogEntry]) -> Vec<QueryBuilder<Self>>;
+}
+
+const LOG_INSERT: &str = "INSERT INTO processing_log (seq, at, trace_id, span_id, \
+     parent_span_id, action, organisation, activity, activity_version, purpose, legal_basis, \
+     subject, subject_type, data_categories, system, case_ref, recipient, legal_ground, \
+     actor_kind, hash) ";
+
+const ACTORS_INSERT: &str = "INSERT INTO processing_log_actors (seq, actor_id, actor_name) ";
+
+/// Log rows per SQLite statement: 20 parameters each, under its limit of 32,766.
+const SQLITE_LOG_ROWS: usize = 1_600;
+
+impl BulkLog for sqlx::Sqlite {
+    fn log_statements(chained: &[LogEntry]) -> Vec<QueryBuilder<Self>> {
+        let mut statements = Vec::new();
+        for chunk in chained.chunks(SQLITE_LOG_ROWS) {
+            let mut insert = QueryBuilder::new(LOG_INSERT);
+            insert.push_values(chunk, |mut row, e| {
+                let n = &e.entry;
+                row.push_bind(e.seq)
+                    .push_bind(e.at)
+                    .push_bind(e.trace_id.clone())
+                    .push_bind(e.span_id.clone())
+                    .push_bind(e.parent_span_id.clone())
+                    .push_bind(n.action.name())
+                    .push_bind(n.organisation.clone())
+                    .push_bind(n.activity.clone())
+                    .push_bind(n.activity_version)
+                    .push_bind(n.purpose.clone())
+                    .push_bind(n.legal_basis.clone())
+                    .push_bind(n.subject.clone())
+                    .push_bind(n.subject_type.clone())
+                    .push_bind(n.data_categories.join(","))
+                    .push_bind(n.system.clone())
+                    .push_bind(n.case_ref.clone())
+                    .push_bind(n.recipient.clone())
+                    .push_bind(n.legal_ground.clone())
+                    .push_bind(e.actor.kind.name())
+                    .push_bind(e.hash.to_vec());
+            });
+            statements.push(insert);
+        }
+        // Three parameters a row: far fewer statements.
+        for chunk in chained.chunks(SQLITE_LOG_ROWS * 6) {
+            let mut actors = QueryBuilder::new(ACTORS_INSERT);
+            actors.push_values(chunk, |mut row, e| {
+                row.push_bind(e.seq)
+                    .push_bind(e.actor.id.clone())
+                    .push_bind(e.actor.name.clone());
+            });
+            statements.push(actors);
+        }
+        statements
+    }
+}
+
+impl BulkLog for sqlx::Postgres {
+    fn log_statements(chained: &[LogEntry]) -> Vec<QueryBuilder<Self>> {
+        fn column<T>(chained: &[LogEntry], f: impl Fn(&LogEntry) -> T) -> Vec<T> {
+            chained.iter().map(f).collect()
+        }
+        let mut insert = QueryBuilder::new(LOG_INSERT);
+        insert
+            .push("SELECT * FROM UNNEST(")
+            .push_bind(column(chained, |e| e.seq))
+            .push("::BIGINT[], ")
+            .push_bind(column(chained, |e| e.at))
+            .push("::TIMESTAMPTZ[], ")
+            .push_bind(column(chained, |e| e.trace_id.clone()))
+            .push("::TEXT[], ")
+            .push_bind(column(chained, |e| e.span_id.clone()))
+            .push("::TEXT[], ")
+            .push_bind(column(chained, |e| e.parent_span_id.clone()))
+            .push("::TEXT[], ")
+            .push_bind(column(chained, |e| e.entry.action.name().to_string()))
+            .push("::TEXT[], ")
+            .push_bind(column(chained, |e| e.entry.organisation.clone()))
+            .push("::TEXT[], ")
+            .push_bind(column(chained, |e| e.entry.activity.clone()))
+            .push("::TEXT[], ")
+            .push_bind(column(chained, |e| e.entry.activity_version))
+            .push("::BIGINT[], ")
+            .push_bind(column(chained, |e| e.entry.purpose.clone()))
+            .push("::TEXT[], ")
+            .push_bind(column(chained, |e| e.entry.legal_basis.clone()))
+            .push("::TEXT[], ")
+            .push_bind(column(chained, |e| e.entry.subject.clone()))
+            .push("::TEXT[], ")
+            .push_bind(column(chained, |e| e.entry.subject_type.clone()))
+            .push("::TEXT[], ")
+            .push_bind(column(chained, |e| e.entry.data_categories.join(",")))
+            .push("::TEXT[], ")
+            .push_bind(column(chained, |e| e.entry.system.clone()))
+            .push("::TEXT[], ")
+            .push_bind(column(chained, |e| e.entry.case_ref.clone()))
+            .push("::TEXT[], ")
+            .push_bind(column(chained, |e| e.entry.recipient.clone()))
+            .push("::TEXT[], ")
+            .push_bind(column(chained, |e| e.entry.legal_ground.clone()))
+            .push("::TEXT[], ")
+            .push_bind(column(chained, |e| e.actor.kind.name().to_string()))
+            .push("::TEXT[], ")
+            .push_bind(column(chained, |e| e.hash.to_vec()))
+            .push("::BYTEA[])");
+        let mut actors = QueryBuilder::new(ACTORS_INSERT);
+        actors
+            .push("SELECT * FROM UNNEST(")
+            .push_bind(column(chained, |e| e.seq))
+            .push("::BIGINT[], ")
+            .push_bind(column(chained, |e| e.actor.id.clone()))
+            .push("::TEXT[], ")
+            .push_bind(column(chained, |e| e.actor.name.clone()))
+            .push("::TEXT[])");
+        vec![insert, actors]
+    }
+}
 
 pub(crate) fn head_from_row(seq: i64, hash: Vec<u8>) -> Result<ChainHead, StoreError> {
     let hash: [u8; 32] = hash.try_into().map_err(|_| {

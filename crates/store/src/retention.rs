@@ -24,7 +24,7 @@ use sqlx::types::Json;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::log::{ActivityRef, Processing, append_log};
+use crate::log::{ActivityRef, Processing, append_log, append_log_bulk};
 use crate::vault::{aad, load_activity};
 use crate::{Store, StoreError, new_id, timestamp};
 
@@ -173,7 +173,11 @@ pub struct DestructionLogEntry {
     pub activity: String,
     pub schedule: String,
     pub rule: String,
+    /// The record, when the entry is about one record destroyed on its own.
     pub record_id: Option<Uuid>,
+    /// Every vault record the entry covers: `record_id`, or the records of a sweep's batch
+    /// (one activity, schedule and deadline), as many as `rows`.
+    pub record_ids: Vec<Uuid>,
     pub rows: i64,
     pub method: DestructionMethod,
     pub deadline: Option<Date>,
@@ -306,6 +310,7 @@ type DestructionRow = (
     i64,
     String,
     Option<Date>,
+    Option<Vec<u8>>,
 );
 
 /// The identifier columns of a data subject, enough to name them in the processing log.
@@ -452,6 +457,287 @@ fn from_millis(ms: i64) -> OffsetDateTime {
 
 fn invalid(e: impl std::fmt::Display) -> StoreError {
     StoreError::Invalid(e.to_string())
+}
+
+/// What the sweep's statements say differently per backend. A list of ids: PostgreSQL
+/// binds one array (`= ANY($1)`), parsed once whatever its length; SQLite, which has no
+/// arrays, binds each id (`IN (?, ..)`), as many per statement as its limit of 32,766
+/// parameters allows. Many rows read as one: each backend's JSON functions.
+trait SweepDialect: sqlx::Database {
+    const IDS_PER_STATEMENT: usize;
+    fn push_ids(q: &mut sqlx::QueryBuilder<Self>, column: &str, ids: &[Uuid]);
+    /// The JSON array of SQL expressions, and the aggregate of such arrays as JSON text.
+    const JSON_ARRAY: &'static str;
+    const JSON_AGG: (&'static str, &'static str);
+    /// A BLOB column in hex, for JSON.
+    fn hex(column: &str) -> String;
+    /// An id column as text (hex on SQLite, where ids are BLOBs), for JSON.
+    fn id_text(column: &str) -> String;
+}
+
+impl SweepDialect for sqlx::Sqlite {
+    const IDS_PER_STATEMENT: usize = 30_000;
+    const JSON_ARRAY: &'static str = "json_array";
+    const JSON_AGG: (&'static str, &'static str) = ("json_group_array(", ")");
+    fn hex(column: &str) -> String {
+        // hex(NULL) is '', which the reader takes as NULL.
+        format!("hex({column})")
+    }
+    fn id_text(column: &str) -> String {
+        format!("hex({column})")
+    }
+    fn push_ids(q: &mut sqlx::QueryBuilder<Self>, column: &str, ids: &[Uuid]) {
+        q.push(column).push(" IN (");
+        let mut list = q.separated(", ");
+        for id in ids {
+            list.push_bind(*id);
+        }
+        q.push(")");
+    }
+}
+
+impl SweepDialect for sqlx::Postgres {
+    const IDS_PER_STATEMENT: usize = 1_000_000;
+    const JSON_ARRAY: &'static str = "json_build_array";
+    const JSON_AGG: (&'static str, &'static str) = ("json_agg(", ")::TEXT");
+    fn hex(column: &str) -> String {
+        format!("encode({column}, 'hex')")
+    }
+    fn id_text(column: &str) -> String {
+        // A UUID is text in JSON already.
+        column.to_string()
+    }
+    fn push_ids(q: &mut sqlx::QueryBuilder<Self>, column: &str, ids: &[Uuid]) {
+        q.push(column)
+            .push(" = ANY(")
+            .push_bind(ids.to_vec())
+            .push(")");
+    }
+}
+
+/// `{head}{column} IN (ids){tail}`, in as few statements as the backend allows.
+fn id_statements<DB: SweepDialect>(
+    head: &str,
+    column: &str,
+    ids: &[Uuid],
+    tail: &str,
+) -> Vec<sqlx::QueryBuilder<DB>> {
+    ids.chunks(DB::IDS_PER_STATEMENT)
+        .map(|chunk| {
+            let mut q = sqlx::QueryBuilder::new(head);
+            DB::push_ids(&mut q, column, chunk);
+            q.push(tail);
+            q
+        })
+        .collect()
+}
+
+/// The next due records after `cursor` with their subjects' identifiers (the log names
+/// each person erased), in (deadline, id) order, as one JSON array of [`CandidateJson`].
+fn candidates_query<DB>(
+    today: Date,
+    cursor: Option<(Date, Uuid)>,
+    limit: i64,
+) -> sqlx::QueryBuilder<DB>
+where
+    DB: SweepDialect,
+    for<'t> Date: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> Uuid: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    DB::Arguments: Default,
+{
+    let columns = [
+        DB::id_text("c.id"),
+        DB::id_text("c.subject_id"),
+        "c.activity_id".into(),
+        "c.schedule".into(),
+        "c.category".into(),
+        "c.deadline".into(),
+        "c.case_ref".into(),
+        DB::hex("c.national_number"),
+        DB::hex("c.bsn"),
+        "c.email".into(),
+        "c.phone".into(),
+        "c.given_name".into(),
+        "c.family_name".into(),
+        "c.birth_date".into(),
+        "c.recorded_under".into(),
+    ]
+    .join(", ");
+    let (agg, agg_end) = DB::JSON_AGG;
+    let mut q = sqlx::QueryBuilder::new(format!(
+        "SELECT {agg}{}({columns}){agg_end} FROM (\
+         SELECT r.id, r.subject_id, r.activity_id, r.schedule, r.category, r.deadline, \
+         r.case_ref, s.national_number, s.bsn, s.email, s.phone, s.given_name, s.family_name, \
+         s.birth_date, s.recorded_under \
+         FROM records r JOIN data_subjects s ON s.id = r.subject_id \
+         WHERE r.deadline_kind = 'on' AND r.deadline < ",
+        DB::JSON_ARRAY
+    ));
+    q.push_bind(today);
+    if let Some((d, id)) = cursor {
+        // A row value, so both databases start the index scan right after the cursor.
+        q.push(" AND (r.deadline, r.id) > (")
+            .push_bind(d)
+            .push(", ")
+            .push_bind(id)
+            .push(")");
+    }
+    q.push(" ORDER BY r.deadline, r.id LIMIT ")
+        .push_bind(limit)
+        .push(") c");
+    q
+}
+
+/// Which of `ids` still exist as data subjects, as one JSON array of ids per statement.
+fn kept_subjects_queries<DB: SweepDialect>(ids: &[Uuid]) -> Vec<sqlx::QueryBuilder<DB>> {
+    let (agg, agg_end) = DB::JSON_AGG;
+    id_statements(
+        &format!(
+            "SELECT {agg}{}{agg_end} FROM data_subjects WHERE ",
+            DB::id_text("id")
+        ),
+        "id",
+        ids,
+        "",
+    )
+}
+
+/// A due record and its subject's identifiers as [`candidates_query`] gives them: ids and
+/// envelopes in hex, dates as text.
+type CandidateJson = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+);
+
+fn uuid_of(hex: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(hex).map_err(|_| StoreError::Corrupt(format!("'{hex}' is not an id")))
+}
+
+fn date_of(text: &str) -> Result<Date, StoreError> {
+    Date::parse(
+        text,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|_| StoreError::Corrupt(format!("'{text}' is not a date")))
+}
+
+fn candidate_from_json(row: CandidateJson) -> Result<(Candidate, IdentityRow), StoreError> {
+    let (id, subject, activity, schedule, category, deadline, case_ref) =
+        (row.0, row.1, row.2, row.3, row.4, row.5, row.6);
+    let envelope = |hex: Option<String>| -> Result<Option<Vec<u8>>, StoreError> {
+        match hex.filter(|h| !h.is_empty()) {
+            None => Ok(None),
+            Some(h) => hex::decode(&h).map(Some).map_err(|_| {
+                StoreError::Corrupt(format!("data subject {subject}: an envelope is not hex"))
+            }),
+        }
+    };
+    let subject_id = uuid_of(&subject)?;
+    let identity = (
+        subject_id,
+        envelope(row.7)?,
+        envelope(row.8)?,
+        row.9,
+        row.10,
+        row.11,
+        row.12,
+        row.13.as_deref().map(date_of).transpose()?,
+        row.14,
+    );
+    let candidate = Candidate {
+        id: uuid_of(&id)?,
+        subject: subject_id,
+        activity,
+        schedule,
+        category,
+        deadline: date_of(&deadline)?,
+        case_ref,
+    };
+    Ok((candidate, identity))
+}
+
+/// The records of one activity, schedule and deadline that a sweep's batch destroyed: one
+/// destruction-log entry, however many records.
+struct RecordsDestroyed<'c> {
+    activity: &'c str,
+    schedule: &'c str,
+    rule: String,
+    deadline: Date,
+    ids: Vec<Uuid>,
+}
+
+/// Record ids as the destruction log keeps a batch's: 16 bytes each, one after the other.
+fn pack_ids(ids: &[Uuid]) -> Vec<u8> {
+    ids.iter().flat_map(|id| *id.as_bytes()).collect()
+}
+
+fn unpack_ids(packed: &[u8]) -> Option<Vec<Uuid>> {
+    let ids = packed.chunks_exact(16);
+    if !ids.remainder().is_empty() {
+        return None;
+    }
+    Some(
+        ids.map(|b| Uuid::from_bytes(b.try_into().unwrap_or_default()))
+            .collect(),
+    )
+}
+
+/// The INSERTs of a batch's record entries, each with its ids packed.
+fn batch_destruction_statements<DB>(
+    run: Uuid,
+    now: OffsetDateTime,
+    destroyed: &[RecordsDestroyed<'_>],
+) -> Vec<sqlx::QueryBuilder<DB>>
+where
+    DB: sqlx::Database,
+    for<'t> Uuid: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> OffsetDateTime: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> Date: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> &'static str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> Vec<u8>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> Option<Uuid>: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    DB::Arguments: Default,
+{
+    destroyed
+        .chunks(CHUNK)
+        .map(|chunk| {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO destruction_log (run_id, destroyed_at, system, table_name, \
+                 activity, schedule, rule, record_id, row_count, method, deadline, record_ids) ",
+            );
+            insert.push_values(chunk, |mut row, d| {
+                row.push_bind(run)
+                    .push_bind(now)
+                    .push_bind("kluis")
+                    .push_bind("records")
+                    .push_bind(d.activity.to_string())
+                    .push_bind(d.schedule.to_string())
+                    .push_bind(d.rule.clone())
+                    .push_bind(None::<Uuid>)
+                    .push_bind(i64::try_from(d.ids.len()).unwrap_or(i64::MAX))
+                    .push_bind(DestructionMethod::Erase.name())
+                    .push_bind(d.deadline)
+                    .push_bind(pack_ids(&d.ids));
+            });
+            insert
+        })
+        .collect()
 }
 
 /// What the sweep knows of each activity for the whole run.
@@ -1445,76 +1731,28 @@ impl Store {
                     .await?;
             }
             let holds = active_holds!(tx, today);
-            type CandidateRow = (
-                Uuid,
-                Uuid,
-                String,
-                String,
-                String,
-                Date,
-                Option<String>,
-                Option<Vec<u8>>,
-                Option<Vec<u8>>,
-                Option<String>,
-                Option<String>,
-                Option<String>,
-                Option<String>,
-                Option<Date>,
-                String,
-            );
-            // The subject's identifiers come along: the log names each person erased.
-            let mut q = sqlx::QueryBuilder::new(
-                "SELECT r.id, r.subject_id, r.activity_id, r.schedule, r.category, r.deadline, \
-                 r.case_ref, s.national_number, s.bsn, s.email, s.phone, s.given_name, \
-                 s.family_name, s.birth_date, s.recorded_under \
-                 FROM records r JOIN data_subjects s ON s.id = r.subject_id \
-                 WHERE r.deadline_kind = 'on' AND r.deadline < ",
-            );
-            q.push_bind(today);
-            if let Some((d, id)) = cursor {
-                // A row value, so both databases start the index scan right after the cursor.
-                q.push(" AND (r.deadline, r.id) > (")
-                    .push_bind(d)
-                    .push(", ")
-                    .push_bind(id)
-                    .push(")");
-            }
-            q.push(" ORDER BY r.deadline, r.id LIMIT ").push_bind(limit);
-            let rows: Vec<CandidateRow> = q.build_query_as().fetch_all(&mut *tx).await?;
+            // One row that holds every candidate as JSON: SQLite's driver hands each row of
+            // a result over from its worker thread, which for 10,000s of rows cost more than
+            // the query itself.
+            let packed: Option<String> = candidates_query(today, cursor, limit)
+                .build_query_scalar()
+                .fetch_one(&mut *tx)
+                .await?;
+            let rows: Vec<CandidateJson> = match packed {
+                Some(json) => serde_json::from_str(&json)
+                    .map_err(|e| StoreError::Corrupt(format!("the sweep's candidates: {e}")))?,
+                None => Vec::new(),
+            };
             let looked_at = rows.len();
-            let cursor = rows.last().map(|r| (r.5, r.0));
+            let mut cursor: Option<(Date, Uuid)> = None;
             let mut identities: HashMap<Uuid, IdentityRow> = HashMap::new();
             let mut candidates: Vec<Candidate> = Vec::with_capacity(rows.len());
-            for (
-                id,
-                subject,
-                activity,
-                schedule,
-                category,
-                deadline,
-                case_ref,
-                nn,
-                bsn,
-                email,
-                phone,
-                given,
-                family,
-                born,
-                under,
-            ) in rows
-            {
-                identities
-                    .entry(subject)
-                    .or_insert((subject, nn, bsn, email, phone, given, family, born, under));
-                candidates.push(Candidate {
-                    id,
-                    subject,
-                    activity,
-                    schedule,
-                    category,
-                    deadline,
-                    case_ref,
-                });
+            for row in rows {
+                let (candidate, identity) = candidate_from_json(row)?;
+                // The query took the first rows in this order: the greatest is the last.
+                cursor = cursor.max(Some((candidate.deadline, candidate.id)));
+                identities.entry(candidate.subject).or_insert(identity);
+                candidates.push(candidate);
             }
             let (held, free): (Vec<Candidate>, Vec<Candidate>) = candidates
                 .into_iter()
@@ -1557,13 +1795,7 @@ impl Store {
                 .into_iter()
                 .collect();
             let record_ids: Vec<Uuid> = doomed.iter().map(|c| c.id).collect();
-            for chunk in record_ids.chunks(CHUNK) {
-                let mut q = sqlx::QueryBuilder::new("DELETE FROM records WHERE id IN (");
-                let mut list = q.separated(", ");
-                for id in chunk {
-                    list.push_bind(*id);
-                }
-                q.push(")");
+            for mut q in id_statements("DELETE FROM records WHERE ", "id", &record_ids, "") {
                 q.build().execute(&mut *tx).await?;
             }
             // Subjects left with nothing that still names or protects them.
@@ -1572,28 +1804,45 @@ impl Store {
                 .copied()
                 .filter(|s| !holds.subjects.contains(s))
                 .collect();
-            let mut deleted: Vec<Uuid> = Vec::new();
-            for chunk in orphans.chunks(CHUNK) {
-                let mut q = sqlx::QueryBuilder::new("DELETE FROM data_subjects WHERE id IN (");
-                let mut list = q.separated(", ");
-                for id in chunk {
-                    list.push_bind(*id);
-                }
-                q.push(")");
-                for (table, column) in references {
-                    q.push(format!(
+            let unreferenced: String = references
+                .iter()
+                .map(|(table, column)| {
+                    format!(
                         " AND NOT EXISTS (SELECT 1 FROM {table} x \
                          WHERE x.{column} = data_subjects.id)"
-                    ));
-                }
-                q.push(" RETURNING id");
-                let ids: Vec<Uuid> = q.build_query_scalar().fetch_all(&mut *tx).await?;
-                deleted.extend(ids);
+                    )
+                })
+                .collect();
+            for mut q in id_statements(
+                "DELETE FROM data_subjects WHERE ",
+                "id",
+                &orphans,
+                &unreferenced,
+            ) {
+                q.build().execute(&mut *tx).await?;
             }
-            let (destructions, log_entries) =
+            // Those still there are referenced; read as one JSON row, like the candidates.
+            let mut kept: HashSet<Uuid> = HashSet::new();
+            for mut q in kept_subjects_queries(&orphans) {
+                let packed: Option<String> = q.build_query_scalar().fetch_one(&mut *tx).await?;
+                let ids: Vec<String> = match packed {
+                    Some(json) => serde_json::from_str(&json).map_err(|e| {
+                        StoreError::Corrupt(format!("the sweep's kept subjects: {e}"))
+                    })?,
+                    None => Vec::new(),
+                };
+                for id in ids {
+                    kept.insert(uuid_of(&id)?);
+                }
+            }
+            let deleted: Vec<Uuid> = orphans.into_iter().filter(|s| !kept.contains(s)).collect();
+            let (records, subjects, log_entries) =
                 self.sweep_entries(processing, &doomed, &deleted, &identities, activities)?;
-            insert_destructions!(tx, Some(run_id), now, &destructions);
-            append_log!(tx, processing, log_entries);
+            for mut q in batch_destruction_statements(run_id, now, &records) {
+                q.build().execute(&mut *tx).await?;
+            }
+            insert_destructions!(tx, Some(run_id), now, &subjects);
+            append_log_bulk!(tx, processing, log_entries);
             sqlx::query(
                 "UPDATE retention_runs SET destroyed = destroyed + $2, \
                  subjects_deleted = subjects_deleted + $3, held = held + $4, \
@@ -1615,45 +1864,55 @@ impl Store {
         Ok(outcome)
     }
 
-    /// The destruction-log entries (one per record, one count per activity of deleted
-    /// subjects) and the processing-log Erase entries (one per subject and activity) of a
-    /// batch.
-    fn sweep_entries(
+    /// The destruction-log entries of a batch (its records, one entry per activity,
+    /// schedule and deadline; one count per activity of deleted subjects) and its
+    /// processing-log Erase entries (one per subject and activity).
+    #[allow(clippy::type_complexity)]
+    fn sweep_entries<'c>(
         &self,
         processing: &Processing,
-        doomed: &[Candidate],
+        doomed: &'c [Candidate],
         deleted: &[Uuid],
         identities: &HashMap<Uuid, IdentityRow>,
         activities: &HashMap<String, ActivityInfo>,
-    ) -> Result<(Vec<NewDestruction>, Vec<NewLogEntry>), StoreError> {
+    ) -> Result<
+        (
+            Vec<RecordsDestroyed<'c>>,
+            Vec<NewDestruction>,
+            Vec<NewLogEntry>,
+        ),
+        StoreError,
+    > {
         let info = |activity: &str| {
             activities.get(activity).ok_or_else(|| {
                 StoreError::Corrupt(format!("records of unknown activity '{activity}'"))
             })
         };
-        let mut destructions = Vec::with_capacity(doomed.len() + 1);
+        let mut records: BTreeMap<(&str, &str, Date), RecordsDestroyed<'c>> = BTreeMap::new();
         let mut erased: BTreeMap<(Uuid, &str), BTreeSet<&str>> = BTreeMap::new();
         for c in doomed {
             let a = info(&c.activity)?;
-            destructions.push(NewDestruction {
-                activity: c.activity.clone(),
-                schedule: c.schedule.clone(),
-                rule: a
-                    .rules
-                    .get(&c.schedule)
-                    .map(destruction::describe_rule)
-                    .unwrap_or_else(|| "schedule no longer in the register".into()),
-                what: Destroyed::VaultRecord {
-                    record_id: c.id.to_string(),
-                },
-                method: DestructionMethod::Erase,
-                deadline: Some(c.deadline),
-            });
+            records
+                .entry((&c.activity, &c.schedule, c.deadline))
+                .or_insert_with(|| RecordsDestroyed {
+                    activity: &c.activity,
+                    schedule: &c.schedule,
+                    rule: a
+                        .rules
+                        .get(&c.schedule)
+                        .map(destruction::describe_rule)
+                        .unwrap_or_else(|| "schedule no longer in the register".into()),
+                    deadline: c.deadline,
+                    ids: Vec::new(),
+                })
+                .ids
+                .push(c.id);
             erased
                 .entry((c.subject, c.activity.as_str()))
                 .or_default()
                 .insert(c.category.as_str());
         }
+        let mut destructions = Vec::new();
         let mut subjects_per_activity: BTreeMap<&str, u64> = BTreeMap::new();
         for id in deleted {
             let Some(row) = identities.get(id) else {
@@ -1691,7 +1950,7 @@ impl Store {
                 processing.case_ref.clone(),
             ));
         }
-        Ok((destructions, entries))
+        Ok((records.into_values().collect(), destructions, entries))
     }
 
     /// The (pseudonym, identifier kind) the log names a subject by, from its stored row.
@@ -1814,7 +2073,7 @@ impl Store {
         let rows: Vec<DestructionRow> = on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT seq, run_id, destroyed_at, system, table_name, activity, schedule, rule, \
-                 record_id, row_count, method, deadline FROM destruction_log \
+                 record_id, row_count, method, deadline, record_ids FROM destruction_log \
                  WHERE ($1 IS NULL OR run_id = $1) AND seq > $2 ORDER BY seq LIMIT $3",
             )
             .bind(run)
@@ -1825,7 +2084,30 @@ impl Store {
         });
         rows.into_iter()
             .map(
-                |(seq, run_id, at, system, table, activity, schedule, rule, record, rows, m, d)| {
+                |(
+                    seq,
+                    run_id,
+                    at,
+                    system,
+                    table,
+                    activity,
+                    schedule,
+                    rule,
+                    record,
+                    rows,
+                    m,
+                    d,
+                    ids,
+                )| {
+                    let record_ids = match (record, ids) {
+                        (_, Some(packed)) => unpack_ids(&packed).ok_or_else(|| {
+                            StoreError::Corrupt(format!(
+                                "destruction log {seq}: the record ids are not 16 bytes each"
+                            ))
+                        })?,
+                        (Some(id), None) => vec![id],
+                        (None, None) => Vec::new(),
+                    };
                     Ok(DestructionLogEntry {
                         seq,
                         run_id,
@@ -1836,6 +2118,7 @@ impl Store {
                         schedule,
                         rule,
                         record_id: record,
+                        record_ids,
                         rows,
                         method: m.parse().map_err(|_| {
                             StoreError::Corrupt(format!("destruction log {seq}: unknown method"))

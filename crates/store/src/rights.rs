@@ -71,6 +71,8 @@ pub struct RightsRequest {
     pub language: Lang,
     /// The data subject in the vault, once the caseworker matched the identity.
     pub subject_id: Option<Uuid>,
+    /// The username of the caseworker who handles it and gets the daily reminders.
+    pub assignee: Option<String>,
     pub decisions: Vec<Decision>,
     pub fulfilled: bool,
     pub version: i64,
@@ -96,6 +98,8 @@ pub struct RequestSummary {
     pub received_on: Date,
     pub due_on: Date,
     pub urgency: Urgency,
+    /// The username of the caseworker who handles it.
+    pub assignee: Option<String>,
 }
 
 /// Which requests a list shows.
@@ -162,7 +166,8 @@ pub const MAX_DOCUMENT_BYTES: usize = 5 * 1024 * 1024;
 
 /// The columns of a request, in the order [`RequestRow`] reads them.
 const REQUEST_COLUMNS: &str = "id, reference, controller_id, rights, channel, stage, deadline, \
-     requester, language, subject_id, decisions, fulfilled, version";
+     requester, language, subject_id, decisions, fulfilled, version, \
+     (SELECT username FROM users WHERE users.id = assigned_to)";
 
 type RequestRow = (
     Uuid,
@@ -178,7 +183,27 @@ type RequestRow = (
     String,
     bool,
     i64,
+    Option<String>,
 );
+
+/// The columns of a request in a list, as [`summary_from_row`] reads them.
+type SummaryRow = (Uuid, String, String, String, String, String, Option<String>);
+
+fn summary_from_row(row: SummaryRow, today: Date) -> Result<RequestSummary, StoreError> {
+    let (id, reference, controller, asked, stage, deadline, assignee) = row;
+    let deadline: ResponseDeadline = from_json("deadline", &deadline)?;
+    Ok(RequestSummary {
+        id,
+        reference,
+        controller,
+        rights: from_json("rights", &asked)?,
+        stage: parse("request stage", &stage)?,
+        received_on: deadline.received_on,
+        due_on: deadline.due_on(),
+        urgency: deadline.urgency(today),
+        assignee,
+    })
+}
 
 /// Additional data bound to a sealed requester, so an envelope cannot be moved to another
 /// request.
@@ -253,6 +278,9 @@ macro_rules! add_step {
         .await?;
     }};
 }
+
+mod assignment;
+pub use assignment::{Reminder, ReminderRun};
 
 impl Store {
     /// Files a request: checks it, seals what identifies the requester, computes the
@@ -479,10 +507,11 @@ impl Store {
             RequestFilter::All => ("TRUE", None),
         };
         let sql = format!(
-            "SELECT id, reference, controller_id, rights, stage, deadline FROM rights_requests \
+            "SELECT id, reference, controller_id, rights, stage, deadline, \
+             (SELECT username FROM users WHERE users.id = assigned_to) FROM rights_requests \
              WHERE {condition} ORDER BY due_on, reference"
         );
-        let rows: Vec<(Uuid, String, String, String, String, String)> = on_pool!(self, |pool| {
+        let rows: Vec<SummaryRow> = on_pool!(self, |pool| {
             let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
             if let Some(day) = bound {
                 query = query.bind(day);
@@ -490,19 +519,7 @@ impl Store {
             query.fetch_all(pool).await?
         });
         rows.into_iter()
-            .map(|(id, reference, controller, asked, stage, deadline)| {
-                let deadline: ResponseDeadline = from_json("deadline", &deadline)?;
-                Ok(RequestSummary {
-                    id,
-                    reference,
-                    controller,
-                    rights: from_json("rights", &asked)?,
-                    stage: parse("request stage", &stage)?,
-                    received_on: deadline.received_on,
-                    due_on: deadline.due_on(),
-                    urgency: deadline.urgency(today),
-                })
-            })
+            .map(|row| summary_from_row(row, today))
             .collect()
     }
 
@@ -591,7 +608,21 @@ impl Store {
                             (Step::Decide, None)
                         }
                         RequestChange::Fulfil { note } => (Step::Fulfil, Some(note.clone())),
-                        RequestChange::Close { note } => (Step::Close, Some(note.clone())),
+                        RequestChange::Close { note } => {
+                            // Art. 19: every recipient is told of a rectification, erasure
+                            // or restriction before the request closes.
+                            let untold =
+                                crate::fulfilment::untold_recipients!(tx, id, &request.decisions);
+                            if !untold.is_empty() && request.stage == Stage::Fulfilled {
+                                return Err(StoreError::Invalid(format!(
+                                    "tell the recipients of the data first (GDPR art. 19): {} \
+                                     not told yet; record each with `kluis request told` or \
+                                     POST /api/v1/rights-requests/{{id}}/recipients-told",
+                                    untold.into_iter().collect::<Vec<_>>().join(", ")
+                                )));
+                            }
+                            (Step::Close, Some(note.clone()))
+                        }
                         RequestChange::Extend { .. } => unreachable!("handled above"),
                     };
                     request.stage = rights::next_stage(request.stage, &step, request.grants())
@@ -859,6 +890,7 @@ impl Store {
             decisions,
             fulfilled,
             version,
+            assignee,
         ) = row;
         let requester = self
             .keys()?
@@ -880,6 +912,7 @@ impl Store {
                 .map_err(|e| StoreError::Corrupt(format!("requester: {e}")))?,
             language: parse("language", &language)?,
             subject_id,
+            assignee,
             decisions,
             fulfilled,
             version,

@@ -19,6 +19,9 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::log::{ActivityRef, Processing, append_log};
+use crate::restriction::{
+    RecordRestriction, objection_in_force, request_about, restriction_in_force,
+};
 use crate::{Store, StoreError, new_id, timestamp};
 
 /// Loads the current version of an activity inside a transaction: (activity, version).
@@ -132,6 +135,9 @@ pub struct Record {
     pub extensions: i64,
     pub deadline: Deadline,
     pub version: i64,
+    /// The restriction of processing the record is under (GDPR art. 18): views then show
+    /// it without its fields.
+    pub restriction: Option<RecordRestriction>,
 }
 
 /// A data subject with the records the caller may see.
@@ -176,7 +182,7 @@ type SubjectRow = (
 const SUBJECT_COLUMNS: &str = "id, national_number, bsn, email, phone, given_name, family_name, \
      birth_date, version, created_at, recorded_under FROM data_subjects";
 
-type RecordRow = (
+pub(crate) type RecordRow = (
     Uuid,
     Uuid,
     String,
@@ -194,11 +200,11 @@ type RecordRow = (
     i64,
 );
 
-const RECORD_COLUMNS: &str = "id, subject_id, activity_id, schedule, category, fields, source, \
+pub(crate) const RECORD_COLUMNS: &str = "id, subject_id, activity_id, schedule, category, fields, source, \
      collected_on, events, provided_by_subject, extensions, deadline_kind, deadline, \
      deadline_event, version FROM records";
 
-fn record_from_row(row: RecordRow) -> Result<Record, StoreError> {
+pub(crate) fn record_from_row(row: RecordRow) -> Result<Record, StoreError> {
     let (
         id,
         subject_id,
@@ -236,6 +242,7 @@ fn record_from_row(row: RecordRow) -> Result<Record, StoreError> {
         )
         .ok_or_else(|| corrupt("unknown deadline"))?,
         version,
+        restriction: None,
     })
 }
 
@@ -462,9 +469,24 @@ impl Store {
     ) -> Result<Record, StoreError> {
         let now = timestamp(processing.now);
         let (subject, log_subject) = self.subject_for_log(subject_id).await?;
+        self.refuse_if_stopped(processing, subject_id, &input.activity, false)
+            .await?;
         let id = new_id(now)?;
         let record = write_transaction!(self, |tx| {
             let (activity, version) = load_activity!(tx, &input.activity);
+            if let Some(reference) = objection_in_force!(&mut *tx, subject_id, &activity.id) {
+                return Err(StoreError::Objected {
+                    activity: activity.id.clone(),
+                    reference,
+                });
+            }
+            // Storing is what a restriction still allows: the new record is restricted too.
+            let restriction = restriction_in_force!(&mut *tx, subject_id, &activity.id).map(
+                |(request_reference, since)| RecordRestriction {
+                    request_reference,
+                    since,
+                },
+            );
             let schedule = input
                 .check(&activity, now.date())
                 .map_err(|e| StoreError::Invalid(e.to_string()))?;
@@ -526,6 +548,7 @@ impl Store {
                 extensions: 0,
                 deadline,
                 version: 1,
+                restriction,
             }
         });
         Ok(record)
@@ -550,13 +573,16 @@ impl Store {
                 .fetch_optional(pool)
                 .await?
         });
-        if let Some((subject_id, activity)) = owner
-            && !scope.allows(&activity)
-        {
-            let activities = vec![activity];
-            self.record_refusal(processing, subject_id, &activities)
+        if let Some((subject_id, activity)) = owner {
+            if !scope.allows(&activity) {
+                let activities = vec![activity];
+                self.record_refusal(processing, subject_id, &activities)
+                    .await?;
+                return Err(StoreError::OutOfScope { activities });
+            }
+            // Then a restriction or objection: refused, and logged as refused.
+            self.refuse_if_stopped(processing, subject_id, &activity, true)
                 .await?;
-            return Err(StoreError::OutOfScope { activities });
         }
         let record = write_transaction!(self, |tx| {
             let row: Option<RecordRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -576,6 +602,24 @@ impl Store {
                     expected_version,
                     Some(record.version),
                 ));
+            }
+            // Checked again here: a restriction or objection recorded since then wins.
+            if let Some((reference, since)) =
+                restriction_in_force!(&mut *tx, record.subject_id, &record.activity)
+            {
+                return Err(StoreError::Restricted {
+                    activity: record.activity,
+                    reference,
+                    since: since.date(),
+                });
+            }
+            if let Some(reference) =
+                objection_in_force!(&mut *tx, record.subject_id, &record.activity)
+            {
+                return Err(StoreError::Objected {
+                    activity: record.activity,
+                    reference,
+                });
             }
             let subject_row: SubjectRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT {SUBJECT_COLUMNS} WHERE id = $1"
@@ -636,20 +680,97 @@ impl Store {
         Ok(record)
     }
 
+    /// Refuses, and logs as refused, processing of a subject's data under `activity` that an
+    /// objection in force stops (GDPR art. 21), or with `restricted` also a restriction in
+    /// force (art. 18).
+    async fn refuse_if_stopped(
+        &self,
+        processing: &Processing,
+        subject_id: Uuid,
+        activity: &str,
+        restricted: bool,
+    ) -> Result<(), StoreError> {
+        let stop: Option<StoreError> = on_pool!(self, |pool| {
+            let restriction = if restricted {
+                restriction_in_force!(pool, subject_id, activity)
+            } else {
+                None
+            };
+            match restriction {
+                Some((reference, since)) => Some(StoreError::Restricted {
+                    activity: activity.to_string(),
+                    reference,
+                    since: since.date(),
+                }),
+                None => objection_in_force!(pool, subject_id, activity).map(|reference| {
+                    StoreError::Objected {
+                        activity: activity.to_string(),
+                        reference,
+                    }
+                }),
+            }
+        });
+        match stop {
+            Some(e) => {
+                self.record_refusal(processing, subject_id, &[activity.to_string()])
+                    .await?;
+                Err(e)
+            }
+            None => Ok(()),
+        }
+    }
+
     /// A data subject with the records of the activities in `scope`, logged as a read.
     ///
     /// `Ok(None)`: no such subject. `Err(OutOfScope)`: the subject exists but none of its
     /// records is in scope; the refusal is logged.
+    ///
+    /// A restricted record is shown with its restriction and without its fields, and that
+    /// withheld read is logged as refused (GDPR art. 18(2)).
     pub async fn subject(
         &self,
         processing: &Processing,
         id: Uuid,
         scope: &Scope,
     ) -> Result<Option<SubjectView>, StoreError> {
+        self.subject_view(processing, id, scope, true).await
+    }
+
+    /// A data subject with the records of the activities in `scope`, restricted records
+    /// with their fields, for the person's own rights request `request_reference` (access,
+    /// portability): giving people their own data is not processing for another purpose,
+    /// so a restriction does not withhold it (GDPR art. 18(2) allows only storage *besides*
+    /// what the person asks). The request must be open and linked to this data subject;
+    /// the read is logged under the request.
+    pub async fn subject_for_request(
+        &self,
+        processing: &Processing,
+        id: Uuid,
+        scope: &Scope,
+        request_reference: &str,
+    ) -> Result<Option<SubjectView>, StoreError> {
+        if self.subject_unlogged(id).await?.is_none() {
+            return Ok(None);
+        }
+        let (reference, _) = on_pool!(self, |pool| request_about!(pool, request_reference, id));
+        let processing = Processing {
+            case_ref: Some(reference),
+            ..processing.clone()
+        };
+        self.subject_view(&processing, id, scope, false).await
+    }
+
+    async fn subject_view(
+        &self,
+        processing: &Processing,
+        id: Uuid,
+        scope: &Scope,
+        withhold_restricted: bool,
+    ) -> Result<Option<SubjectView>, StoreError> {
         let Some(subject) = self.subject_unlogged(id).await? else {
             return Ok(None);
         };
-        let records = self.records_of(&[id]).await?;
+        let records = self.records_of(&[id], withhold_restricted).await?;
         let (visible, hidden): (Vec<Record>, Vec<Record>) =
             records.into_iter().partition(|r| scope.allows(&r.activity));
         if visible.is_empty() && !scope.allows(&subject.recorded_under) {
@@ -663,8 +784,13 @@ impl Store {
             subject,
             records: visible,
         };
-        self.log_views(processing, LogAction::Read, std::slice::from_ref(&view))
-            .await?;
+        self.log_views(
+            processing,
+            LogAction::Read,
+            std::slice::from_ref(&view),
+            withhold_restricted,
+        )
+        .await?;
         Ok(Some(view))
     }
 
@@ -680,7 +806,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let records = self.records_of(&ids).await?;
+        let records = self.records_of(&ids, true).await?;
         let mut views = Vec::new();
         for id in ids {
             let Some(subject) = self.subject_unlogged(id).await? else {
@@ -699,7 +825,7 @@ impl Store {
                 records: visible,
             });
         }
-        self.log_views(processing, LogAction::SearchHit, &views)
+        self.log_views(processing, LogAction::SearchHit, &views, true)
             .await?;
         Ok(views)
     }
@@ -785,7 +911,7 @@ impl Store {
         let mut ids: BTreeSet<String> = activities.iter().cloned().collect();
         if ids.is_empty() {
             ids = self
-                .records_of(&[subject_id])
+                .records_of(&[subject_id], true)
                 .await?
                 .into_iter()
                 .map(|r| r.activity)
@@ -822,11 +948,14 @@ impl Store {
     }
 
     /// One log entry per subject and activity shown, with the categories shown.
+    /// With `withheld`, restricted records were shown without their fields: logged as
+    /// refused, with their categories.
     async fn log_views(
         &self,
         processing: &Processing,
         action: LogAction,
         views: &[SubjectView],
+        withheld: bool,
     ) -> Result<(), StoreError> {
         let activities = self.activity_refs(views).await?;
         let mut entries: Vec<NewLogEntry> = Vec::new();
@@ -841,10 +970,29 @@ impl Store {
                     .or_default()
                     .insert(DataCategory::Identification.name());
             }
+            // A restricted record's fields were withheld: that refusal is what is logged.
+            let mut refused: BTreeMap<&str, BTreeSet<&'static str>> = BTreeMap::new();
             for r in &view.records {
                 let categories = by_activity.entry(r.activity.as_str()).or_default();
                 categories.insert(DataCategory::Identification.name());
-                categories.insert(r.category.name());
+                if withheld && r.restriction.is_some() {
+                    refused
+                        .entry(r.activity.as_str())
+                        .or_default()
+                        .insert(r.category.name());
+                } else {
+                    categories.insert(r.category.name());
+                }
+            }
+            for (activity, categories) in refused {
+                if let Some(activity_ref) = activities.get(activity) {
+                    entries.push(activity_ref.entry(
+                        LogAction::Refused,
+                        subject.clone(),
+                        categories.into_iter().map(str::to_string).collect(),
+                        processing.case_ref.clone(),
+                    ));
+                }
             }
             for (activity, categories) in by_activity {
                 if let Some(activity_ref) = activities.get(activity) {
@@ -932,9 +1080,25 @@ impl Store {
         }))
     }
 
-    async fn records_of(&self, subjects: &[Uuid]) -> Result<Vec<Record>, StoreError> {
+    /// The records of `subjects`; a restricted record comes with its restriction and, with
+    /// `withhold_restricted`, without its fields, which only storage may touch (GDPR art.
+    /// 18(2)).
+    async fn records_of(
+        &self,
+        subjects: &[Uuid],
+        withhold_restricted: bool,
+    ) -> Result<Vec<Record>, StoreError> {
         let mut out = Vec::new();
         for id in subjects {
+            let restricted: Vec<(String, String, OffsetDateTime)> = on_pool!(self, |pool| {
+                sqlx::query_as(
+                    "SELECT activity_id, request_reference, since FROM restrictions \
+                     WHERE subject_id = $1 AND lifted_at IS NULL",
+                )
+                .bind(*id)
+                .fetch_all(pool)
+                .await?
+            });
             let rows: Vec<RecordRow> = on_pool!(self, |pool| {
                 sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     "SELECT {RECORD_COLUMNS} WHERE subject_id = $1 ORDER BY activity_id, id"
@@ -944,7 +1108,19 @@ impl Store {
                 .await?
             });
             for row in rows {
-                out.push(record_from_row(row)?);
+                let mut record = record_from_row(row)?;
+                if let Some((_, reference, since)) =
+                    restricted.iter().find(|(a, _, _)| *a == record.activity)
+                {
+                    if withhold_restricted {
+                        record.fields.clear();
+                    }
+                    record.restriction = Some(RecordRestriction {
+                        request_reference: reference.clone(),
+                        since: *since,
+                    });
+                }
+                out.push(record);
             }
         }
         Ok(out)

@@ -55,16 +55,22 @@ mod breaches;
 mod consent;
 #[path = "store/cookies.rs"]
 mod cookies;
+#[path = "store/fulfilment.rs"]
+mod fulfilment;
 #[path = "store/inventory.rs"]
 mod inventory;
 #[path = "store/mail.rs"]
 mod mail;
 #[path = "store/media.rs"]
 mod media;
+#[path = "store/restriction.rs"]
+mod restriction;
 #[path = "store/retention.rs"]
 mod retention;
 #[path = "store/rights.rs"]
 mod rights;
+#[path = "store/rights_assignment.rs"]
+mod rights_assignment;
 #[path = "store/statistics.rs"]
 mod statistics;
 

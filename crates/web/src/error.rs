@@ -39,6 +39,10 @@ pub enum ApiError {
     },
     #[error("{0}")]
     InUse(String),
+    /// Processing the person's data is restricted (GDPR art. 18) or objected to (art. 21):
+    /// the message names the request.
+    #[error("{0}")]
+    ProcessingStopped(String),
     #[error(
         "send the version you edit in an If-Match header (the ETag of the GET), so nobody's change is overwritten"
     )]
@@ -76,6 +80,7 @@ impl ApiError {
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::StaleBanner(_) => StatusCode::CONFLICT,
+            ApiError::ProcessingStopped(_) => StatusCode::CONFLICT,
             ApiError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable(_) | ApiError::InvalidRegister(_) => {
@@ -96,6 +101,7 @@ impl ApiError {
             ApiError::AlreadyExists { .. } => "already-exists",
             ApiError::Conflict { .. } => "stale-version",
             ApiError::InUse(_) => "in-use",
+            ApiError::ProcessingStopped(_) => "processing-stopped",
             ApiError::PreconditionRequired => "version-required",
             ApiError::PayloadTooLarge => "too-large",
             ApiError::StaleBanner(_) => "stale-banner",
@@ -179,6 +185,9 @@ impl From<StoreError> for ApiError {
                 actual,
             },
             e @ StoreError::InUse { .. } => ApiError::InUse(e.to_string()),
+            e @ (StoreError::Restricted { .. } | StoreError::Objected { .. }) => {
+                ApiError::ProcessingStopped(e.to_string())
+            }
             StoreError::Unavailable(cause) => {
                 tracing::error!(%cause, "database unavailable");
                 ApiError::Unavailable

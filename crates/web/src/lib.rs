@@ -3,6 +3,7 @@
 
 #![recursion_limit = "256"]
 
+pub mod access_package;
 pub mod admin;
 pub mod api;
 pub mod auth;
@@ -10,6 +11,7 @@ pub mod breach_pages;
 pub mod consent_pages;
 pub mod cookies;
 pub mod error;
+pub mod fulfilment;
 pub mod pages;
 pub mod public;
 pub mod rights_pages;

@@ -183,6 +183,8 @@ macro_rules! on_both_backends {
     }};
 }
 
+#[path = "web/access_package.rs"]
+mod access_package;
 #[path = "web/breaches.rs"]
 mod breaches;
 #[path = "web/consent.rs"]
@@ -191,10 +193,14 @@ mod consent;
 mod consent_pages;
 #[path = "web/cookies.rs"]
 mod cookies;
+#[path = "web/fulfilment.rs"]
+mod fulfilment;
 #[path = "web/inventory.rs"]
 mod inventory;
 #[path = "web/media.rs"]
 mod media;
+#[path = "web/restriction.rs"]
+mod restriction;
 #[path = "web/retention.rs"]
 mod retention;
 #[path = "web/rights.rs"]

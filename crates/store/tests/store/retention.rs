@@ -30,6 +30,7 @@ stories!(
     where_approval_is_required_only_approved_lists_are_destroyed,
     a_killed_sweep_resumes_and_every_destruction_has_its_log_entry,
     two_sweeps_at_once_only_one_destroys,
+    a_batch_logs_its_records_by_deadline_with_their_ids,
     subjects_left_with_nothing_are_deleted_and_others_kept,
     destruction_of_rows_in_other_systems_is_logged_without_data,
 );
@@ -585,16 +586,22 @@ async fn where_approval_is_required_only_approved_lists_are_destroyed(store: &St
     assert_eq!(store.destruction_lists().await.unwrap().len(), 2);
 }
 
-/// Every destroyed record has exactly one destruction-log entry, and no surviving
-/// record has one.
+/// Every destroyed record is listed in exactly one destruction-log entry, and no surviving
+/// record is.
 async fn check_log_matches(store: &Store, records: &[Uuid]) -> usize {
-    let logged: BTreeSet<Uuid> = store
+    let listed: Vec<Uuid> = store
         .destruction_log(None, 0, 10_000)
         .await
         .unwrap()
         .into_iter()
-        .filter_map(|e| e.record_id)
+        .flat_map(|e| e.record_ids)
         .collect();
+    let logged: BTreeSet<Uuid> = listed.iter().copied().collect();
+    assert_eq!(
+        logged.len(),
+        listed.len(),
+        "a record listed twice: {listed:?}"
+    );
     let mut destroyed = 0;
     for r in records {
         let exists = record_exists(store, *r).await;
@@ -651,10 +658,12 @@ async fn a_killed_sweep_resumes_and_every_destruction_has_its_log_entry(store: &
         .destruction_log(Some(second.id), 0, 100)
         .await
         .unwrap();
-    let record_entries: Vec<_> = entries.iter().filter(|e| e.record_id.is_some()).collect();
+    // One entry per deadline in a batch: these three records each had their own.
+    let record_entries: Vec<_> = entries.iter().filter(|e| e.table == "records").collect();
     assert_eq!(record_entries.len(), 3);
     for e in &record_entries {
         assert_eq!((e.system.as_str(), e.table.as_str()), ("kluis", "records"));
+        assert_eq!((e.rows, e.record_ids.len(), e.record_id), (1, 1, None));
         assert_eq!(e.rule, "30 days after recording");
         assert_eq!(e.schedule, "beelden");
         assert_eq!(e.method, DestructionMethod::Erase);
@@ -742,6 +751,50 @@ async fn two_sweeps_at_once_only_one_destroys(store: &Store) {
         "{outcomes:?}"
     );
     assert_eq!(check_log_matches(store, &records).await, 6);
+}
+
+/// A batch writes one destruction-log entry per activity, schedule and deadline, counting
+/// and listing its records, never one per record.
+async fn a_batch_logs_its_records_by_deadline_with_their_ids(store: &Store) {
+    register(store).await;
+    let mut same_day = BTreeSet::new();
+    for i in 0..4 {
+        let s = person(store, &format!("p{i}@example.be"), &[]).await;
+        same_day.insert(images(store, s, date!(2026 - 09 - 01)).await);
+    }
+    let s = person(store, "later@example.be", &[]).await;
+    let later = images(store, s, date!(2026 - 09 - 02)).await;
+    let run = ran(store
+        .sweep_retention(&job(NOW), &SweepOptions::default())
+        .await)
+    .await;
+    assert_eq!(run.destroyed, 5);
+    let entries = store.destruction_log(Some(run.id), 0, 100).await.unwrap();
+    let records: Vec<_> = entries.iter().filter(|e| e.table == "records").collect();
+    assert_eq!(records.len(), 2, "{entries:?}");
+    assert_eq!(records[0].rows, 4);
+    assert_eq!(records[0].record_id, None);
+    assert_eq!(
+        records[0]
+            .record_ids
+            .iter()
+            .copied()
+            .collect::<BTreeSet<_>>(),
+        same_day
+    );
+    assert_eq!(records[0].deadline, Some(date!(2026 - 10 - 01)));
+    assert_eq!(
+        (records[1].rows, records[1].record_ids.clone()),
+        (1, vec![later])
+    );
+    assert_eq!(records[1].deadline, Some(date!(2026 - 10 - 02)));
+    // The five people went too, counted in one entry, not named.
+    let subjects: Vec<_> = entries
+        .iter()
+        .filter(|e| e.table == "data_subjects")
+        .collect();
+    assert_eq!(subjects.len(), 1);
+    assert_eq!((subjects[0].rows, subjects[0].record_ids.len()), (5, 0));
 }
 
 async fn subjects_left_with_nothing_are_deleted_and_others_kept(store: &Store) {

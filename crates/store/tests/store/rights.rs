@@ -28,7 +28,7 @@ stories!(
 /// Thursday 5 March 2026: the month ends on Easter Sunday, so the deadline is Tuesday 7 April.
 const NOW: OffsetDateTime = datetime!(2026-03-05 10:00:00 UTC);
 
-async fn register(store: &TestStore) {
+pub(super) async fn register(store: &TestStore) {
     store
         .import_register(
             &Register {
@@ -52,7 +52,7 @@ fn email(s: &str) -> EmailAddress {
     s.parse().unwrap()
 }
 
-fn request(rights: Vec<Right>) -> NewRequest {
+pub(super) fn request(rights: Vec<Right>) -> NewRequest {
     NewRequest {
         controller: "stad".into(),
         rights,
@@ -75,7 +75,7 @@ fn request(rights: Vec<Right>) -> NewRequest {
     }
 }
 
-fn receipt(to: &str) -> impl FnOnce(&kluis_store::FiledRequest) -> Option<OutgoingMail> {
+pub(super) fn receipt(to: &str) -> impl FnOnce(&kluis_store::FiledRequest) -> Option<OutgoingMail> {
     let to = email(to);
     move |filed| {
         Some(OutgoingMail {

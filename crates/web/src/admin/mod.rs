@@ -92,7 +92,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/breaches", get(breaches::list))
         .route("/admin/retention", get(retention::plan))
         .route("/admin/rights", get(rights::list))
-        .route("/admin/rights/{id}", get(rights::view))
+        .route("/admin/rights/{id}", get(rights::view).post(rights::step))
         .route("/admin/breaches/{id}", get(breaches::view))
         .route(
             "/admin/statements/{controller}/preview",

@@ -1,22 +1,25 @@
 //! Data-subject rights requests in the back-office: the list, the earliest deadline first
 //! (open, overdue, due within 7 days, all), and one request with its decisions, its ID copy's
-//! fate and its timeline. Reading only: staff take a request through its steps with the API
-//! or `kluis request`. Requests hold personal data: the dpo or caseworker role and a signed
-//! confidentiality statement are needed, as in the API.
+//! fate and its timeline, with a form for each step its stage allows (assign, ask for proof
+//! of identity, verify, decide, extend, fulfil, close), as in the API and `kluis request`.
+//! Requests hold personal data: the dpo or caseworker role and a signed confidentiality
+//! statement are needed, as in the API.
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use kluis_domain::access::Permission;
 use kluis_domain::i18n;
-use kluis_domain::rights::Urgency;
+use kluis_domain::rights::{self, Decision, Outcome, RefusalGround, Right, Stage, Step, Urgency};
 use kluis_domain::statement::date_in_words;
 use kluis_domain::text::Lang;
-use kluis_store::{RequestFilter, RightsRequest, Session};
+use kluis_store::{RequestChange, RequestFilter, RightsRequest, Session, StoreError};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::form::FormData;
 use super::{Ctx, StaffSession, forbidden, lang_of, not_found, page, store_failure, translated};
 use crate::pages::Translated as _;
 use crate::state::AppState;
@@ -39,6 +42,7 @@ pub struct Row {
     urgency: String,
     /// Overdue or due soon: shown in bold.
     alert: bool,
+    assignee: String,
 }
 
 #[derive(Template)]
@@ -56,6 +60,15 @@ pub struct RequestPage {
     ctx: Ctx,
     urgency: String,
     alert: bool,
+    /// The step just taken.
+    done: Option<String>,
+    /// Why the step just tried was refused.
+    error: Option<String>,
+    /// Where the step forms post.
+    action: String,
+    /// The version the forms change (the optimistic lock).
+    version: i64,
+    forms: StepForms,
     rows: Vec<(String, String)>,
     decisions: Vec<String>,
     documents: Vec<String>,
@@ -162,6 +175,7 @@ pub async fn list(
                 due: date_in_words(lang, r.due_on),
                 urgency,
                 alert,
+                assignee: r.assignee.unwrap_or_else(|| t(lang, "unassigned")),
             }
         })
         .collect();
@@ -180,24 +194,70 @@ pub async fn list(
     page(StatusCode::OK, &ListPage { ctx, filters, rows })
 }
 
-/// `GET /admin/rights/{id}`: one request in full.
+/// `GET /admin/rights/{id}`: one request in full, with the forms of the steps it allows.
 pub async fn view(
     State(state): State<AppState>,
     staff: StaffSession,
     Path(id): Path<String>,
-    Query(q): Query<super::LangQuery>,
+    Query(q): Query<ViewQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let lang = lang_of(&q, &headers);
+    let lang = lang_of(&super::LangQuery { lang: q.lang }, &headers);
     if let Some(refusal) = refused(&state, lang, &staff.session).await {
         return refusal;
     }
     let Ok(id) = id.parse::<Uuid>() else {
         return not_found(lang, &staff.session);
     };
+    let done = q
+        .done
+        .filter(|d| STEPS.contains(&d.as_str()))
+        .map(|d| t(lang, &format!("done_{d}")));
+    request_page(&state, &staff, lang, id, StatusCode::OK, Notice::Done(done)).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ViewQuery {
+    lang: Option<String>,
+    /// The step just taken, to confirm it.
+    done: Option<String>,
+}
+
+/// The steps the page's forms post, by the `step` field.
+const STEPS: &[&str] = &[
+    "assign",
+    "ask_identity",
+    "verify",
+    "decide",
+    "extend",
+    "fulfil",
+    "close",
+];
+
+/// What the page says above the request: a step done, or why the last one was refused.
+enum Notice {
+    Done(Option<String>),
+    Refused(String),
+}
+
+/// Empty decision rows the decide form offers beyond the register's defaults.
+const BLANK_DECISIONS: usize = 3;
+
+async fn request_page(
+    state: &AppState,
+    staff: &StaffSession,
+    lang: Lang,
+    id: Uuid,
+    status: StatusCode,
+    notice: Notice,
+) -> Response {
     let r = match state.store.rights_request(id).await {
         Ok(r) => r,
         Err(kluis_store::StoreError::NotFound { .. }) => return not_found(lang, &staff.session),
+        Err(e) => return store_failure(lang, Some(&staff.session), e),
+    };
+    let forms = match step_forms(state, lang, &r).await {
+        Ok(forms) => forms,
         Err(e) => return store_failure(lang, Some(&staff.session), e),
     };
     let (urgency, alert) = urgency(lang, r.deadline.urgency(state.now().date()));
@@ -208,10 +268,19 @@ pub async fn view(
         "",
         r.reference.clone(),
     );
+    let (done, error) = match notice {
+        Notice::Done(done) => (done, None),
+        Notice::Refused(message) => (None, Some(message)),
+    };
     let p = RequestPage {
         ctx,
         urgency,
         alert,
+        done,
+        error,
+        action: format!("/admin/rights/{id}?lang={}", lang.code()),
+        version: r.version,
+        forms,
         rows: fields(lang, &r),
         decisions: r
             .decisions
@@ -274,7 +343,329 @@ pub async fn view(
             .collect(),
         back: format!("/admin/rights?lang={}", lang.code()),
     };
-    page(StatusCode::OK, &p)
+    page(status, &p)
+}
+
+/// The forms of the steps the request's stage allows, as the state machine says.
+pub struct StepForms {
+    /// Staff who may handle requests: (username, name, currently assigned).
+    assign: Option<Vec<(String, String, bool)>>,
+    ask_identity: bool,
+    verify: bool,
+    /// One row per decision to take: the register's defaults, then blank rows.
+    decide: Option<DecideForm>,
+    extend: bool,
+    fulfil: bool,
+    close: bool,
+}
+
+impl StepForms {
+    fn any(&self) -> bool {
+        self.assign.is_some()
+            || self.ask_identity
+            || self.verify
+            || self.decide.is_some()
+            || self.extend
+            || self.fulfil
+            || self.close
+    }
+}
+
+pub struct DecideForm {
+    rows: Vec<DecisionRow>,
+    /// (value, label) of the rights asked, the controller's activities, the outcomes and
+    /// the refusal grounds, for the blank rows' lists.
+    rights: Vec<(String, String)>,
+    activities: Vec<(String, String)>,
+    outcomes: Vec<(String, String)>,
+    grounds: Vec<(String, String)>,
+}
+
+pub struct DecisionRow {
+    index: usize,
+    /// Set for a row the register proposes: right and activity are fixed.
+    fixed: Option<(String, String)>,
+    right: String,
+    activity: String,
+    outcome: String,
+    ground: String,
+    motivation: String,
+}
+
+async fn step_forms(
+    state: &AppState,
+    lang: Lang,
+    r: &RightsRequest,
+) -> Result<StepForms, kluis_store::StoreError> {
+    let allows = |step: Step| rights::next_stage(r.stage, &step, r.grants()).is_ok();
+    let open = r.stage != Stage::Closed;
+    let assign = if open {
+        let staff = state
+            .store
+            .users()
+            .await?
+            .into_iter()
+            .filter(|u| !u.disabled && Permission::HandleRightsRequests.granted_to(&u.roles))
+            .map(|u| {
+                let current = r.assignee.as_deref() == Some(u.username.as_str());
+                (u.username, u.display_name, current)
+            })
+            .collect();
+        Some(staff)
+    } else {
+        None
+    };
+    let decide = if allows(Step::Decide) {
+        Some(decide_form(state, lang, r).await?)
+    } else {
+        None
+    };
+    Ok(StepForms {
+        assign,
+        ask_identity: allows(Step::RequestIdentity),
+        verify: allows(Step::VerifyIdentity),
+        decide,
+        extend: open && r.deadline.extension.is_none(),
+        fulfil: allows(Step::Fulfil),
+        close: allows(Step::Close),
+    })
+}
+
+/// The decide form: the decisions taken so far, or else the register's defaults, then
+/// blank rows for the rights and activities the caseworker judges.
+async fn decide_form(
+    state: &AppState,
+    lang: Lang,
+    r: &RightsRequest,
+) -> Result<DecideForm, kluis_store::StoreError> {
+    let activities: Vec<_> = state
+        .store
+        .activities(Some(&r.controller))
+        .await?
+        .into_iter()
+        .map(|a| a.value)
+        .collect();
+    let proposed = if r.decisions.is_empty() {
+        rights::default_decisions(&r.rights, &activities, lang)
+    } else {
+        r.decisions.clone()
+    };
+    let name_of = |id: &str| {
+        activities
+            .iter()
+            .find(|a| a.id == id)
+            .map(|a| a.name.show(lang).to_string())
+            .unwrap_or_else(|| id.to_string())
+    };
+    let mut rows: Vec<DecisionRow> = proposed
+        .iter()
+        .enumerate()
+        .map(|(index, d)| DecisionRow {
+            index,
+            fixed: Some((label(lang, d.right.label_key()), name_of(&d.activity))),
+            right: d.right.name().into(),
+            activity: d.activity.clone(),
+            outcome: d.outcome.name().into(),
+            ground: d
+                .grounds
+                .first()
+                .map(|g| g.name().into())
+                .unwrap_or_default(),
+            motivation: d.motivation.clone(),
+        })
+        .collect();
+    for index in rows.len()..rows.len() + BLANK_DECISIONS {
+        rows.push(DecisionRow {
+            index,
+            fixed: None,
+            right: String::new(),
+            activity: String::new(),
+            outcome: String::new(),
+            ground: String::new(),
+            motivation: String::new(),
+        });
+    }
+    Ok(DecideForm {
+        rows,
+        rights: r
+            .rights
+            .iter()
+            .map(|x| (x.name().into(), label(lang, x.label_key())))
+            .collect(),
+        activities: activities
+            .iter()
+            .map(|a| (a.id.clone(), a.name.show(lang).to_string()))
+            .collect(),
+        outcomes: Outcome::ALL
+            .iter()
+            .map(|o| (o.name().into(), label(lang, o.label_key())))
+            .collect(),
+        grounds: RefusalGround::ALL
+            .iter()
+            .map(|g| (g.name().into(), label(lang, g.label_key())))
+            .collect(),
+    })
+}
+
+/// `POST /admin/rights/{id}`: one step, named by the form's `step` field, at the version
+/// the page showed. Done: back to the page, which confirms it. Refused: the page again,
+/// saying why, with nothing changed.
+pub async fn step(
+    State(state): State<AppState>,
+    staff: StaffSession,
+    Path(id): Path<String>,
+    Query(q): Query<super::LangQuery>,
+    headers: HeaderMap,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let lang = lang_of(&q, &headers);
+    let form = FormData(fields);
+    if let Some(refusal) = staff.csrf_refusal(&form, lang) {
+        return refusal;
+    }
+    if let Some(refusal) = refused(&state, lang, &staff.session).await {
+        return refusal;
+    }
+    let Ok(id) = id.parse::<Uuid>() else {
+        return not_found(lang, &staff.session);
+    };
+    let refuse = |status, message: String| {
+        request_page(&state, &staff, lang, id, status, Notice::Refused(message))
+    };
+    let Ok(version) = form.get("version").parse::<i64>() else {
+        return refuse(StatusCode::UNPROCESSABLE_ENTITY, t(lang, "stale")).await;
+    };
+    let name = form.get("step").to_string();
+    let now = state.now();
+    let actor = staff.actor().to_string();
+    let result = match name.as_str() {
+        "assign" => {
+            state
+                .store
+                .assign_request(id, version, form.get("assignee"), &actor, now)
+                .await
+        }
+        other => match change_from_form(other, &form, lang, now.date()) {
+            Ok(change) => {
+                state
+                    .store
+                    .change_request(id, version, &change, &actor, now)
+                    .await
+            }
+            Err(message) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, message).await,
+        },
+    };
+    match result {
+        Ok(_) => Redirect::to(&format!(
+            "/admin/rights/{id}?lang={}&done={name}",
+            lang.code()
+        ))
+        .into_response(),
+        Err(StoreError::Invalid(message)) => {
+            refuse(StatusCode::UNPROCESSABLE_ENTITY, message).await
+        }
+        Err(StoreError::Conflict { .. }) => refuse(StatusCode::CONFLICT, t(lang, "stale")).await,
+        Err(StoreError::NotFound { what: "user", .. }) => {
+            refuse(StatusCode::UNPROCESSABLE_ENTITY, t(lang, "no_such_staff")).await
+        }
+        Err(StoreError::NotFound { .. }) => not_found(lang, &staff.session),
+        Err(e) => store_failure(lang, Some(&staff.session), e),
+    }
+}
+
+/// The change a step's form asks for, or what is wrong with the form, in the page's
+/// language.
+fn change_from_form(
+    step: &str,
+    form: &FormData,
+    lang: Lang,
+    today: time::Date,
+) -> Result<RequestChange, String> {
+    let text = |name: &str, missing: &str| {
+        let value = form.get(name).trim();
+        if value.is_empty() {
+            Err(t(lang, missing))
+        } else {
+            Ok(value.to_string())
+        }
+    };
+    Ok(match step {
+        "ask_identity" => RequestChange::RequestIdentity {
+            note: text("note", "note_missing")?,
+        },
+        "verify" => RequestChange::VerifyIdentity {
+            subject_id: match form.get("subject").trim() {
+                "" => None,
+                id => Some(id.parse().map_err(|_| t(lang, "bad_subject"))?),
+            },
+        },
+        "decide" => RequestChange::Decide {
+            decisions: decisions_from_form(form, lang)?,
+        },
+        "extend" => RequestChange::Extend {
+            months: match form.get("months") {
+                "1" => 1,
+                "2" => 2,
+                _ => return Err(t(lang, "bad_months")),
+            },
+            reason: text("reason", "reason_missing")?,
+            told_on: today,
+        },
+        "fulfil" => RequestChange::Fulfil {
+            note: text("note", "note_missing")?,
+        },
+        "close" => RequestChange::Close {
+            note: text("note", "note_missing")?,
+        },
+        _ => return Err(t(lang, "unknown_step")),
+    })
+}
+
+/// The decisions of the decide form: every row with an outcome; a row without one is left
+/// out (the blank rows the caseworker did not use).
+fn decisions_from_form(form: &FormData, lang: Lang) -> Result<Vec<Decision>, String> {
+    let mut decisions = Vec::new();
+    for index in 0.. {
+        let field = |name: &str| format!("d{index}.{name}");
+        if !form.0.iter().any(|(k, _)| *k == field("outcome")) {
+            break;
+        }
+        let outcome = form.get(&field("outcome"));
+        if outcome.is_empty() {
+            continue;
+        }
+        let row = index + 1;
+        let bad = |what: &str| {
+            i18n::tf(
+                lang,
+                "admin.rights.bad_decision",
+                &[("row", &row.to_string()), ("what", &t(lang, what))],
+            )
+        };
+        let right: Right = form
+            .get(&field("right"))
+            .parse()
+            .map_err(|_| bad("decision_right"))?;
+        let activity = form.get(&field("activity")).trim().to_string();
+        if activity.is_empty() {
+            return Err(bad("decision_activity"));
+        }
+        let grounds = match form.get(&field("ground")) {
+            "" => Vec::new(),
+            g => vec![g.parse().map_err(|_| bad("decision_ground"))?],
+        };
+        decisions.push(Decision {
+            right,
+            activity,
+            outcome: outcome.parse().map_err(|_| bad("decision_outcome"))?,
+            grounds,
+            motivation: form.get(&field("motivation")).trim().to_string(),
+        });
+    }
+    if decisions.is_empty() {
+        return Err(t(lang, "no_decisions_given"));
+    }
+    Ok(decisions)
 }
 
 /// The request's facts as label and value, in the page's language.
@@ -303,6 +694,10 @@ fn fields(lang: Lang, r: &RightsRequest) -> Vec<(String, String)> {
         ),
         (t(lang, "channel"), label(lang, r.channel.label_key())),
         (t(lang, "stage"), label(lang, r.stage.label_key())),
+        (
+            t(lang, "assignee"),
+            r.assignee.clone().unwrap_or_else(|| t(lang, "unassigned")),
+        ),
         (
             t(lang, "status"),
             format!("{} ({})", label(lang, r.status.label_key()), r.status.dpv()),

@@ -96,6 +96,15 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/v1/rights-requests/{id}", get(rights::get))
         .route("/api/v1/rights-requests/{id}/changes", post(rights::change))
+        .route("/api/v1/rights-requests/{id}/assignee", put(rights::assign))
+        .route(
+            "/api/v1/rights-requests/{id}/fulfilment",
+            get(rights::fulfilment_status).post(rights::run_fulfilment),
+        )
+        .route(
+            "/api/v1/rights-requests/{id}/recipients-told",
+            post(rights::recipients_told),
+        )
         .route(
             "/api/v1/rights-requests/{id}/default-decisions",
             get(rights::default_decisions),
@@ -103,6 +112,14 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/rights-requests/{id}/documents/{document}",
             get(rights::document),
+        )
+        .route(
+            "/api/v1/rights-requests/{id}/access-package",
+            get(rights::access_package),
+        )
+        .route(
+            "/api/v1/rights-requests/{id}/portability",
+            get(rights::portability),
         )
         .route("/api/v1/media", post(media::create))
         .route("/api/v1/media/take-down", get(media::to_take_down))

@@ -13,6 +13,7 @@ use axum::http::header::{
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kluis_domain::access::Permission;
+use kluis_domain::access_package::PackageKind;
 use kluis_domain::rights::{
     self, Decision, DpvRequestStatus, Outcome, RefusalGround, RequestChannel, Requester,
     ResponseDeadline, Right, Stage, Urgency,
@@ -28,6 +29,7 @@ use uuid::Uuid;
 
 use super::handlers::{ApiJson, etag, if_match};
 use super::inventory::invalid;
+use crate::access_package::{Format as PackageFormat, PackageError};
 use crate::auth::ApiUser;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -178,6 +180,8 @@ pub struct SummaryBody {
     received_on: Date,
     due_on: Date,
     urgency: Urgency,
+    /// The username of the caseworker who handles it.
+    assignee: Option<String>,
 }
 
 impl From<RequestSummary> for SummaryBody {
@@ -191,6 +195,7 @@ impl From<RequestSummary> for SummaryBody {
             received_on: s.received_on,
             due_on: s.due_on,
             urgency: s.urgency,
+            assignee: s.assignee,
         }
     }
 }
@@ -238,6 +243,7 @@ pub struct RequestBody {
     language: Lang,
     #[serde(skip_serializing_if = "Option::is_none")]
     subject_id: Option<Uuid>,
+    assignee: Option<String>,
     decisions: Vec<Decision>,
     fulfilled: bool,
     version: i64,
@@ -287,6 +293,7 @@ fn request_body(r: RightsRequest, today: Date) -> RequestBody {
         requester: r.requester,
         language: r.language,
         subject_id: r.subject_id,
+        assignee: r.assignee,
         decisions: r.decisions,
         fulfilled: r.fulfilled,
         version: r.version,
@@ -404,6 +411,33 @@ pub async fn change(
     Ok(with_etag(request, now.date()))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssigneeBody {
+    username: String,
+}
+
+/// `PUT /api/v1/rights-requests/{id}/assignee` with `If-Match`: the caseworker (or DPO)
+/// who handles the request and gets its reminders. 422 for someone who may not handle
+/// rights requests, 404 for an unknown user.
+pub async fn assign(
+    State(state): State<AppState>,
+    user: ApiUser,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<AssigneeBody>,
+) -> Result<Response, ApiError> {
+    handler(&state, &user).await?;
+    let expected = if_match(&headers)?;
+    let now = state.now();
+    let request = state
+        .store
+        .assign_request(id, expected, &body.username, &user.0.username, now)
+        .await
+        .map_err(invalid)?;
+    Ok(with_etag(request, now.date()))
+}
+
 /// A decision the register proposes.
 #[derive(Serialize)]
 pub struct DefaultBody {
@@ -483,4 +517,195 @@ pub async fn document(
         HeaderValue::from_static("attachment; filename=\"id-copy\""),
     );
     Ok(response)
+}
+
+/// `?format=` of a package download.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageQuery {
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// `GET /api/v1/rights-requests/{id}/access-package?format=html|pdf|zip`: the access
+/// package (art. 15) of a decided request, for the activities access was granted for.
+/// 409 while no data may be released (identity not verified, not decided, refused).
+pub async fn access_package(
+    State(state): State<AppState>,
+    user: ApiUser,
+    trace: crate::trace::Trace,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Query(query): Query<PackageQuery>,
+) -> Result<Response, ApiError> {
+    let format = query.format.unwrap_or_else(|| "html".into());
+    package(
+        &state,
+        &user,
+        trace,
+        &headers,
+        id,
+        PackageKind::Access,
+        &format,
+    )
+    .await
+}
+
+/// `GET /api/v1/rights-requests/{id}/portability?format=json|csv`: the data the person
+/// provided under consent or contract (art. 20), where portability was granted.
+pub async fn portability(
+    State(state): State<AppState>,
+    user: ApiUser,
+    trace: crate::trace::Trace,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Query(query): Query<PackageQuery>,
+) -> Result<Response, ApiError> {
+    let format = query.format.unwrap_or_else(|| "json".into());
+    package(
+        &state,
+        &user,
+        trace,
+        &headers,
+        id,
+        PackageKind::Portability,
+        &format,
+    )
+    .await
+}
+
+async fn package(
+    state: &AppState,
+    user: &ApiUser,
+    trace: crate::trace::Trace,
+    headers: &HeaderMap,
+    id: Uuid,
+    kind: PackageKind,
+    format: &str,
+) -> Result<Response, ApiError> {
+    handler(state, user).await?;
+    let format = PackageFormat::parse(kind, format).map_err(ApiError::BadRequest)?;
+    let request = state.store.rights_request(id).await?;
+    let mut processing = super::inventory::processing(state, user, trace, headers);
+    processing.case_ref = Some(request.reference.clone());
+    let download = crate::access_package::produce(
+        &state.store,
+        &state.settings.system_urls,
+        &processing,
+        &request,
+        kind,
+        format,
+    )
+    .await
+    .map_err(|e| match e {
+        PackageError::NotReleasable(why) => ApiError::InUse(why.to_string()),
+        PackageError::Store(e) => e.into(),
+        e @ PackageError::Render(_) => ApiError::Internal(e.to_string()),
+    })?;
+    let mut response = download.body.into_response();
+    let h = response.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(download.content_type),
+    );
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(v) =
+        HeaderValue::from_str(&format!("attachment; filename=\"{}\"", download.file_name))
+    {
+        h.insert(CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}
+
+/// What `POST .../fulfilment` takes: optionally, the staff member's confirmation of the
+/// actions carried out by hand (what they did).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FulfilmentBody {
+    #[serde(default)]
+    done_by_hand: Option<String>,
+}
+
+/// `POST /api/v1/rights-requests/{id}/fulfilment`: carries out what was granted in the
+/// vault and every connected system, resuming after a failure (done actions are never
+/// redone). 200 with the status per right, activity and place, also when a system failed:
+/// the request then stays decided and the failed places show their error (run it again
+/// once repaired). 409 when the request may not be carried out (not decided, everything
+/// refused, identity not verified).
+pub async fn run_fulfilment(
+    State(state): State<AppState>,
+    user: ApiUser,
+    trace: crate::trace::Trace,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    body: axum::body::Bytes,
+) -> Result<Json<kluis_store::FulfilmentStatus>, ApiError> {
+    handler(&state, &user).await?;
+    // The body is optional: without one, nothing is confirmed by hand.
+    let body: FulfilmentBody = if body.iter().all(u8::is_ascii_whitespace) {
+        FulfilmentBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::BadRequest(format!(
+                "the body is a JSON object with an optional \"done_by_hand\" note: {e}"
+            ))
+        })?
+    };
+    let processing = super::inventory::processing(&state, &user, trace, &headers);
+    let status = crate::fulfilment::fulfil(
+        &state.store,
+        &state.settings.system_urls,
+        &processing,
+        id,
+        body.done_by_hand.as_deref(),
+    )
+    .await
+    .map_err(|e| match e {
+        crate::fulfilment::FulfilmentError::Refused(why) => ApiError::InUse(why),
+        crate::fulfilment::FulfilmentError::Store(e) => invalid(e),
+    })?;
+    Ok(Json(status))
+}
+
+/// `GET /api/v1/rights-requests/{id}/fulfilment`: the actions and their status, and the
+/// recipients to tell (art. 19).
+pub async fn fulfilment_status(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<kluis_store::FulfilmentStatus>, ApiError> {
+    handler(&state, &user).await?;
+    Ok(Json(state.store.fulfilment_status(id).await?))
+}
+
+/// A recipient told of a rectification, erasure or restriction.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToldBody {
+    recipient: String,
+    how: String,
+}
+
+/// `POST /api/v1/rights-requests/{id}/recipients-told`: records that a recipient of the
+/// data was told (art. 19), by the caller, now; 422 for a name the register does not list
+/// for the request or before what they are told of was carried out.
+pub async fn recipients_told(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<ToldBody>,
+) -> Result<Json<kluis_store::FulfilmentStatus>, ApiError> {
+    handler(&state, &user).await?;
+    let status = state
+        .store
+        .record_recipient_told(
+            id,
+            &body.recipient,
+            &body.how,
+            &user.0.username,
+            state.now(),
+        )
+        .await
+        .map_err(invalid)?;
+    Ok(Json(status))
 }

@@ -362,3 +362,87 @@ async fn rights_story(h: Harness) {
     problem(s, &hd, &b, StatusCode::NOT_FOUND);
     h.store.cleanup().await;
 }
+
+#[tokio::test]
+async fn rights_request_assignment_api() {
+    on_both_backends!(assignment_story);
+}
+
+/// The DPO assigns a request to a caseworker: If-Match required, only staff who may handle
+/// rights requests, the assignee shown in the request and the list.
+async fn assignment_story(h: Harness) {
+    let (s, _, b) = h
+        .import(include_str!("../../../../examples/limburg.yaml"), &h.dpo)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            "/api/v1/users/dpo/confidentiality-statements",
+            &h.dpo,
+            Some(json!({"signed_on": "2026-01-05", "reference": "GEHEIM-2026-001"})),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            "/api/v1/rights-requests",
+            &h.dpo,
+            Some(letter()),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let id = json_body(&b)["id"].as_str().unwrap().to_string();
+    let assignee = format!("/api/v1/rights-requests/{id}/assignee");
+    h.staff("auditor", Role::Auditor).await;
+    let to = |who: &str| Some(json!({ "username": who }));
+
+    let (s, hd, b) = h.call(Method::PUT, &assignee, &h.dpo, to("cw"), &[]).await;
+    problem(s, &hd, &b, StatusCode::PRECONDITION_REQUIRED);
+    let v1 = [("if-match", "\"1\"")];
+    let (s, hd, b) = h
+        .call(Method::PUT, &assignee, &h.dpo, to("auditor"), &v1)
+        .await;
+    let p = problem(s, &hd, &b, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("may not handle rights requests"),
+        "{p}"
+    );
+    let (s, hd, b) = h
+        .call(Method::PUT, &assignee, &h.dpo, to("nobody"), &v1)
+        .await;
+    problem(s, &hd, &b, StatusCode::NOT_FOUND);
+    let (s, hd, b) = h
+        .call(
+            Method::PUT,
+            &assignee,
+            &h.dpo,
+            Some(json!({"username": "cw", "extra": 1})),
+            &v1,
+        )
+        .await;
+    problem(s, &hd, &b, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let (s, hd, b) = h.call(Method::PUT, &assignee, &h.dpo, to("cw"), &v1).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(hd[header::ETAG], "\"2\"");
+    let body = json_body(&b);
+    assert_eq!(body["assignee"], "cw");
+    assert_eq!(
+        body["timeline"].as_array().unwrap().last().unwrap()["step"],
+        "assigned"
+    );
+    let (s, hd, b) = h.call(Method::PUT, &assignee, &h.dpo, to("dpo"), &v1).await;
+    problem(s, &hd, &b, StatusCode::CONFLICT);
+    let (s, _, b) = h
+        .call(Method::GET, "/api/v1/rights-requests", &h.dpo, None, &[])
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(json_body(&b)[0]["assignee"], "cw");
+}

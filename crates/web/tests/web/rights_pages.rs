@@ -356,6 +356,11 @@ async fn the_request_form_in_chromium_passes_an_accessibility_audit() {
         {"expect_text": "identity_document_added"},
         {"expect_text": "image/png"},
         {"axe": true},
+        // Working the request: verify, and the decide form with the register's proposals.
+        {"click": {"role": "button", "name": "Mark the identity as verified"}},
+        {"expect_text": "The identity is marked as verified."},
+        {"expect_text": "Record the decisions"},
+        {"axe": true},
         {"goto": "/admin/rights?lang=nl&show=overdue", "expect_status": 200},
         {"expect_text": "Er zijn geen verzoeken in deze lijst."},
         {"axe": true},
@@ -418,6 +423,14 @@ async fn back_office_story(h: Harness) {
         b.contains("<td>on time</td>") && b.contains("<td>receipt confirmed</td>"),
         "{b}"
     );
+    assert!(b.contains("<td>nobody yet</td>"), "no caseworker yet: {b}");
+    let version = h.store.rights_request(listed[0].id).await.unwrap().version;
+    h.store
+        .assign_request(listed[0].id, version, "cw", "dpo", NOW)
+        .await
+        .unwrap();
+    let (_, _, b) = get("/admin/rights?lang=en".into(), dpo_cookie.clone()).await;
+    assert!(b.contains("<td>cw</td>"), "the caseworker is shown: {b}");
     let (s, _, b) = get(
         "/admin/rights?lang=en&show=overdue".into(),
         dpo_cookie.clone(),
@@ -436,6 +449,7 @@ async fn back_office_story(h: Harness) {
         "an.peeters@example.be",
         "identity_document_added",
         "dpv:RequestAcknowledged",
+        "<dd>cw</dd>",
     ] {
         assert!(b.contains(expected), "{expected}: {b}");
     }
@@ -452,5 +466,275 @@ async fn back_office_story(h: Harness) {
     assert_eq!(s, StatusCode::FORBIDDEN);
     let (s, _, _) = get("/admin/rights?lang=en".into(), String::new()).await;
     assert!(s.is_redirection() || s == StatusCode::UNAUTHORIZED, "{s}");
+    h.store.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_back_office_takes_a_request_through_its_steps() {
+    on_both_backends!(back_office_steps_story);
+}
+
+/// The DPO works a request in the back-office: assign, verify, decide (refused without a
+/// ground, then with one), fulfil and close; a form without its CSRF token, at a stale
+/// version or with bad input is refused and changes nothing.
+async fn back_office_steps_story(h: Harness) {
+    use kluis_domain::inventory::SubjectIdentity;
+    use kluis_domain::rights::{ActingFor, RequestChannel, Requester, Right, Stage};
+
+    let (s, _, b) = h
+        .import(include_str!("../../../../examples/limburg.yaml"), &h.dpo)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let email = || Some("an.peeters@example.be".parse().unwrap());
+    let filed = h
+        .store
+        .file_request(
+            &kluis_store::NewRequest {
+                controller: "limburg".into(),
+                rights: vec![Right::Access, Right::Erasure],
+                channel: RequestChannel::Letter,
+                requester: Requester {
+                    identity: SubjectIdentity {
+                        email: email(),
+                        family_name: Some("Peeters".into()),
+                        ..Default::default()
+                    },
+                    acting_for: ActingFor::Themselves,
+                    filed_by: None,
+                    email: email(),
+                    postal_address: None,
+                    message: "Wat weet u over mij? Wis het.".into(),
+                },
+                language: kluis_domain::text::Lang::Nl,
+                received_on: NOW.date(),
+            },
+            |_| None,
+            "loket",
+            NOW,
+        )
+        .await
+        .unwrap();
+    let dpo = h.store.user_by_username("dpo").await.unwrap().unwrap();
+    h.store
+        .record_confidentiality_statement(dpo.id, NOW.date(), "GEHEIM-1", "test", NOW)
+        .await
+        .unwrap();
+    let (secret, session) = h
+        .store
+        .create_session(dpo.id, NOW, time::Duration::hours(1))
+        .await
+        .unwrap();
+    let cookie = format!("kluis_session={secret}");
+    let uri = format!("/admin/rights/{}?lang=en", filed.id);
+    let get = || {
+        let req = h
+            .request(Method::GET, &uri, None)
+            .header(header::COOKIE, cookie.clone())
+            .body(Body::empty())
+            .unwrap();
+        h.send(req)
+    };
+    let post = |fields: Vec<(&str, String)>, with_csrf: bool| {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        if with_csrf {
+            form.append_pair("csrf", &session.csrf_token);
+        }
+        for (k, v) in &fields {
+            form.append_pair(k, v);
+        }
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(&uri)
+            .header(header::COOKIE, cookie.clone())
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form.finish()))
+            .unwrap();
+        h.send(req)
+    };
+    let version = || async { h.store.rights_request(filed.id).await.unwrap().version };
+    let step = |name: &str, v: i64| vec![("step", name.to_string()), ("version", v.to_string())];
+
+    // The page offers the steps of a request whose receipt went out.
+    let (s, _, b) = get().await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    for offered in [
+        "Assign the request to",
+        "Mark the identity as verified",
+        "Ask the person",
+        "Extend and tell the person",
+    ] {
+        assert!(b.contains(offered), "{offered}: {b}");
+    }
+    assert!(
+        !b.contains("Record the decisions"),
+        "not before verification"
+    );
+
+    let decide = |ground: &str, v: i64| {
+        [
+            step("decide", v),
+            vec![
+                ("d0.right", "access".into()),
+                ("d0.activity", "limburg-overheidsopdrachten".into()),
+                ("d0.outcome", "granted".into()),
+                ("d0.ground", String::new()),
+                ("d0.motivation", "U vindt uw gegevens in de bijlage.".into()),
+                ("d1.right", "erasure".into()),
+                ("d1.activity", "limburg-overheidsopdrachten".into()),
+                ("d1.outcome", "refused".into()),
+                ("d1.ground", ground.into()),
+                (
+                    "d1.motivation",
+                    "De wet verplicht ons de dossiers te bewaren.".into(),
+                ),
+                ("d2.right", "access".into()),
+                ("d2.activity", "limburg-overheidsopdrachten".into()),
+                ("d2.outcome", String::new()),
+                ("d2.ground", String::new()),
+                ("d2.motivation", String::new()),
+            ],
+        ]
+        .concat()
+    };
+    // Refused, changing nothing: no CSRF token, bad input, a stale version, a step the
+    // stage does not allow.
+    let before = h.store.rights_request(filed.id).await.unwrap();
+    let v = before.version;
+    let (s, _, _) = post(
+        [step("assign", v), vec![("assignee", "cw".into())]].concat(),
+        false,
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, b) = post(
+        [step("verify", v), vec![("subject", "not-an-id".into())]].concat(),
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(
+        b.contains("role=\"alert\"") && b.contains("is not valid"),
+        "{b}"
+    );
+    let (s, _, b) = post(
+        [
+            step("extend", v),
+            vec![("months", "3".into()), ("reason", "x".into())],
+        ]
+        .concat(),
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(b.contains("1 or 2 months"), "{b}");
+    let (s, _, b) = post(decide("legal_obligation", v), true).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(b.contains("verify the requester"), "the state machine: {b}");
+    let (s, _, b) = post(step("teleport", v), true).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(b.contains("does not exist"), "{b}");
+    let (s, _, b) = post(
+        [step("assign", v), vec![("assignee", "nobody".into())]].concat(),
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(b.contains("does not exist"), "{b}");
+    assert_eq!(h.store.rights_request(filed.id).await.unwrap(), before);
+
+    // Assign, then a second form still at the old version is refused.
+    let (s, hd, _) = post(
+        [step("assign", v), vec![("assignee", "cw".into())]].concat(),
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert!(
+        hd[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .ends_with("done=assign")
+    );
+    let (s, _, b) = post(
+        [step("verify", v), vec![("subject", String::new())]].concat(),
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert!(b.contains("changed this request"), "{b}");
+
+    // Verify, and the decide form appears with the register's proposals.
+    let (s, _, _) = post(
+        [
+            step("verify", version().await),
+            vec![("subject", String::new())],
+        ]
+        .concat(),
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, _, b) = get().await;
+    assert!(b.contains("Record the decisions"), "{b}");
+    assert!(!b.contains("Mark the identity as verified"), "{b}");
+
+    // A refusal without a ground is refused; with one, and a blank row left out, decided.
+    let v = version().await;
+    let (s, _, b) = post(decide("", v), true).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(b.contains("must name its ground"), "{b}");
+    let (s, _, b) = post(decide("legal_obligation", v), true).await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{b}");
+    let decided = h.store.rights_request(filed.id).await.unwrap();
+    assert_eq!(decided.stage, Stage::Decided);
+    assert_eq!(decided.decisions.len(), 2, "the blank row is left out");
+
+    // Fulfil (a note is required), then close.
+    let (s, _, b) = post(
+        [step("fulfil", decided.version), vec![("note", " ".into())]].concat(),
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(b.contains("Write what the note"), "{b}");
+    let (s, _, _) = post(
+        [
+            step("fulfil", decided.version),
+            vec![("note", "Inzage per post.".into())],
+        ]
+        .concat(),
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (s, _, _) = post(
+        [
+            step("close", version().await),
+            vec![("note", "Slotbrief verstuurd.".into())],
+        ]
+        .concat(),
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let closed = h.store.rights_request(filed.id).await.unwrap();
+    assert_eq!(closed.stage, Stage::Closed);
+    let steps: Vec<&str> = closed.timeline.iter().map(|s| s.step.as_str()).collect();
+    assert!(
+        steps.ends_with(&[
+            "assigned",
+            "identity_verified",
+            "decided",
+            "fulfilled",
+            "closed",
+            "requester_told"
+        ]),
+        "{steps:?}"
+    );
+    let (_, _, b) = get().await;
+    assert!(
+        !b.contains("Next steps"),
+        "a closed request offers no steps: {b}"
+    );
     h.store.cleanup().await;
 }
