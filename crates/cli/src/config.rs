@@ -23,12 +23,18 @@
 //!
 //! [cookies]
 //! origins = ["https://www.poperinge.be"]   # websites whose cookie banner records choices
+//!
+//! [rights]
+//! # CA certificates (PEM) trusted besides the system's when a portability export is sent
+//! # straight to another controller's HTTPS endpoint (art. 20(2))
+//! portability_ca_file = "/etc/kluis/partner-ca.pem"
 //! ```
 //!
 //! Environment: `KLUIS_DATABASE_URL`, `KLUIS_LISTEN`, `KLUIS_KEYS_FILE`,
 //! `KLUIS_SYSTEM_<NAME>_URL` (NAME upper-cased, `-` written as `_`), `KLUIS_PUBLIC_URL`,
 //! `KLUIS_MAIL_SMTP_URL`, `KLUIS_MAIL_FROM`, `KLUIS_MAIL_REPLY_TO`,
-//! `KLUIS_COOKIE_ORIGINS` (comma-separated). Relative paths are
+//! `KLUIS_COOKIE_ORIGINS` (comma-separated), `KLUIS_RIGHTS_PORTABILITY_CA_FILE`. Relative
+//! paths are
 //! relative to the working directory, like a relative SQLite database.
 
 use std::collections::BTreeMap;
@@ -70,6 +76,10 @@ pub struct Config {
     mail_parts: MailParts,
     /// The authority's websites whose cookie banner may record choices (`[cookies] origins`).
     pub cookie_origins: Vec<String>,
+    /// How portability exports are sent to other controllers: the CA certificates of
+    /// `[rights] portability_ca_file` are trusted besides the system's.
+    pub portability: kluis_web::portability::Transmitter,
+    portability_ca_file: Option<PathBuf>,
     origins: BTreeMap<String, Origin>,
 }
 
@@ -146,6 +156,13 @@ struct FileConfig {
     public_url: Option<Spanned<String>>,
     mail: Option<Spanned<FileMail>>,
     cookies: Option<FileCookies>,
+    rights: Option<FileRights>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRights {
+    portability_ca_file: Option<Spanned<PathBuf>>,
 }
 
 #[derive(Deserialize)]
@@ -239,6 +256,8 @@ impl Config {
             mail: None,
             mail_parts: MailParts::default(),
             cookie_origins: Vec::new(),
+            portability: Default::default(),
+            portability_ca_file: None,
             origins: BTreeMap::new(),
         };
         for setting in ["database", "listen", "keys", "public_url", "mail"] {
@@ -339,6 +358,11 @@ impl Config {
                 .collect::<Result<_>>()?;
             self.set("cookies.origins", origin.clone());
         }
+        if let Some(path) = file.rights.and_then(|r| r.portability_ca_file) {
+            let at = format!("{}: [rights] portability_ca_file", source.at(path.span()));
+            self.set_portability_ca(path.into_inner(), &at)?;
+            self.set("rights.portability_ca_file", origin.clone());
+        }
         Ok(keys_configured)
     }
 
@@ -365,6 +389,18 @@ impl Config {
         };
         self.mail_parts.from = mail.from.map(|from| part(from, "from"));
         self.mail_parts.reply_to = mail.reply_to.map(|r| part(r, "reply_to"));
+        Ok(())
+    }
+
+    /// Trusts the CA certificates in the PEM file at `path` for portability transmissions;
+    /// `at` says where the setting was made.
+    fn set_portability_ca(&mut self, path: PathBuf, at: &str) -> Result<()> {
+        let text =
+            read_limited(&path).with_context(|| format!("{at}: cannot read {}", path.display()))?;
+        self.portability = kluis_web::portability::Transmitter::default()
+            .with_ca_pem(text.as_bytes())
+            .map_err(|e| anyhow!("{at}: {}: {e}", path.display()))?;
+        self.portability_ca_file = Some(path);
         Ok(())
     }
 
@@ -420,6 +456,11 @@ impl Config {
                 "cookies.origins",
                 Origin::Env("KLUIS_COOKIE_ORIGINS".into()),
             );
+        }
+        if let Some(path) = env.get("KLUIS_RIGHTS_PORTABILITY_CA_FILE") {
+            let var = "KLUIS_RIGHTS_PORTABILITY_CA_FILE";
+            self.set_portability_ca(PathBuf::from(path), var)?;
+            self.set("rights.portability_ca_file", Origin::Env(var.into()));
         }
         if let Some(public_url) = env.get("KLUIS_PUBLIC_URL") {
             self.public_url = Some(parse_public_url(public_url, "KLUIS_PUBLIC_URL")?);
@@ -554,6 +595,19 @@ impl Config {
             self.cookie_origins.join(", ")
         };
         line("cookies.origins", &cookie_origins, "cookies.origins");
+        let ca = match &self.portability_ca_file {
+            Some(path) => format!(
+                "{} ({} certificates) and the system's",
+                path.display(),
+                self.portability.extra_roots.len()
+            ),
+            None => "the system's certificate authorities only".into(),
+        };
+        line(
+            "rights.portability_ca_file",
+            &ca,
+            "rights.portability_ca_file",
+        );
         match &self.mail {
             Some(mail) => {
                 line("mail.smtp_url", &mail.smtp_url_masked(), "mail.smtp_url");
@@ -1285,6 +1339,47 @@ mod tests {
             );
             assert!(!err.contains("s3cret"), "{err}");
         }
+    }
+
+    #[test]
+    fn a_portability_ca_file_must_be_readable_and_hold_certificates() {
+        let c = from_file("").unwrap();
+        assert!(c.portability.extra_roots.is_empty());
+        assert!(
+            c.describe()
+                .contains("the system's certificate authorities only  (default)"),
+            "{}",
+            c.describe()
+        );
+        let err = format!(
+            "{:#}",
+            from_file(
+                "listen = \"127.0.0.1:8080\"\n[rights]\nportability_ca_file = \"/no/such.pem\"\n"
+            )
+            .err()
+            .unwrap()
+        );
+        assert!(
+            err.starts_with("kluis.toml:3: [rights] portability_ca_file: cannot read /no/such.pem"),
+            "{err}"
+        );
+        let dir = temp_dir("portability-ca");
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "no certificate\n").unwrap();
+        let err = Config::from_sources(
+            None,
+            &env(&[("KLUIS_RIGHTS_PORTABILITY_CA_FILE", empty.to_str().unwrap())]),
+            Flags::default(),
+        )
+        .err()
+        .map(|e| format!("{e:#}"))
+        .unwrap_or_default();
+        assert!(
+            err.starts_with("KLUIS_RIGHTS_PORTABILITY_CA_FILE: ")
+                && err.contains("no PEM certificate"),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

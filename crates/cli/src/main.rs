@@ -369,6 +369,7 @@ async fn run(cli: Cli) -> Result<()> {
                     system_urls: config.system_urls(),
                     public_url: config.public_url(listen),
                     cookie_origins: config.cookie_origins.clone(),
+                    portability: config.portability.clone(),
                     ..Settings::default()
                 },
                 mailer,

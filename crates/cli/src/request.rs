@@ -122,6 +122,31 @@ pub enum RequestCommand {
         #[arg(from_global)]
         database: Option<String>,
     },
+    /// Rectify one column of the person's rows in one table of a connected system (GDPR
+    /// art. 16): needs rectification granted for an activity the system serves. The
+    /// timeline and the processing log record the system, table, column and rows changed,
+    /// not the value.
+    Rectify {
+        request: String,
+        #[arg(long = "as", value_name = "USERNAME")]
+        as_user: String,
+        /// The system, as its dataset map names it.
+        #[arg(long)]
+        system: String,
+        #[arg(long)]
+        table: String,
+        /// A column the dataset map lists for the table.
+        #[arg(long)]
+        column: String,
+        /// The new value, as text; the database converts it to the column's type.
+        #[arg(long)]
+        value: String,
+        /// The connected systems' URLs come from the same configuration as the rest.
+        #[arg(from_global)]
+        config: Option<PathBuf>,
+        #[arg(from_global)]
+        database: Option<String>,
+    },
     /// Record that a recipient of the data was told of a rectification, erasure or
     /// restriction (GDPR art. 19); the request closes only once every recipient was told.
     Told {
@@ -135,13 +160,24 @@ pub enum RequestCommand {
         #[arg(long)]
         how: String,
     },
-    /// The closing letter went out; the ID copy is destroyed.
+    /// Close the request: the closing letter is mailed (or, without an e-mail address,
+    /// left to print with `kluis request letter`); the ID copy is destroyed. Closed without
+    /// decisions, the note is the reason no action was taken, and the letter says it.
     Close {
         request: String,
         #[arg(long = "as", value_name = "USERNAME")]
         as_user: String,
         #[arg(long)]
         note: String,
+    },
+    /// The latest letter to the person (closing letter, extension, request for proof of
+    /// identity) as a PDF to print and post, addressed to their postal address.
+    Letter {
+        request: String,
+        #[arg(long = "as", value_name = "USERNAME")]
+        as_user: String,
+        #[arg(long)]
+        output: PathBuf,
     },
     /// The access package (art. 15) of a decided request, written to a file; each one
     /// made is logged as an export to the data subject.
@@ -161,7 +197,9 @@ pub enum RequestCommand {
         database: Option<String>,
     },
     /// The portability export (art. 20): what the person provided under consent or
-    /// contract, where portability was granted; logged as an export.
+    /// contract, where portability was granted; written to a file (logged as an export),
+    /// or sent straight to another controller's HTTPS endpoint with --send-to and
+    /// --recipient (art. 20(2); logged as a disclosure to that controller).
     Portability {
         request: String,
         #[arg(long = "as", value_name = "USERNAME")]
@@ -169,8 +207,20 @@ pub enum RequestCommand {
         /// json or csv.
         #[arg(long, default_value = "json")]
         format: String,
-        #[arg(long)]
-        output: PathBuf,
+        #[arg(long, required_unless_present = "send_to", conflicts_with = "send_to")]
+        output: Option<PathBuf>,
+        /// The receiving controller's endpoint (an https:// URL without credentials): the
+        /// export is POSTed there, redirects are not followed.
+        #[arg(long, value_name = "URL", requires = "recipient")]
+        send_to: Option<String>,
+        /// The name of the receiving controller, as the processing log records it.
+        #[arg(long, value_name = "NAME", requires = "send_to")]
+        recipient: Option<String>,
+        /// `[rights] portability_ca_file` comes from the same configuration as the rest.
+        #[arg(from_global)]
+        config: Option<PathBuf>,
+        #[arg(from_global)]
+        database: Option<String>,
     },
 }
 
@@ -366,6 +416,26 @@ pub async fn request(
                     .system_urls();
             fulfil(store, &urls, &request, &as_user, note.as_deref(), now, out).await
         }
+        RequestCommand::Rectify {
+            request,
+            as_user,
+            system,
+            table,
+            column,
+            value,
+            config,
+            database,
+        } => {
+            let urls =
+                crate::config::Config::load(config.as_deref(), crate::config::Flags { database })?
+                    .system_urls();
+            let place = Place {
+                system: &system,
+                table: &table,
+                column: &column,
+            };
+            rectify(store, &urls, &request, &as_user, place, &value, now, out).await
+        }
         RequestCommand::Told {
             request,
             as_user,
@@ -395,6 +465,25 @@ pub async fn request(
             )
             .await
         }
+        RequestCommand::Letter {
+            request,
+            as_user,
+            output,
+        } => {
+            handler(store, &as_user).await?;
+            let id = find(store, &request).await?;
+            let (request, letter) = store.latest_letter(id).await?;
+            let pdf = kluis_web::letters::letter_pdf(&request, &letter, now.date());
+            std::fs::write(&output, pdf)
+                .with_context(|| format!("cannot write {}", output.display()))?;
+            writeln!(
+                out,
+                "the letter to the person of {} is in {}: print it and post it",
+                request.reference,
+                output.display()
+            )?;
+            Ok(())
+        }
         RequestCommand::Package {
             request,
             as_user,
@@ -417,8 +506,32 @@ pub async fn request(
             request,
             as_user,
             format,
-            output,
+            output: None,
+            send_to: Some(endpoint),
+            recipient,
+            config,
+            database,
         } => {
+            let transmitter =
+                crate::config::Config::load(config.as_deref(), crate::config::Flags { database })?
+                    .portability;
+            let to = Recipient {
+                endpoint: &endpoint,
+                name: recipient.as_deref().unwrap_or_default(),
+                format: &format,
+            };
+            transmit(store, &transmitter, &request, &as_user, to, now, out).await
+        }
+        RequestCommand::Portability {
+            request,
+            as_user,
+            format,
+            output,
+            ..
+        } => {
+            let Some(output) = output else {
+                bail!("give --output FILE, or --send-to URL with --recipient NAME");
+            };
             let export = Export {
                 kind: PackageKind::Portability,
                 format: &format,
@@ -486,6 +599,70 @@ async fn fulfil(
     Ok(())
 }
 
+/// Where a rectification goes.
+struct Place<'a> {
+    system: &'a str,
+    table: &'a str,
+    column: &'a str,
+}
+
+/// Rectifies one column of the person's rows in a connected system.
+#[allow(clippy::too_many_arguments)]
+async fn rectify(
+    store: &Store,
+    urls: &kluis_web::systems::SystemUrls,
+    request: &str,
+    as_user: &str,
+    place: Place<'_>,
+    value: &str,
+    now: OffsetDateTime,
+    out: &mut impl Write,
+) -> Result<()> {
+    use kluis_domain::processing_log::{Actor, ActorKind};
+    use kluis_web::rectification::{RectificationError, rectify_in_system};
+
+    handler(store, as_user).await?;
+    let user = staff_account(store, as_user).await?;
+    let id = find(store, request).await?;
+    let mut trace = [0u8; 16];
+    let mut span = [0u8; 8];
+    getrandom::fill(&mut trace).context("no random source for a trace id")?;
+    getrandom::fill(&mut span).context("no random source for a span id")?;
+    trace[0] |= 1;
+    span[0] |= 1;
+    let processing = kluis_store::Processing {
+        actor: Actor {
+            kind: ActorKind::Staff,
+            id: Some(user.id.to_string()),
+            name: as_user.to_string(),
+        },
+        trace: kluis_domain::trace::TraceContext::new_root(trace, span),
+        case_ref: None,
+        now,
+    };
+    let done = rectify_in_system(
+        store,
+        urls,
+        &processing,
+        id,
+        place.system,
+        place.table,
+        place.column,
+        value,
+    )
+    .await
+    .map_err(|e| match e {
+        RectificationError::Store(e) => anyhow::Error::from(e),
+        e => anyhow::anyhow!("{request}: {e}"),
+    })?;
+    writeln!(
+        out,
+        "{}: system {}: {}.{}: {} of {} row(s) changed",
+        done.reference, done.system, done.table, done.column, done.changed, done.rows
+    )?;
+    Ok(())
+}
+
 /// What to make and where to put it.
 struct Export<'a> {
     kind: PackageKind,
@@ -504,29 +681,12 @@ async fn package(
     now: OffsetDateTime,
     out: &mut impl Write,
 ) -> Result<()> {
-    use kluis_domain::processing_log::{Actor, ActorKind};
     use kluis_web::access_package::{Format, produce};
 
     handler(store, as_user).await?;
-    let user = staff_account(store, as_user).await?;
     let format = Format::parse(export.kind, export.format).map_err(anyhow::Error::msg)?;
     let r = store.rights_request(find(store, request).await?).await?;
-    let mut trace = [0u8; 16];
-    let mut span = [0u8; 8];
-    getrandom::fill(&mut trace).context("no random source for a trace id")?;
-    getrandom::fill(&mut span).context("no random source for a span id")?;
-    trace[0] |= 1;
-    span[0] |= 1;
-    let processing = kluis_store::Processing {
-        actor: Actor {
-            kind: ActorKind::Staff,
-            id: Some(user.id.to_string()),
-            name: as_user.to_string(),
-        },
-        trace: kluis_domain::trace::TraceContext::new_root(trace, span),
-        case_ref: Some(r.reference.clone()),
-        now,
-    };
+    let processing = staff_processing(store, as_user, Some(r.reference.clone()), now).await?;
     let mut file = std::fs::File::create(export.output)
         .with_context(|| format!("cannot write {}", export.output.display()))?;
     let download = match produce(store, urls, &processing, &r, export.kind, format).await {
@@ -549,6 +709,79 @@ async fn package(
         export.output.display()
     )?;
     Ok(())
+}
+
+/// Where a portability export goes, as the command line gives it.
+struct Recipient<'a> {
+    endpoint: &'a str,
+    name: &'a str,
+    format: &'a str,
+}
+
+/// Sends the portability export of `request` to another controller's endpoint as
+/// `as_user` (art. 20(2)) and prints what was delivered. Bad input and a request that may
+/// not release data fail before anything is sent or recorded; an endpoint that does not
+/// take it fails with its answer, recorded on the timeline.
+async fn transmit(
+    store: &Store,
+    transmitter: &kluis_web::portability::Transmitter,
+    request: &str,
+    as_user: &str,
+    to: Recipient<'_>,
+    now: OffsetDateTime,
+    out: &mut impl Write,
+) -> Result<()> {
+    use kluis_web::access_package::Format;
+    use kluis_web::portability::{Destination, transmit};
+
+    handler(store, as_user).await?;
+    let destination = Destination::parse(to.endpoint, to.name).map_err(anyhow::Error::msg)?;
+    let format = Format::parse(PackageKind::Portability, to.format).map_err(anyhow::Error::msg)?;
+    let r = store.rights_request(find(store, request).await?).await?;
+    let processing = staff_processing(store, as_user, Some(r.reference.clone()), now).await?;
+    let sent = transmit(store, transmitter, &processing, &r, &destination, format)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {e}", r.reference))?;
+    writeln!(
+        out,
+        "{}: {} export ({} bytes, SHA-256 {}) sent to {} at {}: HTTP {}",
+        r.reference,
+        sent.format,
+        sent.bytes,
+        sent.sha256,
+        sent.recipient,
+        sent.endpoint_host,
+        sent.status
+    )?;
+    Ok(())
+}
+
+/// The processing of staff member `as_user` at the command line: a new trace.
+async fn staff_processing(
+    store: &Store,
+    as_user: &str,
+    case_ref: Option<String>,
+    now: OffsetDateTime,
+) -> Result<kluis_store::Processing> {
+    use kluis_domain::processing_log::{Actor, ActorKind};
+
+    let user = staff_account(store, as_user).await?;
+    let mut trace = [0u8; 16];
+    let mut span = [0u8; 8];
+    getrandom::fill(&mut trace).context("no random source for a trace id")?;
+    getrandom::fill(&mut span).context("no random source for a span id")?;
+    trace[0] |= 1;
+    span[0] |= 1;
+    Ok(kluis_store::Processing {
+        actor: Actor {
+            kind: ActorKind::Staff,
+            id: Some(user.id.to_string()),
+            name: as_user.to_string(),
+        },
+        trace: kluis_domain::trace::TraceContext::new_root(trace, span),
+        case_ref,
+        now,
+    })
 }
 
 /// Checks that `username` may handle rights requests; their username goes on the timeline.

@@ -12,7 +12,7 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use kluis_connectors::{
-    System, SystemErasureReport, TableErasureReport, expired, sweep_expired_logged,
+    PersonQuery, System, SystemErasureReport, TableErasureReport, expired, sweep_expired_logged,
 };
 use kluis_domain::dataset_map::RetentionPeriods;
 use kluis_domain::destruction::{Destroyed, DestructionMethod, NewDestruction};
@@ -135,6 +135,15 @@ pub enum ListCommand {
         #[arg(long = "as")]
         dpo: String,
     },
+    /// Reject a proposed list, as the DPO, with the reason: nothing it lists is destroyed by
+    /// it; the next list drawn up lists those records again.
+    Reject {
+        id: Uuid,
+        #[arg(long = "as")]
+        dpo: String,
+        #[arg(long)]
+        reason: String,
+    },
     /// Show the destruction lists.
     Show,
 }
@@ -191,10 +200,13 @@ pub async fn retention(store: &Store, urls: &SystemUrls, command: RetentionComma
             for (system, counts) in systems_plan(store, urls, today).await? {
                 match counts {
                     Ok(tables) => {
-                        for t in tables.iter().filter(|t| t.deleted + t.anonymised > 0) {
+                        for t in tables
+                            .iter()
+                            .filter(|t| t.deleted + t.anonymised + t.held > 0)
+                        {
                             println!(
-                                "system {system}, table {}: {} rows to delete, {} to anonymise",
-                                t.table, t.deleted, t.anonymised
+                                "system {system}, table {}: {} rows to delete, {} to anonymise, {} held (legal hold)",
+                                t.table, t.deleted, t.anonymised, t.held
                             );
                         }
                     }
@@ -417,6 +429,17 @@ async fn list(store: &Store, command: ListCommand) -> Result<()> {
                 l.records
             );
         }
+        ListCommand::Reject { id, dpo, reason } => {
+            let l = store
+                .reject_destruction_list(id, &dpo, &reason, now())
+                .await?;
+            println!(
+                "destruction list {} rejected by {}: nothing it lists is destroyed by it ({})",
+                l.id,
+                l.rejected_by.unwrap_or_default(),
+                l.rejection_reason.unwrap_or_default()
+            );
+        }
         ListCommand::Show => {
             for l in store.destruction_lists().await? {
                 println!(
@@ -427,9 +450,14 @@ async fn list(store: &Store, command: ListCommand) -> Result<()> {
                     l.records,
                     l.state,
                     l.created_by,
-                    l.approved_by
-                        .map(|b| format!(", approved by {b}"))
-                        .unwrap_or_default()
+                    match (&l.approved_by, &l.rejected_by) {
+                        (Some(b), _) => format!(", approved by {b}"),
+                        (None, Some(b)) => format!(
+                            ", rejected by {b}: {}",
+                            l.rejection_reason.as_deref().unwrap_or_default()
+                        ),
+                        (None, None) => String::new(),
+                    }
                 );
             }
         }
@@ -607,9 +635,15 @@ async fn systems_plan(
     today: Date,
 ) -> Result<Vec<(String, Result<Vec<TableErasureReport>, String>)>> {
     let mut plans = Vec::new();
-    for (name, system) in sweepable_systems(store, urls).await? {
+    let systems = sweepable_systems(store, urls).await?;
+    let held = if systems.is_empty() {
+        PersonQuery::new()
+    } else {
+        held_people(store, today).await?
+    };
+    for (name, system) in systems {
         let plan = match system {
-            Ok((system, periods)) => expired(&system, &periods, today)
+            Ok((system, periods)) => expired(&system, &periods, &held, today)
                 .await
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e),
@@ -640,7 +674,10 @@ pub async fn sweep_systems(
             }
         };
         let serves = system.map().activities.first().cloned().unwrap_or_default();
-        let report = sweep_expired_logged(&system, &periods, today, batch, async |tables| {
+        // Read for each system, just before it is swept; a hold placed while one system
+        // is being swept applies to it from the next run.
+        let held = held_people(store, today).await?;
+        let report = sweep_expired_logged(&system, &periods, &held, today, batch, async |tables| {
             let entries = destruction_entries(&name, &serves, tables);
             store
                 .record_destruction(run, now(), &entries)
@@ -651,6 +688,27 @@ pub async fn sweep_systems(
         reports.push(report);
     }
     Ok(reports)
+}
+
+/// The identifiers of the people a legal hold keeps on `today` (held themselves, or
+/// through a held record or case): their rows in the connected systems are not swept.
+async fn held_people(store: &Store, today: Date) -> Result<PersonQuery> {
+    let mut held = PersonQuery::new();
+    for identity in store.held_people(today).await? {
+        if let Some(n) = &identity.national_number {
+            held = held.national_number(n);
+        }
+        if let Some(b) = &identity.bsn {
+            held = held.bsn(b);
+        }
+        if let Some(e) = &identity.email {
+            held = held.email(e);
+        }
+        if let Some(p) = &identity.phone {
+            held = held.phone(p);
+        }
+    }
+    Ok(held)
 }
 
 /// The destruction-log entries for one batch of a connected system: per table, the rows

@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 
 use kluis_store::testing::{TestStore, postgres_store, sqlite_store};
 
+#[path = "cli/portability.rs"]
+mod portability;
+#[path = "cli/rectification.rs"]
+mod rectification;
 #[path = "cli/restriction.rs"]
 mod restriction;
 #[path = "cli/retention.rs"]
@@ -1712,6 +1716,22 @@ async fn request_story(store: TestStore) {
         "brief verstuurd",
     ]));
     assert!(closed.contains("closed (dpv:RequestFulfilled)"), "{closed}");
+    // The closing letter to print: a PDF with the letter as it was mailed.
+    let dir = empty_dir(&format!("letter-{}", reference.to_lowercase()));
+    let pdf = dir.join("letter.pdf");
+    let printed = ok(&k(&[
+        "request",
+        "letter",
+        reference,
+        "--as",
+        "els",
+        "--output",
+        pdf.to_str().unwrap(),
+    ]));
+    assert!(printed.contains("print it and post it"), "{printed}");
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(bytes.starts_with(b"%PDF"));
+    assert!(String::from_utf8_lossy(&bytes).contains(reference));
     let shown = ok(&k(&["request", "show", reference, "--as", "els", "--json"]));
     let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
     let steps: Vec<&str> = shown["timeline"]
@@ -1781,9 +1801,70 @@ async fn external_sweep_story(store: TestStore) {
         &accounting_file.display().to_string(),
     ]));
 
+    // Bram was not selected either, but kluis holds a record of his (an appeal): his
+    // rows in the HR system are held with it, found by his e-mail address.
+    hr.execute("UPDATE hr.applications SET status = 'rejected' WHERE applicant_id = 2")
+        .await;
+    let bram = {
+        let p = kluis_store::Processing {
+            actor: kluis_domain::processing_log::Actor {
+                kind: kluis_domain::processing_log::ActorKind::Staff,
+                id: None,
+                name: "hr".into(),
+            },
+            trace: kluis_domain::trace::TraceContext::new_root([5; 16], [6; 8]),
+            case_ref: None,
+            now: time::OffsetDateTime::now_utc(),
+        };
+        let identity = kluis_domain::inventory::SubjectIdentity {
+            email: Some(
+                kluis_connectors::testing::people::BRAM_EMAIL
+                    .parse()
+                    .unwrap(),
+            ),
+            family_name: Some("Janssens".into()),
+            ..Default::default()
+        };
+        let (subject, _) = store
+            .record_subject(&p, "limburg-werving-selectie", &identity, &[])
+            .await
+            .unwrap();
+        let input = kluis_domain::inventory::RecordInput {
+            activity: "limburg-werving-selectie".into(),
+            schedule: Some("niet-weerhouden".into()),
+            category: kluis_domain::category::DataCategory::Education,
+            fields: std::collections::BTreeMap::from([(
+                "diploma".to_string(),
+                serde_json::json!("Master"),
+            )]),
+            source: None,
+            collected_on: time::macros::date!(2024 - 03 - 11),
+            events: std::collections::BTreeMap::from([(
+                kluis_domain::retention::RetentionEvent::EndOfProcedure,
+                time::OffsetDateTime::now_utc().date(),
+            )]),
+            provided_by_subject: true,
+        };
+        store.add_record(&p, subject.id, &input).await.unwrap().id
+    };
+    let placed = ok(&k(&[
+        "retention",
+        "hold",
+        "place",
+        "--record",
+        &bram.to_string(),
+        "--reason",
+        "beroep bij de Raad van State",
+    ]));
+    let hold_id = placed
+        .split_whitespace()
+        .nth(3)
+        .unwrap_or_else(|| panic!("no hold id in {placed}"))
+        .to_string();
+
     let planned = ok(&k(&["retention", "sweep", "--dry-run"]));
     assert!(
-        planned.contains("system hr, table applications: 1 rows to delete"),
+        planned.contains("system hr, table applications: 1 rows to delete, 0 to anonymise, 1 held"),
         "{planned}"
     );
     assert_eq!(
@@ -1797,17 +1878,19 @@ async fn external_sweep_story(store: TestStore) {
         swept.contains("hr") && swept.contains("accounting"),
         "{swept}"
     );
-    // An's rejected application went, with its interview note and document; the others
-    // stay. Dirk Claes is anonymised; his IBAN and national number are kept by law.
+    assert!(swept.contains("1 held (legal hold)"), "{swept}");
+    // An's rejected application went, with its interview note and document; Bram's is
+    // held, the others stay. Dirk Claes is anonymised; his IBAN and national number are
+    // kept by law.
     assert_eq!(
         hr.scalar("SELECT count(*)::text FROM hr.applications")
             .await,
         "3"
     );
     assert_eq!(
-        hr.scalar("SELECT count(*)::text FROM hr.applications WHERE status = 'rejected'")
+        hr.scalar("SELECT string_agg(applicant_id::text, ',') FROM hr.applications WHERE status = 'rejected'")
             .await,
-        "0"
+        "2"
     );
     assert_eq!(
         accounting
@@ -1836,12 +1919,37 @@ async fn external_sweep_story(store: TestStore) {
         .find(|e| e.system == "accounting" && e.table == "suppliers")
         .unwrap_or_else(|| panic!("no entry for accounting.suppliers: {log:?}"));
     assert_eq!((suppliers.rows, suppliers.method.name()), (1, "anonymise"));
-    // A second sweep finds nothing more to destroy in the systems.
+    // A second sweep finds nothing more to destroy in the systems while the hold lasts.
     ok(&k(&["retention", "sweep"]));
     let again = store.destruction_log(None, 0, 100).await.unwrap();
     assert_eq!(
         again.iter().filter(|e| e.system != "kluis").count(),
         external.len()
+    );
+    // Lifted: the next sweep removes Bram's application, logged.
+    ok(&k(&[
+        "retention",
+        "hold",
+        "lift",
+        &hold_id,
+        "--reason",
+        "beroep verworpen",
+    ]));
+    let swept = ok(&k(&["retention", "sweep"]));
+    assert!(!swept.contains("held (legal hold)"), "{swept}");
+    assert_eq!(
+        hr.scalar("SELECT count(*)::text FROM hr.applications WHERE status = 'rejected'")
+            .await,
+        "0"
+    );
+    let after = store.destruction_log(None, 0, 100).await.unwrap();
+    assert!(
+        after
+            .iter()
+            .filter(|e| e.system == "hr" && e.table == "applications")
+            .count()
+            == 2,
+        "{after:?}"
     );
 
     // A system that cannot be reached fails the run, by name.

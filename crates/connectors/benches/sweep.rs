@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use kluis_connectors::testing::{self, TestSystem};
-use kluis_connectors::{System, SystemErasureReport, expired, sweep_expired};
+use kluis_connectors::{PersonQuery, System, SystemErasureReport, expired, sweep_expired};
 use kluis_domain::dataset_map::{RetentionPeriods, TableErasure};
 use time::macros::date;
 
@@ -159,7 +159,7 @@ async fn measure(
     due: u64,
 ) -> Result<(), String> {
     let started = Instant::now();
-    let plan = expired(system, periods, TODAY)
+    let plan = expired(system, periods, &PersonQuery::new(), TODAY)
         .await
         .map_err(|e| e.to_string())?;
     let planned: u64 = plan.iter().map(|t| t.deleted + t.anonymised).sum();
@@ -167,7 +167,15 @@ async fn measure(
     check(planned, due, "planned")?;
 
     let started = Instant::now();
-    let report = sweep_expired(system, periods, TODAY, sizes.batch, false).await;
+    let report = sweep_expired(
+        system,
+        periods,
+        &PersonQuery::new(),
+        TODAY,
+        sizes.batch,
+        false,
+    )
+    .await;
     let elapsed = started.elapsed();
     done(&report)?;
     let swept = report.deleted() + report.anonymised();
@@ -176,7 +184,15 @@ async fn measure(
     print!("{report}");
 
     let started = Instant::now();
-    let again = sweep_expired(system, periods, TODAY, sizes.batch, false).await;
+    let again = sweep_expired(
+        system,
+        periods,
+        &PersonQuery::new(),
+        TODAY,
+        sizes.batch,
+        false,
+    )
+    .await;
     done(&again)?;
     report_time(
         "sweep again (nothing left to change)",

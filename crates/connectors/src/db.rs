@@ -54,7 +54,9 @@ impl Target {
                     return Err("the map says kind: mysql, so the URL must start with mysql:// or mariadb://".into());
                 }
                 // sqlx sets the session time zone to UTC (+00:00) on connect.
-                let options = MySqlConnectOptions::from_str(url).map_err(|e| e.to_string())?;
+                let options = MySqlConnectOptions::from_str(url)
+                    .map_err(|e| e.to_string())?
+                    .statement_cache_capacity(crate::pool::MYSQL_STATEMENTS_KEPT);
                 Ok(Target::Mysql(options))
             }
         }
@@ -89,8 +91,8 @@ impl Conn {
     ) -> Result<TextRows, sqlx::Error> {
         match self {
             Conn::Postgres(c) => {
-                // Not kept as a prepared statement: the connection lives for one search,
-                // and a traceparent comment makes every statement's text unique anyway.
+                // Not kept as a prepared statement: a traceparent comment makes most
+                // statements' text unique, so a kept one would seldom be used again.
                 let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
                 for b in binds {
                     q = q.bind(b.clone());
@@ -104,6 +106,7 @@ impl Conn {
                 // Kept prepared until the connection closes: a one-off statement ends with
                 // a close packet the server does not answer, and sqlx does not set
                 // TCP_NODELAY, so the next statement would wait ~40 ms for a delayed ACK.
+                // The pool retires a connection before its cache is full (`pool.rs`).
                 let mut q = sqlx::query(AssertSqlSafe(sql));
                 for b in binds {
                     q = q.bind(b.clone());

@@ -9,7 +9,10 @@
 //! whose date decides, one transaction each, so a sweep that fails or is killed half-way
 //! leaves whole batches done and the next run goes on where it stopped; a row already
 //! anonymised is not counted again. [`sweep_expired_logged`] hands each batch to the
-//! destruction log before committing it.
+//! destruction log before committing it. The rows of the people under a legal hold in
+//! kluis (their identifiers given by the caller) are left out of the sweep and counted as
+//! held: a due row is held when it, a row it links to or a row linking to it identifies
+//! such a person.
 //!
 //! Before any change, the live schema is compared with the map, and the erasure is refused
 //! when it would take rows the map does not describe: a foreign key into a table whose
@@ -32,7 +35,7 @@ use time::Date;
 
 use crate::db::{Binds, Conn, quote};
 use crate::schema::{self, LiveSchema, Read, ValueType};
-use crate::{ConnectorError, PersonQuery, System, find};
+use crate::{ConnectorError, PersonQuery, System, find, search};
 
 /// Most values bound in one statement: well under the 65,535 parameters both servers allow.
 const MAX_VALUES: usize = 5_000;
@@ -67,6 +70,9 @@ pub struct TableErasureReport {
     pub anonymised: u64,
     /// Rows kept whole, for the legal obligation in `kept_because`.
     pub kept: u64,
+    /// In a sweep: rows whose retention ended but that belong to a person under a legal
+    /// hold in kluis (or link to such rows), left as they are.
+    pub held: u64,
     /// The legal obligations for which rows (`table: reason`) or columns of anonymised
     /// rows (`column: reason`) were kept.
     pub kept_because: Vec<String>,
@@ -127,6 +133,11 @@ impl SystemErasureReport {
         self.tables.iter().map(|t| t.kept).sum()
     }
 
+    /// Rows a legal hold kept, in all tables.
+    pub fn held(&self) -> u64 {
+        self.tables.iter().map(|t| t.held).sum()
+    }
+
     /// The entry of `table` (the first, when several retentions reached it).
     pub fn table(&self, table: &str) -> Option<&TableErasureReport> {
         self.tables.iter().find(|t| t.table == table)
@@ -152,6 +163,7 @@ impl SystemErasureReport {
                     deleted: 0,
                     anonymised: 0,
                     kept: 0,
+                    held: 0,
                     kept_because: kept_because.to_vec(),
                     failed: 0,
                 });
@@ -179,6 +191,9 @@ impl fmt::Display for SystemErasureReport {
                 "  {}: {} deleted, {} anonymised, {} kept",
                 t.table, t.deleted, t.anonymised, t.kept
             )?;
+            if t.held > 0 {
+                write!(f, ", {} held (legal hold)", t.held)?;
+            }
             if t.failed > 0 {
                 write!(f, ", {} failed", t.failed)?;
             }
@@ -413,6 +428,15 @@ struct Sql<'a> {
     map: &'a DatasetMap,
     live: &'a LiveSchema,
     comment: &'a str,
+    /// The identifiers of the people under a legal hold: a sweep leaves their rows alone.
+    held: &'a PersonQuery,
+}
+
+/// Which of the due rows: those a sweep erases, or those a legal hold keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Due {
+    Free,
+    Held,
 }
 
 impl Sql<'_> {
@@ -504,7 +528,8 @@ impl Sql<'_> {
         }
     }
 
-    /// The rows of `name` (as `alias`) whose retention ended before `before`.
+    /// The rows of `name` (as `alias`) whose retention ended before `before`: those no
+    /// legal hold keeps ([`Due::Free`]) or those one keeps ([`Due::Held`]).
     ///
     /// A due row that was anonymised already, with only kept rows linking to it, has
     /// nothing left to do: it is left out, so a second run neither visits nor counts it.
@@ -513,8 +538,8 @@ impl Sql<'_> {
         binds: &mut Binds,
         root: &str,
         alias: &str,
-        rule: &RetentionPeriod,
-        before: Date,
+        (rule, before): (&RetentionPeriod, Date),
+        which: Due,
     ) -> String {
         let date = binds.push(&before.to_string());
         let mut sql = format!(
@@ -534,22 +559,110 @@ impl Sql<'_> {
             let not_done = self.not_done(binds, root, Some(alias), &changes);
             sql.push_str(&format!(" AND {not_done}"));
         }
+        let mut next = 0;
+        let held = if self.held.is_empty() {
+            None
+        } else {
+            self.held_rows(binds, root, alias, (true, true), 0, &mut next)
+        };
+        match (which, held) {
+            (Due::Free, None) => {}
+            // NULL (an empty identifier, no parent row) is not a match: IS NOT TRUE.
+            (Due::Free, Some(held)) => sql.push_str(&format!(" AND ({held}) IS NOT TRUE")),
+            (Due::Held, None) => sql.push_str(" AND 1 = 0"),
+            (Due::Held, Some(held)) => sql.push_str(&format!(" AND ({held}) IS TRUE")),
+        }
         sql
     }
 
+    /// The rows of `name` (as `alias`) that belong to a person under a legal hold: by
+    /// the table's own identifying columns, through the rows it links to (`up`), or
+    /// through rows linking to it that identify such a person (`down`), as far as the
+    /// links go. None when no identifier of a held person can reach the table.
+    fn held_rows(
+        &self,
+        binds: &mut Binds,
+        name: &str,
+        alias: &str,
+        (up, down): (bool, bool),
+        depth: usize,
+        next: &mut usize,
+    ) -> Option<String> {
+        let table = self.map.tables.get(name)?;
+        // The map has no cycles (it would be refused), but stop at its size regardless.
+        if depth > self.map.tables.len() {
+            return None;
+        }
+        let search = search::Sql {
+            map: self.map,
+            live: self.live,
+            person: self.held,
+        };
+        let mut parts = Vec::new();
+        if let Some(direct) = search.direct(name, table, alias, None, binds) {
+            parts.push(direct);
+        }
+        if up && let Some(link) = &table.link {
+            *next += 1;
+            let parent_alias = format!("h{next}");
+            let parent = &link.references.table;
+            if let Some(inner) =
+                self.held_rows(binds, parent, &parent_alias, (true, false), depth + 1, next)
+            {
+                parts.push(format!(
+                    "{} IN (SELECT {} FROM {} AS {parent_alias} WHERE {inner})",
+                    self.column(Some(alias), &link.column),
+                    self.column(Some(&parent_alias), &link.references.column),
+                    self.table(parent),
+                ));
+            }
+        }
+        if down {
+            for child in children(self.map).get(name).into_iter().flatten() {
+                let Some(link) = &self.map.tables[*child].link else {
+                    continue;
+                };
+                *next += 1;
+                let child_alias = format!("h{next}");
+                if let Some(inner) =
+                    self.held_rows(binds, child, &child_alias, (false, true), depth + 1, next)
+                {
+                    parts.push(format!(
+                        "{} IN (SELECT {} FROM {} AS {child_alias} WHERE {inner})",
+                        self.column(Some(alias), &link.references.column),
+                        self.column(Some(&child_alias), &link.column),
+                        self.table(child),
+                    ));
+                }
+            }
+        }
+        match parts.len() {
+            0 => None,
+            1 => parts.pop(),
+            _ => Some(format!("({})", parts.join(" OR "))),
+        }
+    }
+
     /// The rows of `name` (as `t{depth}`) that belong to due rows of `root`, through links.
-    fn scope(&self, binds: &mut Binds, name: &str, depth: usize, root: &Root) -> String {
+    fn scope(
+        &self,
+        binds: &mut Binds,
+        name: &str,
+        depth: usize,
+        root: &Root,
+        which: Due,
+    ) -> String {
         let (root, rule, before) = *root;
         let alias = format!("t{depth}");
         if name == root || depth > self.map.tables.len() {
-            return self.due(binds, root, &alias, rule, before);
+            return self.due(binds, root, &alias, (rule, before), which);
         }
         let Some(link) = self.map.tables.get(name).and_then(|t| t.link.as_ref()) else {
             return "1 = 0".into();
         };
         let parent = &link.references.table;
         let parent_alias = format!("t{}", depth + 1);
-        let inner = self.scope(binds, parent, depth + 1, &(root, rule, before));
+        let inner = self.scope(binds, parent, depth + 1, &(root, rule, before), which);
         format!(
             "{} IN (SELECT {} FROM {} AS {parent_alias} WHERE {inner})",
             self.column(Some(&alias), &link.column),
@@ -695,11 +808,35 @@ fn roots<'a>(
     Ok(out)
 }
 
-/// How many rows of each table the sweep on `today` would delete, anonymise and keep.
-/// Changes nothing: one read-only transaction, one count per table.
+/// How many due rows of `name` (of `root`'s retention, through links) a legal hold keeps.
+async fn count_held(
+    conn: &mut Conn,
+    sql: &Sql<'_>,
+    name: &str,
+    root: &Root<'_>,
+) -> Result<u64, sqlx::Error> {
+    let mut binds = Binds::new(sql.kind());
+    let scope = sql.scope(&mut binds, name, 0, root, Due::Held);
+    count(
+        conn,
+        format!(
+            "{}SELECT {} FROM {} AS t0 WHERE {scope}",
+            sql.comment,
+            sql.count(),
+            sql.table(name)
+        ),
+        &binds.values,
+    )
+    .await
+}
+
+/// How many rows of each table the sweep on `today` would delete, anonymise and keep,
+/// and how many a legal hold on one of the `held` people keeps. Changes nothing: one
+/// read-only transaction, one count per table (two with people held).
 pub async fn expired(
     system: &System,
     periods: &RetentionPeriods,
+    held: &PersonQuery,
     today: Date,
 ) -> Result<Vec<TableErasureReport>, ConnectorError> {
     let roots = roots(system, periods, today)?;
@@ -718,14 +855,22 @@ pub async fn expired(
                 map: &system.map,
                 live: &live,
                 comment,
+                held,
             };
             for (root, rule, before) in &roots {
                 let retention = ended(root, rule, *before);
                 for name in subtree(&system.map, root).into_iter().rev() {
                     let table = &system.map.tables[name];
                     let strategy = Strategy::of(table);
+                    let held_rows = if held.is_empty() {
+                        0
+                    } else {
+                        count_held(conn, &sql, name, &(*root, *rule, *before))
+                            .await
+                            .map_err(|e| system.query_error(&e))?
+                    };
                     let mut binds = Binds::new(system.map.kind);
-                    let scope = sql.scope(&mut binds, name, 0, &(*root, *rule, *before));
+                    let scope = sql.scope(&mut binds, name, 0, &(*root, *rule, *before), Due::Free);
                     let extra = match &strategy {
                         Strategy::Anonymise(changes) => {
                             format!(
@@ -747,6 +892,7 @@ pub async fn expired(
                     .await
                     .map_err(|e| system.query_error(&e))?;
                     let entry = report.entry(name, Some(&retention), &kept_because(name, table));
+                    entry.held += held_rows;
                     match strategy {
                         Strategy::Delete => entry.deleted += n,
                         Strategy::Anonymise(_) => entry.anonymised += n,
@@ -770,6 +916,7 @@ pub async fn expired(
 pub async fn sweep_expired(
     system: &System,
     periods: &RetentionPeriods,
+    held: &PersonQuery,
     today: Date,
     batch: usize,
     dry_run: bool,
@@ -777,13 +924,14 @@ pub async fn sweep_expired(
     let mut report = SystemErasureReport::new(system, dry_run);
     let started = std::time::Instant::now();
     let result = if dry_run {
-        expired(system, periods, today)
+        expired(system, periods, held, today)
             .await
             .map(|tables| report.tables = tables)
     } else {
         sweep(
             system,
             periods,
+            held,
             today,
             batch.clamp(1, MAX_BATCH),
             &mut report,
@@ -801,6 +949,7 @@ pub async fn sweep_expired(
         deleted = report.deleted(),
         anonymised = report.anonymised(),
         kept = report.kept(),
+        held = report.held(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "retention sweep of system"
     );
@@ -815,6 +964,7 @@ pub async fn sweep_expired(
 pub async fn sweep_expired_logged<F>(
     system: &System,
     periods: &RetentionPeriods,
+    held: &PersonQuery,
     today: Date,
     batch: usize,
     mut on_batch: F,
@@ -824,7 +974,17 @@ where
 {
     let mut report = SystemErasureReport::new(system, false);
     let batch = batch.clamp(1, MAX_BATCH);
-    if let Err(e) = sweep(system, periods, today, batch, &mut report, &mut on_batch).await {
+    if let Err(e) = sweep(
+        system,
+        periods,
+        held,
+        today,
+        batch,
+        &mut report,
+        &mut on_batch,
+    )
+    .await
+    {
         tracing::warn!(system = system.name(), error = %e, "retention sweep stopped");
         report.error = Some(e);
     }
@@ -835,17 +995,18 @@ where
 /// fails does not stop the others. The reports are in the order of `systems`.
 pub async fn sweep_all(
     systems: &[(System, RetentionPeriods)],
+    held: &PersonQuery,
     today: Date,
     batch: usize,
     dry_run: bool,
 ) -> Vec<SystemErasureReport> {
     let mut tasks = tokio::task::JoinSet::new();
     for (i, (system, periods)) in systems.iter().enumerate() {
-        let (system, periods) = (system.clone(), periods.clone());
+        let (system, periods, held) = (system.clone(), periods.clone(), held.clone());
         tasks.spawn(async move {
             (
                 i,
-                sweep_expired(&system, &periods, today, batch, dry_run).await,
+                sweep_expired(&system, &periods, &held, today, batch, dry_run).await,
             )
         });
     }
@@ -876,9 +1037,11 @@ async fn collect<'a>(
     reports
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn sweep<F>(
     system: &System,
     periods: &RetentionPeriods,
+    held: &PersonQuery,
     today: Date,
     batch: usize,
     report: &mut SystemErasureReport,
@@ -888,7 +1051,7 @@ where
     F: AsyncFnMut(&[TableErasureReport]) -> Result<(), String>,
 {
     let roots = roots(system, periods, today)?;
-    let mut conn = system.connect().await?;
+    let mut conn = system.connect(None).await?;
     let result = async {
         let live = system
             .live_schema(&mut conn, Read::ColumnsAndForeignKeys, "")
@@ -902,10 +1065,12 @@ where
             map: &system.map,
             live: &live,
             comment: "",
+            held,
         };
         for (root, rule, before) in &roots {
             let retention = ended(root, rule, *before);
             let kept_root = kept_because(root, &system.map.tables[*root]);
+
             let mut after: Option<Vec<String>> = None;
             loop {
                 let step = tokio::time::timeout(
@@ -969,11 +1134,25 @@ where
                 }
                 after = Some(last);
             }
+            if !held.is_empty() {
+                // Counted once per retention, after its batches, children first as erased.
+                for name in subtree(&system.map, root).into_iter().rev() {
+                    let n = count_held(&mut conn, &sql, name, &(*root, *rule, *before))
+                        .await
+                        .map_err(|e| system.query_error(&e))?;
+                    if n > 0 {
+                        let table = &system.map.tables[name];
+                        report
+                            .entry(name, Some(&retention), &kept_because(name, table))
+                            .held += n;
+                    }
+                }
+            }
         }
         Ok(())
     }
     .await;
-    conn.close().await;
+    conn.finish(result.is_ok()).await;
     result
 }
 
@@ -1018,7 +1197,7 @@ async fn sweep_batch(
         let mut binds = Binds::new(sql.kind());
         let mut select: Vec<String> = keys.iter().map(|k| sql.text(root, "t0", k)).collect();
         select.extend(root_refs.iter().map(|c| sql.text(root, "t0", c)));
-        let due = sql.due(&mut binds, root, "t0", rule, before);
+        let due = sql.due(&mut binds, root, "t0", (rule, before), Due::Free);
         let page = match after {
             Some(last) => {
                 let lhs: Vec<String> = keys.iter().map(|k| sql.column(Some("t0"), k)).collect();
@@ -1273,7 +1452,7 @@ async fn erase_hits(
         .filter(|t| rows.contains_key(t))
         .collect();
     let tables: BTreeSet<&str> = order.iter().copied().collect();
-    let mut conn = system.connect().await?;
+    let mut conn = system.connect(None).await?;
     let begin = if dry_run {
         match system.map.kind {
             SystemKind::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
@@ -1289,10 +1468,12 @@ async fn erase_hits(
             .live_schema(&mut conn, Read::ColumnsAndForeignKeys, &comment)
             .await?;
         refuse_unfit(system, &live, &tables)?;
+        // Erasing a person: the caller decided whether a hold keeps their rows.
         let sql = Sql {
             map: &system.map,
             live: &live,
             comment: &comment,
+            held: &PersonQuery::new(),
         };
         for name in &order {
             let (columns, keys) = &rows[name];
@@ -1315,7 +1496,7 @@ async fn erase_hits(
     if result.is_err() {
         let _ = conn.execute(format!("{comment}ROLLBACK")).await;
     }
-    conn.close().await;
+    conn.finish(result.is_ok()).await;
     for name in &order {
         let table = &system.map.tables[*name];
         let e = report.entry(name, None, &kept_because(name, table));
@@ -1432,6 +1613,7 @@ mod tests {
             map: &map,
             live: &live,
             comment: "",
+            held: &PersonQuery::new(),
         };
         let mut binds = Binds::new(SystemKind::Postgres);
         let rows = vec![
@@ -1454,6 +1636,7 @@ mod tests {
             map: &map,
             live: &live,
             comment: "",
+            held: &PersonQuery::new(),
         };
         let mut binds = Binds::new(SystemKind::Mysql);
         let rows = vec![

@@ -2,8 +2,9 @@
 //! dataset map (`kluis_domain::dataset_map`, format in `docs/dataset-map.md`).
 //!
 //! [`check`] compares a map with the live schema; [`find`] returns every row of one person
-//! in one system, [`find_all`] in several systems at once. Each search opens one
-//! connection, runs one read-only transaction with one query per table, and closes it.
+//! in one system, [`find_all`] in several systems at once. Each search takes a connection
+//! kept for its system (at most [`MAX_CONNECTIONS`] per system, see `pool.rs`), runs one
+//! read-only transaction with one query per table, and gives the connection back.
 //! [`sweep_expired`] erases the rows whose retention ended and [`erase_person`] one
 //! person's rows, as the map's erasure says (module `erase`); both report per table.
 //! Table and column names come from the map and are used only after they were found in
@@ -12,6 +13,7 @@
 mod db;
 mod erase;
 mod error;
+mod pool;
 mod rectify;
 mod schema;
 mod search;
@@ -35,6 +37,8 @@ pub use crate::erase::{
     erase_person_all, expired, sweep_all, sweep_expired, sweep_expired_logged,
 };
 pub use crate::error::{ConnectorError, mask_password};
+use crate::pool::Lease;
+pub use crate::pool::MAX_CONNECTIONS;
 pub use crate::rectify::{
     RectificationRefused, SystemRectificationReport, TableRectificationReport, rectify_person,
 };
@@ -134,55 +138,103 @@ impl System {
         })
     }
 
-    /// Connects within the connect timeout.
-    async fn connect(&self) -> Result<Conn, ConnectorError> {
-        let target = self.target()?;
-        match tokio::time::timeout(self.connect_timeout, Conn::open(&target)).await {
-            Ok(Ok(conn)) => Ok(conn),
-            Ok(Err(e)) => Err(ConnectorError::Unreachable {
-                system: self.name().to_string(),
-                url: self.masked_url(),
-                reason: self.reason(&e),
-            }),
-            Err(_) => Err(self.timeout(self.connect_timeout, "connecting")),
+    /// A connection to the system: a kept one from its pool, or a new one opened within
+    /// the connect timeout (see `pool.rs`).
+    ///
+    /// `first` is the first statement of the use (a BEGIN): run on a kept connection, it
+    /// also tests that the server still has it (without `first`, a ping does), and a kept
+    /// connection that fails it is thrown away for the next one, so a server restart does
+    /// not fail the call. When [`MAX_CONNECTIONS`] are in use, waiting for one is bounded
+    /// by the query timeout.
+    async fn connect(&self, first: Option<&str>) -> Result<Lease, ConnectorError> {
+        let pool = pool::get(self.map.kind, &self.url, self.query_timeout, || {
+            self.target()
+        })?;
+        let Ok(slot) = tokio::time::timeout(self.query_timeout, pool.slot()).await else {
+            return Err(self.timeout(self.query_timeout, "waiting for a free connection"));
+        };
+        while let Some((mut conn, opened)) = pool.take_idle() {
+            let test = async {
+                match first {
+                    Some(sql) => conn.execute(sql.to_string()).await,
+                    None => conn.ping().await,
+                }
+            };
+            if let Ok(Ok(())) = tokio::time::timeout(self.connect_timeout, test).await {
+                return Ok(Lease::new(conn, opened, pool, slot));
+            }
+            tracing::debug!(
+                system = self.name(),
+                "a kept connection no longer answers; opening another"
+            );
         }
+        let conn = match tokio::time::timeout(self.connect_timeout, Conn::open(pool.target())).await
+        {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => {
+                return Err(ConnectorError::Unreachable {
+                    system: self.name().to_string(),
+                    url: self.masked_url(),
+                    reason: self.reason(&e),
+                });
+            }
+            Err(_) => return Err(self.timeout(self.connect_timeout, "connecting")),
+        };
+        let mut lease = Lease::new(conn, Instant::now(), pool, slot);
+        if let Some(sql) = first {
+            // Dropped on failure: the connection is closed, not kept.
+            match tokio::time::timeout(self.query_timeout, lease.execute(sql.to_string())).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(self.query_error(&e)),
+                Err(_) => return Err(self.timeout(self.query_timeout, "reading")),
+            }
+        }
+        Ok(lease)
     }
 
-    /// Runs `work` in one read-only, repeatable-read transaction on a new connection,
-    /// within the query timeout, and closes the connection.
+    /// Runs `work` in one read-only, repeatable-read transaction on a connection of the
+    /// system's pool, within the query timeout; the connection goes back to the pool when
+    /// the transaction ended cleanly, and is closed otherwise.
     async fn session<T>(
         &self,
         trace: Option<&TraceContext>,
         work: impl AsyncFnOnce(&mut Conn, &str) -> Result<T, ConnectorError>,
     ) -> Result<T, ConnectorError> {
-        let mut conn = self.connect().await?;
         let comment = trace.map_or(String::new(), |t| {
             // sqlcommenter style; the traceparent holds only hex digits and dashes.
             format!("/* traceparent='{}' */ ", t.traceparent())
         });
-        let begin = match self.map.kind {
-            SystemKind::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-            SystemKind::Mysql => "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
+        let (first, begin) = match self.map.kind {
+            SystemKind::Postgres => (
+                format!("{comment}BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+                None,
+            ),
+            SystemKind::Mysql => (
+                format!("{comment}SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"),
+                Some(format!(
+                    "{comment}START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"
+                )),
+            ),
         };
+        let mut conn = self.connect(Some(&first)).await?;
         let run = async {
-            if self.map.kind == SystemKind::Mysql {
-                self.exec(
-                    &mut conn,
-                    format!("{comment}SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"),
-                )
-                .await?;
+            if let Some(begin) = begin {
+                self.exec(&mut conn, begin).await.map_err(|e| (e, false))?;
             }
-            self.exec(&mut conn, format!("{comment}{begin}")).await?;
-            let result = work(&mut conn, &comment).await;
+            let result = work(&mut *conn, &comment).await;
             // Nothing was written: rolling back ends the transaction as well as a commit.
             let ended = self.exec(&mut conn, format!("{comment}ROLLBACK")).await;
-            result.and_then(|r| ended.map(|()| r))
+            let clean = ended.is_ok();
+            result
+                .and_then(|r| ended.map(|()| r))
+                .map_err(|e| (e, clean))
         };
-        let result = match tokio::time::timeout(self.query_timeout, run).await {
-            Ok(result) => result,
-            Err(_) => Err(self.timeout(self.query_timeout, "reading")),
+        let (result, clean) = match tokio::time::timeout(self.query_timeout, run).await {
+            Ok(Ok(r)) => (Ok(r), true),
+            Ok(Err((e, clean))) => (Err(e), clean),
+            Err(_) => (Err(self.timeout(self.query_timeout, "reading")), false),
         };
-        conn.close().await;
+        conn.finish(clean).await;
         result
     }
 

@@ -168,7 +168,7 @@ async fn rectify_rows(
         SystemKind::Postgres => "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE",
         SystemKind::Mysql => "START TRANSACTION READ WRITE",
     };
-    let mut conn = system.connect().await?;
+    let mut conn = system.connect(None).await?;
     let work = async {
         system.exec(&mut conn, format!("{comment}{begin}")).await?;
         let live = system
@@ -209,7 +209,7 @@ async fn rectify_rows(
     if result.is_err() {
         let _ = conn.execute(format!("{comment}ROLLBACK")).await;
     }
-    conn.close().await;
+    conn.finish(result.is_ok()).await;
     result?;
     tracing::info!(
         system = system.name(),

@@ -67,10 +67,12 @@ pub(crate) async fn run(
     Ok(hits)
 }
 
-struct Sql<'a> {
-    map: &'a DatasetMap,
-    live: &'a LiveSchema,
-    person: &'a PersonQuery,
+/// The SQL that finds a person's rows; also used by the retention sweep to leave out the
+/// rows of people under a legal hold.
+pub(crate) struct Sql<'a> {
+    pub(crate) map: &'a DatasetMap,
+    pub(crate) live: &'a LiveSchema,
+    pub(crate) person: &'a PersonQuery,
 }
 
 /// One table's statement and where its values are in each row.
@@ -222,7 +224,7 @@ impl Sql<'_> {
 
     /// The table's own identifying columns compared with the query's values (of `only`
     /// kind, or of every kind).
-    fn direct(
+    pub(crate) fn direct(
         &self,
         name: &str,
         table: &Table,

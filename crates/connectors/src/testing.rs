@@ -65,6 +65,7 @@ pub fn schedules() -> BTreeMap<String, Vec<RetentionSchedule>> {
         },
         evidence_hold: None,
         note: None,
+        anonymise: None,
     };
     BTreeMap::from([
         ("recruitment".to_string(), vec![reserve]),
@@ -349,6 +350,8 @@ impl Drop for Guard {
 }
 
 async fn drop_database(kind: SystemKind, admin_url: &str, database: &str) {
+    // The connections kluis keeps to the test database go first.
+    crate::pool::forget(&with_database(admin_url, database));
     let sql = match kind {
         // FORCE ends connections a test may have left open.
         SystemKind::Postgres => format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"),

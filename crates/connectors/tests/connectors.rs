@@ -4,6 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+#[path = "connectors/pool.rs"]
+mod pool;
 #[path = "connectors/rectify.rs"]
 mod rectify;
 
@@ -27,6 +29,11 @@ fn email(s: &str) -> PersonQuery {
 
 fn national_number(s: &str) -> PersonQuery {
     PersonQuery::new().national_number(&s.parse::<NationalNumber>().unwrap())
+}
+
+/// No one under a legal hold.
+fn nobody() -> PersonQuery {
+    PersonQuery::new()
 }
 
 /// Rows per table.
@@ -685,7 +692,7 @@ async fn the_sweep_deletes_expired_applications_and_what_links_to_them_on_postgr
     };
 
     // The plan and a dry run count, and change nothing.
-    let plan = expired(system, &periods, TODAY).await.unwrap();
+    let plan = expired(system, &periods, &nobody(), TODAY).await.unwrap();
     let planned: BTreeMap<&str, u64> = plan.iter().map(|t| (t.table.as_str(), t.deleted)).collect();
     assert_eq!(
         planned,
@@ -695,13 +702,13 @@ async fn the_sweep_deletes_expired_applications_and_what_links_to_them_on_postgr
             ("interview_notes", 1)
         ])
     );
-    let dry = sweep_expired(system, &periods, TODAY, 100, true).await;
+    let dry = sweep_expired(system, &periods, &nobody(), TODAY, 100, true).await;
     assert!(dry.dry_run && dry.is_complete(), "{dry}");
     assert_eq!(dry.deleted(), 3, "{dry}");
     assert_eq!(count("applications").await, "4");
     assert_eq!(count("documents").await, "3");
 
-    let report = sweep_expired(system, &periods, TODAY, 1, false).await;
+    let report = sweep_expired(system, &periods, &nobody(), TODAY, 1, false).await;
     assert!(report.is_complete(), "{report}");
     assert!(!report.dry_run);
     assert_eq!(counts(&report, "applications"), (1, 0, 0, 0), "{report}");
@@ -741,12 +748,13 @@ async fn the_sweep_deletes_expired_applications_and_what_links_to_them_on_postgr
     assert_eq!(count("applicants").await, "3");
 
     // Again: nothing more to do. Before the deadline: nothing due.
-    let again = sweep_expired(system, &periods, TODAY, 1, false).await;
+    let again = sweep_expired(system, &periods, &nobody(), TODAY, 1, false).await;
     assert!(again.is_complete(), "{again}");
     assert_eq!(again.deleted() + again.anonymised(), 0, "{again}");
     let early = sweep_expired(
         system,
         &periods,
+        &nobody(),
         time::macros::date!(2025 - 03 - 29),
         10,
         false,
@@ -764,7 +772,7 @@ async fn the_sweep_anonymises_and_keeps_what_the_law_requires_on_mariadb() {
     };
     let system = accounting.system();
     let periods = periods(system.map());
-    let report = sweep_expired(system, &periods, TODAY, 10, false).await;
+    let report = sweep_expired(system, &periods, &nobody(), TODAY, 10, false).await;
     assert!(report.is_complete(), "{report}");
     // Dirk's record ended 2014-06-30; the printer is a company and is not touched.
     assert_eq!(counts(&report, "suppliers"), (0, 1, 0, 0), "{report}");
@@ -817,14 +825,14 @@ async fn the_sweep_anonymises_and_keeps_what_the_law_requires_on_mariadb() {
 
     // Dirk's record is finished: a second run and the plan find nothing more, neither to
     // anonymise nor to count as kept. A new supplier whose relationship ended is found.
-    let again = sweep_expired(system, &periods, TODAY, 10, false).await;
+    let again = sweep_expired(system, &periods, &nobody(), TODAY, 10, false).await;
     assert!(again.is_complete(), "{again}");
     assert_eq!(
         again.anonymised() + again.deleted() + again.kept(),
         0,
         "{again}"
     );
-    let plan = expired(system, &periods, TODAY).await.unwrap();
+    let plan = expired(system, &periods, &nobody(), TODAY).await.unwrap();
     assert_eq!(
         plan.iter().map(|t| t.anonymised + t.kept).sum::<u64>(),
         0,
@@ -833,7 +841,7 @@ async fn the_sweep_anonymises_and_keeps_what_the_law_requires_on_mariadb() {
     accounting
         .execute("UPDATE suppliers SET ended_on = '2015-12-31' WHERE id = 4")
         .await;
-    let plan = expired(system, &periods, TODAY).await.unwrap();
+    let plan = expired(system, &periods, &nobody(), TODAY).await.unwrap();
     let planned: Vec<(&str, u64, u64)> = plan
         .iter()
         .map(|t| (t.table.as_str(), t.anonymised, t.kept))
@@ -842,6 +850,168 @@ async fn the_sweep_anonymises_and_keeps_what_the_law_requires_on_mariadb() {
         planned,
         [("payments", 0, 1), ("invoices", 0, 1), ("suppliers", 1, 0)]
     );
+    accounting.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_sweep_leaves_the_rows_of_held_people_until_the_hold_is_lifted_on_postgres() {
+    let Some(hr) = testing::hr_postgres().await else {
+        return;
+    };
+    let system = hr.system();
+    let periods = periods(system.map());
+    let applications = || {
+        let hr = &hr;
+        async move {
+            hr.scalar("SELECT string_agg(id::text, ',' ORDER BY id) FROM hr.applications")
+                .await
+        }
+    };
+    // Bram's application was rejected as well: An's and Bram's are both due.
+    hr.execute("UPDATE hr.applications SET status = 'rejected' WHERE id = 3")
+        .await;
+    // A hold on An, known in kluis by her national number and phone (Bram has no phone:
+    // a NULL does not make his row held). Her applications are found through the
+    // applicant they link to.
+    let held = national_number(people::AN_NATIONAL_NUMBER)
+        .phone(&people::AN_PHONE.parse::<PhoneNumber>().unwrap());
+
+    let plan = expired(system, &periods, &held, TODAY).await.unwrap();
+    let planned: BTreeMap<&str, (u64, u64)> = plan
+        .iter()
+        .map(|t| (t.table.as_str(), (t.deleted, t.held)))
+        .collect();
+    assert_eq!(
+        planned,
+        BTreeMap::from([
+            ("applications", (1, 1)),
+            ("documents", (1, 1)),
+            ("interview_notes", (1, 1))
+        ])
+    );
+    let report = sweep_expired(system, &periods, &held, TODAY, 1, false).await;
+    assert!(report.is_complete(), "{report}");
+    assert_eq!(counts(&report, "applications"), (1, 0, 0, 0), "{report}");
+    assert_eq!(counts(&report, "documents"), (1, 0, 0, 0), "{report}");
+    assert_eq!(report.table("applications").unwrap().held, 1, "{report}");
+    assert_eq!(report.held(), 3, "{report}");
+    assert!(
+        report
+            .to_string()
+            .contains("1 deleted, 0 anonymised, 0 kept, 1 held (legal hold)"),
+        "{report}"
+    );
+    // Bram's went with its note and document; An's expired application stays whole.
+    assert_eq!(applications().await, "1,2,4");
+    assert_eq!(
+        hr.scalar(
+            "SELECT string_agg(application_id::text, ',' ORDER BY application_id) FROM hr.documents"
+        )
+        .await,
+        "1,2"
+    );
+    assert_eq!(
+        hr.scalar("SELECT string_agg(application_id::text, ',') FROM hr.interview_notes")
+            .await,
+        "1"
+    );
+
+    // While the hold lasts, every run leaves it; held by e-mail, in another case, too.
+    let by_email = email("AN.PEETERS@example.be");
+    let again = sweep_expired(system, &periods, &by_email, TODAY, 10, false).await;
+    assert!(again.is_complete(), "{again}");
+    assert_eq!((again.deleted(), again.held()), (0, 3), "{again}");
+    assert_eq!(applications().await, "1,2,4");
+
+    // Lifted: the next sweep removes it.
+    let lifted = sweep_expired(system, &periods, &nobody(), TODAY, 10, false).await;
+    assert!(lifted.is_complete(), "{lifted}");
+    assert_eq!(counts(&lifted, "applications"), (1, 0, 0, 0), "{lifted}");
+    assert_eq!(lifted.held(), 0, "{lifted}");
+    assert_eq!(applications().await, "2,4");
+    hr.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_row_linking_to_a_due_row_and_naming_a_held_person_keeps_it_on_postgres() {
+    let Some(hr) = testing::hr_postgres().await else {
+        return;
+    };
+    // A document that names who uploaded it: held, it keeps the application it belongs
+    // to (and so the application's other rows), though the applicant is not held.
+    hr.execute(
+        "ALTER TABLE hr.documents ADD COLUMN uploaded_by text; \
+         UPDATE hr.documents SET uploaded_by = 'clerk@example.be' WHERE application_id = 1",
+    )
+    .await;
+    let mut map = testing::hr_map();
+    map.tables
+        .get_mut("documents")
+        .unwrap()
+        .columns
+        .insert("uploaded_by".into(), identifying(IdentifierKind::Email));
+    let system = hr.with_map(map);
+    let periods = periods(system.map());
+    let report = sweep_expired(
+        &system,
+        &periods,
+        &email("clerk@example.be"),
+        TODAY,
+        10,
+        false,
+    )
+    .await;
+    assert!(report.is_complete(), "{report}");
+    assert_eq!(report.deleted(), 0, "{report}");
+    assert_eq!(report.table("applications").unwrap().held, 1, "{report}");
+    assert_eq!(report.held(), 3, "{report}");
+    let lifted = sweep_expired(&system, &periods, &nobody(), TODAY, 10, false).await;
+    assert_eq!(counts(&lifted, "applications"), (1, 0, 0, 0), "{lifted}");
+    hr.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_held_supplier_is_not_anonymised_until_the_hold_is_lifted_on_mariadb() {
+    let Some(accounting) = testing::accounting_mariadb().await else {
+        return;
+    };
+    let system = accounting.system();
+    let periods = periods(system.map());
+    let dirk = || {
+        let accounting = &accounting;
+        async move {
+            accounting
+                .scalar("SELECT CONCAT_WS('|', name, email) FROM suppliers WHERE id = 2")
+                .await
+        }
+    };
+    // Dirk is held by his national number, which the suppliers table holds itself.
+    let held = national_number(people::DIRK_NATIONAL_NUMBER);
+    let plan = expired(system, &periods, &held, TODAY).await.unwrap();
+    let planned: Vec<(&str, u64, u64, u64)> = plan
+        .iter()
+        .map(|t| (t.table.as_str(), t.anonymised, t.kept, t.held))
+        .collect();
+    assert_eq!(
+        planned,
+        [
+            ("payments", 0, 0, 1),
+            ("invoices", 0, 0, 1),
+            ("suppliers", 0, 0, 1)
+        ]
+    );
+    let report = sweep_expired(system, &periods, &held, TODAY, 10, false).await;
+    assert!(report.is_complete(), "{report}");
+    assert_eq!(report.anonymised() + report.deleted(), 0, "{report}");
+    assert_eq!(report.table("suppliers").unwrap().held, 1, "{report}");
+    assert_eq!(dirk().await, "Dirk Claes|dirk.claes@example.be");
+
+    // Lifted: the next sweep anonymises him.
+    let report = sweep_expired(system, &periods, &nobody(), TODAY, 10, false).await;
+    assert!(report.is_complete(), "{report}");
+    assert_eq!(counts(&report, "suppliers"), (0, 1, 0, 0), "{report}");
+    assert_eq!(report.held(), 0, "{report}");
+    assert_eq!(dirk().await, "erased supplier|erased@invalid.example");
     accounting.cleanup().await;
 }
 
@@ -871,7 +1041,7 @@ async fn a_batch_that_fails_stops_the_sweep_and_the_next_run_resumes_on_mariadb(
              IF OLD.id = 3 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'payment 3 is under audit'; END IF",
         )
         .await;
-    let report = sweep_expired(&system, &periods, TODAY, 1, false).await;
+    let report = sweep_expired(&system, &periods, &nobody(), TODAY, 1, false).await;
     let error = report
         .error
         .as_ref()
@@ -892,7 +1062,7 @@ async fn a_batch_that_fails_stops_the_sweep_and_the_next_run_resumes_on_mariadb(
     assert_eq!(left().await, "3,4");
 
     accounting.execute("DROP TRIGGER payments_guard").await;
-    let resumed = sweep_expired(&system, &periods, TODAY, 1, false).await;
+    let resumed = sweep_expired(&system, &periods, &nobody(), TODAY, 1, false).await;
     assert!(resumed.is_complete(), "{resumed}");
     assert_eq!(counts(&resumed, "payments"), (2, 0, 0, 0), "{resumed}");
     assert_eq!(left().await, "");
@@ -908,7 +1078,7 @@ async fn a_batch_that_fails_stops_the_sweep_and_the_next_run_resumes_on_mariadb(
     map.tables.get_mut("payments").unwrap().retention = None;
     let system = accounting.with_map(map.clone());
     let periods = map.retention_periods(&BTreeMap::new()).unwrap();
-    let report = sweep_expired(&system, &periods, TODAY, 10, false).await;
+    let report = sweep_expired(&system, &periods, &nobody(), TODAY, 10, false).await;
     let error = report.error.as_ref().unwrap().to_string();
     assert!(
         error.contains("rows of table 'invoices' are deleted, but the rows of 'payments'"),
@@ -938,7 +1108,7 @@ async fn a_failure_half_way_is_reported_and_resumed_on_postgres() {
     let system = hr.system();
     let periods = periods(system.map());
     assert_eq!(
-        expired(system, &periods, TODAY).await.unwrap()[0..3]
+        expired(system, &periods, &nobody(), TODAY).await.unwrap()[0..3]
             .iter()
             .map(|t| t.deleted)
             .sum::<u64>(),
@@ -952,7 +1122,7 @@ async fn a_failure_half_way_is_reported_and_resumed_on_postgres() {
          CREATE TRIGGER documents_guard BEFORE DELETE ON hr.documents FOR EACH ROW EXECUTE FUNCTION hr.guard();",
     )
     .await;
-    let report = sweep_expired(system, &periods, TODAY, 3, false).await;
+    let report = sweep_expired(system, &periods, &nobody(), TODAY, 3, false).await;
     let error = report
         .error
         .as_ref()
@@ -976,7 +1146,7 @@ async fn a_failure_half_way_is_reported_and_resumed_on_postgres() {
 
     hr.execute("DROP TRIGGER documents_guard ON hr.documents")
         .await;
-    let resumed = sweep_expired(system, &periods, TODAY, 3, false).await;
+    let resumed = sweep_expired(system, &periods, &nobody(), TODAY, 3, false).await;
     assert!(resumed.is_complete(), "{resumed}");
     assert_eq!(counts(&resumed, "applications"), (8, 0, 0, 0), "{resumed}");
     assert_eq!(
@@ -988,7 +1158,7 @@ async fn a_failure_half_way_is_reported_and_resumed_on_postgres() {
     // A column the retention needs was dropped: refused, and `systems check` says so.
     hr.execute("ALTER TABLE hr.applications DROP COLUMN closed_on")
         .await;
-    let report = sweep_expired(system, &periods, TODAY, 3, false).await;
+    let report = sweep_expired(system, &periods, &nobody(), TODAY, 3, false).await;
     let error = report.error.as_ref().unwrap();
     assert!(
         matches!(error, ConnectorError::SchemaMismatch { .. }),
@@ -1020,7 +1190,7 @@ async fn a_foreign_key_the_map_does_not_describe_stops_the_sweep_before_any_chan
     let system = hr.system();
     let periods = periods(system.map());
     for dry_run in [true, false] {
-        let report = sweep_expired(system, &periods, TODAY, 10, dry_run).await;
+        let report = sweep_expired(system, &periods, &nobody(), TODAY, 10, dry_run).await;
         let error = report.error.as_ref().expect("refused");
         assert!(
             matches!(error, ConnectorError::InvalidMap { .. }),
@@ -1240,6 +1410,7 @@ async fn sweeps_of_several_systems_go_on_when_one_is_down_and_masks_are_bound() 
             (down.clone(), periods(down.map())),
             (system.clone(), periods(&map)),
         ],
+        &nobody(),
         TODAY,
         100,
         false,
@@ -1285,6 +1456,7 @@ async fn each_batch_is_logged_before_it_is_committed() {
     let report = sweep_expired_logged(
         system,
         &periods,
+        &nobody(),
         TODAY,
         2,
         async |batch: &[TableErasureReport]| {
@@ -1323,6 +1495,7 @@ async fn each_batch_is_logged_before_it_is_committed() {
     let report = sweep_expired_logged(
         system,
         &periods,
+        &nobody(),
         TODAY,
         2,
         async |batch: &[TableErasureReport]| {

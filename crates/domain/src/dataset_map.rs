@@ -1359,6 +1359,7 @@ tables:
                 rule,
                 evidence_hold: None,
                 note: None,
+                anonymise: None,
             }],
         )])
     }

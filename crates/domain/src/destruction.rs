@@ -36,6 +36,8 @@ vocabulary! {
         Proposed = "proposed",
         /// Approved by the DPO: the sweep may destroy what it lists.
         Approved = "approved",
+        /// Rejected by the DPO, with the reason: nothing it lists is destroyed by it.
+        Rejected = "rejected",
     }
 }
 

@@ -281,6 +281,33 @@ activities:
     }
 
     #[test]
+    fn a_schedule_may_anonymise_keeping_named_fields() {
+        let text = MINIMAL.replace(
+            "evidence_hold: Langer als bewijs van een misdrijf",
+            "evidence_hold: Langer als bewijs van een misdrijf\n        anonymise: {keep: [camera, zone]}",
+        );
+        let register = parse("register.yaml", &text).unwrap();
+        let keep = &register.activities[1].retention[0]
+            .anonymise
+            .as_ref()
+            .expect("anonymised")
+            .keep;
+        assert_eq!(keep, &["camera", "zone"]);
+        assert_eq!(
+            parse("again.yaml", &to_yaml(&register).unwrap()).unwrap(),
+            register
+        );
+        let repeated = text.replace("[camera, zone]", "[zone, zone]");
+        assert!(
+            problems(&repeated)[0]
+                .message
+                .contains("empty or repeated field"),
+            "{:?}",
+            problems(&repeated)
+        );
+    }
+
+    #[test]
     fn the_error_lists_file_line_and_column() {
         let text = MINIMAL.replace("processors: [cipal]", "processors: [cipall]");
         let err = parse("limburg.yaml", &text).unwrap_err().to_string();

@@ -252,6 +252,20 @@ pub struct RetentionSchedule {
     /// The statement's own nuance, shown after the computed wording.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<Text>,
+    /// At the end of the period the record is anonymised instead of erased: the link to
+    /// the person goes, with every field but those `keep` names. Absent: erased.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anonymise: Option<Anonymisation>,
+}
+
+/// What an anonymised record keeps: its activity, schedule, category and dates, and the
+/// fields named here, which must not identify anyone (a diploma's level, a score, a
+/// municipality), for statistics and archives.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Anonymisation {
+    #[serde(default)]
+    pub keep: Vec<String>,
 }
 
 /// What kluis knows of a record that decides its retention.

@@ -208,14 +208,13 @@ pub enum Notice<'a> {
     IdentityRequested { note: &'a str },
 }
 
-/// The mail that tells the requester of `notice`, in their language.
-pub fn notice_mail(
-    to: EmailAddress,
+/// The letter that tells the requester of `notice`, in their language.
+pub fn notice_letter(
     lang: Lang,
     organisation: &str,
     reference: &str,
     notice: &Notice<'_>,
-) -> OutgoingMail {
+) -> Letter {
     let (key, months, text, due) = match notice {
         Notice::Extension {
             months,
@@ -246,28 +245,55 @@ pub fn notice_mail(
         ("text", text.as_str()),
         ("due", due.as_str()),
     ];
-    OutgoingMail {
-        to,
+    Letter {
         subject: i18n::tf(lang, &format!("rights_mail.{key}_subject"), &args),
-        body_text: i18n::tf(lang, &format!("rights_mail.{key}_body"), &args),
-        activity: None,
-        unsubscribe_url: None,
+        body: i18n::tf(lang, &format!("rights_mail.{key}_body"), &args),
     }
+}
+
+/// A letter to the person: what a mail carries, or a printed letter by post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Letter {
+    pub subject: String,
+    pub body: String,
+}
+
+impl Letter {
+    /// The letter as a mail to `to`.
+    pub fn mail(self, to: EmailAddress) -> OutgoingMail {
+        OutgoingMail {
+            to,
+            subject: self.subject,
+            body_text: self.body,
+            activity: None,
+            unsubscribe_url: None,
+        }
+    }
+}
+
+/// What the closing letter is about: one closed request.
+pub struct Closing<'a> {
+    pub organisation: &'a str,
+    pub reference: &'a str,
+    pub decisions: &'a [Decision],
+    /// The staff member's closing note: for a request closed without decisions it is the
+    /// reason no action was taken, which art. 12(4) requires the person to be told.
+    pub note: &'a str,
+    pub authorities: &'a [SupervisoryAuthority],
 }
 
 /// The closing letter: every decision with its motivation, grounds and articles, and,
 /// when anything was refused, the right to complain to the supervisory authority and to go
-/// to court (art. 12(4)). Activities are named as the register names them.
-pub fn closing_mail(
-    to: EmailAddress,
+/// to court (art. 12(4)). A request closed without decisions (an identity never proven)
+/// gets the reason no action was taken, with the same remedies. Activities are named as
+/// the register names them.
+pub fn closing_letter(
     lang: Lang,
-    organisation: &str,
-    reference: &str,
-    decisions: &[Decision],
+    closing: &Closing<'_>,
     activity_name: impl Fn(&str) -> String,
-    authorities: &[SupervisoryAuthority],
-) -> OutgoingMail {
-    let lines: Vec<String> = decisions
+) -> Letter {
+    let lines: Vec<String> = closing
+        .decisions
         .iter()
         .map(|d| {
             let mut line = format!(
@@ -288,9 +314,15 @@ pub fn closing_mail(
             line
         })
         .collect();
-    let refused = decisions.iter().any(|d| d.outcome != Outcome::Granted);
+    let undecided = closing.decisions.is_empty();
+    let refused = undecided
+        || closing
+            .decisions
+            .iter()
+            .any(|d| d.outcome != Outcome::Granted);
     let remedies = if refused {
-        let places: Vec<String> = authorities
+        let places: Vec<String> = closing
+            .authorities
             .iter()
             .map(|a| format!("{} ({})", i18n::t(lang, &a.label_key()), a.website()))
             .collect();
@@ -304,17 +336,20 @@ pub fn closing_mail(
     };
     let decisions = lines.join("\n");
     let args = [
-        ("organisation", organisation),
-        ("reference", reference),
+        ("organisation", closing.organisation),
+        ("reference", closing.reference),
         ("decisions", decisions.as_str()),
+        ("note", closing.note.trim()),
         ("remedies", remedies.as_str()),
     ];
-    OutgoingMail {
-        to,
+    let body = if undecided {
+        "rights_mail.closed_without_action_body"
+    } else {
+        "rights_mail.closing_body"
+    };
+    Letter {
         subject: i18n::tf(lang, "rights_mail.closing_subject", &args),
-        body_text: i18n::tf(lang, "rights_mail.closing_body", &args),
-        activity: None,
-        unsubscribe_url: None,
+        body: i18n::tf(lang, body, &args),
     }
 }
 
@@ -1084,7 +1119,7 @@ mod tests {
             reason: "Acht systemen te doorzoeken",
             due_on: date!(2026 - 06 - 05),
         };
-        let mail = notice_mail(to(), Lang::Nl, "Stad Voorbeeld", "RQ-1", &extension);
+        let mail = notice_letter(Lang::Nl, "Stad Voorbeeld", "RQ-1", &extension).mail(to());
         assert!(mail.subject.contains("RQ-1"), "{}", mail.subject);
         for expected in ["Acht systemen te doorzoeken", "5 juni 2026", "2 maanden"] {
             assert!(
@@ -1096,7 +1131,7 @@ mod tests {
         let identity = Notice::IdentityRequested {
             note: "Please send the front of your ID card.",
         };
-        let mail = notice_mail(to(), Lang::En, "City", "RQ-2", &identity);
+        let mail = notice_letter(Lang::En, "City", "RQ-2", &identity).mail(to());
         assert!(
             mail.body_text
                 .contains("Please send the front of your ID card.")
@@ -1177,15 +1212,16 @@ mod tests {
         let name = |id: &str| format!("Camerabewaking ({id})");
         let to = || "an@example.be".parse().unwrap();
         let authorities = [SupervisoryAuthority::Vtc, SupervisoryAuthority::Gba];
-        let mail = closing_mail(
-            to(),
-            Lang::Nl,
-            "Stad",
-            "RQ-9",
-            &decisions,
-            name,
-            &authorities,
-        );
+        let authorities = &authorities[..];
+        let closing = |decisions, note| Closing {
+            organisation: "Stad",
+            reference: "RQ-9",
+            decisions,
+            note,
+            authorities,
+        };
+        let mail =
+            closing_letter(Lang::Nl, &closing(&decisions, "Brief verstuurd."), name).mail(to());
         assert!(mail.subject.contains("RQ-9"));
         for expected in [
             "inzage (art. 15), Camerabewaking (camera): toegekend.",
@@ -1201,22 +1237,36 @@ mod tests {
                 mail.body_text
             );
         }
-        // All granted: no remedies paragraph.
-        let granted = closing_mail(
-            to(),
-            Lang::En,
-            "City",
-            "RQ-9",
-            &decisions[..1],
-            name,
-            &authorities,
-        );
         assert!(
-            !granted.body_text.contains("court"),
-            "{}",
-            granted.body_text
+            !mail.body_text.contains("Brief verstuurd"),
+            "the note is staff's"
         );
-        assert!(!granted.body_text.contains('{'), "{}", granted.body_text);
+        // All granted: no remedies paragraph.
+        let granted = closing_letter(Lang::En, &closing(&decisions[..1], ""), name);
+        assert!(!granted.body.contains("court"), "{}", granted.body);
+        assert!(!granted.body.contains('{'), "{}", granted.body);
+        // Closed without decisions: the reason no action was taken, and the remedies
+        // (art. 12(4)), in every language.
+        for lang in [Lang::Nl, Lang::En, Lang::Fr] {
+            let none = closing_letter(
+                lang,
+                &closing(&[], "Geen kopie van de identiteitskaart."),
+                name,
+            );
+            assert!(
+                none.body.contains("Geen kopie van de identiteitskaart."),
+                "{}",
+                none.body
+            );
+            assert!(
+                none.body
+                    .contains("https://www.gegevensbeschermingsautoriteit.be"),
+                "{}",
+                none.body
+            );
+            assert!(none.body.contains("79"), "{}", none.body);
+            assert!(!none.body.contains('{'), "{}", none.body);
+        }
     }
 
     fn deadline(received: Date) -> Date {

@@ -276,6 +276,20 @@ pub fn validate(register: &Register) -> Vec<Issue> {
                     ),
                 );
             }
+            if let Some(a) = &schedule.anonymise {
+                let mut kept = HashSet::new();
+                for field in &a.keep {
+                    if field.trim().is_empty() || !kept.insert(field.as_str()) {
+                        v.push(
+                            at("retention"),
+                            format!(
+                                "retention '{}' of activity '{id}' keeps an empty or repeated field when it anonymises: name each field once",
+                                schedule.key
+                            ),
+                        );
+                    }
+                }
+            }
             if let Err(e) = schedule.rule.validate() {
                 v.push(
                     at("retention"),

@@ -259,14 +259,32 @@ pub fn plan_actions(decisions: &[Decision], systems: &[DatasetMap]) -> Vec<Plann
                 }
             }
             Right::ConsentWithdrawal => push(&mut out, VAULT, (!whole).then(|| partly.to_string())),
-            Right::Rectification
-            | Right::Restriction
-            | Right::Objection
-            | Right::NoAutomatedDecision => {
-                let by_hand = format!(
-                    "{} is not yet automated: carry it out by hand, then confirm",
-                    d.right.name()
-                );
+            // Restriction and objection are marks kluis keeps on the vault's records (the
+            // vault then refuses other processing); a connected system has no such mark, so
+            // its part is by hand.
+            Right::Restriction | Right::Objection => {
+                push(&mut out, VAULT, (!whole).then(|| partly.to_string()));
+                for map in serving {
+                    push(
+                        &mut out,
+                        &map.name,
+                        Some(format!(
+                            "system {} cannot mark rows: stop processing there for anything                              but storage ({}), then confirm",
+                            map.name,
+                            d.right.name()
+                        )),
+                    );
+                }
+            }
+            // Rectification needs the new values, which only a person can tell from the
+            // request; `kluis record rectify` applies them in the vault with the old and new
+            // value in the log.
+            Right::Rectification | Right::NoAutomatedDecision => {
+                let by_hand = match d.right {
+                    Right::Rectification => "rectification needs the new values: apply them                          (in the vault: kluis record rectify), then confirm"
+                        .to_string(),
+                    _ => format!("{}: carry it out by hand, then confirm", d.right.name()),
+                };
                 push(&mut out, VAULT, Some(by_hand.clone()));
                 for map in serving {
                     push(&mut out, &map.name, Some(by_hand.clone()));
@@ -587,6 +605,27 @@ impl Store {
             .bind(now)
             .execute(pool)
             .await?;
+        });
+        Ok(())
+    }
+
+    /// Records that an action kluis carried out through an idempotent step (a restriction
+    /// or objection marked in the vault) or found nothing to do for (a system whose rows a
+    /// legal hold keeps) is done, with its report. When the process stops between the step
+    /// and this, a run again repeats the step, which then changes nothing, and records it.
+    pub async fn complete_action(
+        &self,
+        request_id: Uuid,
+        right: Right,
+        activity: &str,
+        target: &str,
+        report: &serde_json::Value,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let now = timestamp(now);
+        let report = to_json(report)?;
+        write_transaction!(self, |tx| {
+            complete_action!(tx, request_id, right, activity, target, report, now);
         });
         Ok(())
     }
@@ -1133,6 +1172,21 @@ pub fn summary(status: &FulfilmentStatus) -> String {
             Some(r) if r.get("done_by_hand").is_some() => format!(
                 "done by hand: {}",
                 r["done_by_hand"].as_str().unwrap_or_default()
+            ),
+            Some(r) if r.get("records_marked").is_some() => {
+                format!("{} record(s) marked", r["records_marked"])
+            }
+            Some(r) if r.get("transmitted").is_some() => format!(
+                "transmitted {}",
+                r["transmitted"].as_str().unwrap_or_default()
+            ),
+            Some(r) if r.get("kept_because").is_some() => format!(
+                "nothing erased, all kept ({})",
+                r["kept_because"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>())
+                    .unwrap_or_default()
+                    .join("; ")
             ),
             Some(r) if r.get("consents_withdrawn").is_some() => format!(
                 "{} consent(s) withdrawn, {} already withdrawn",

@@ -117,12 +117,13 @@ pub use restriction::{
     Restriction, RestrictionReport,
 };
 pub use retention::{
-    DestructionList, DestructionLogEntry, Extension, Hold, PlanLine, RetentionPlan, RetentionRun,
-    SweepOptions, SweepOutcome,
+    AnonymisedRecord, DestructionList, DestructionLogEntry, Extension, Hold, PlanLine,
+    RetentionPlan, RetentionRun, SweepOptions, SweepOutcome,
 };
 pub use rights::{
     FiledRequest, IdentityDocument, MAX_DOCUMENT_BYTES, NewRequest, PublicStatus, Reminder,
     ReminderRun, RequestChange, RequestFilter, RequestStep, RequestSummary, RightsRequest,
+    SystemRectification, Transmission, TransmissionOutcome,
 };
 pub use staff::ConfidentialityStatement;
 pub use statements::StatementVersion;

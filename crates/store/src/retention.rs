@@ -100,6 +100,10 @@ pub struct DestructionList {
     #[serde(with = "time::serde::rfc3339::option")]
     pub approved_at: Option<OffsetDateTime>,
     pub approved_by: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub rejected_at: Option<OffsetDateTime>,
+    pub rejected_by: Option<String>,
+    pub rejection_reason: Option<String>,
 }
 
 /// How a sweep runs.
@@ -183,6 +187,31 @@ pub struct DestructionLogEntry {
     pub deadline: Option<Date>,
 }
 
+/// A record the sweep anonymised: no person, a new id, the fields its schedule keeps.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AnonymisedRecord {
+    pub id: Uuid,
+    pub activity: String,
+    pub schedule: String,
+    pub category: String,
+    pub fields: BTreeMap<String, serde_json::Value>,
+    pub collected_on: Date,
+    pub deadline: Option<Date>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub anonymised_at: OffsetDateTime,
+}
+
+/// A due record's columns that its anonymised copy keeps, as read in a batch.
+type AnonymiseRow = (
+    Uuid,
+    String,
+    String,
+    String,
+    Json<BTreeMap<String, serde_json::Value>>,
+    Date,
+    Option<Date>,
+);
+
 type HoldRow = (
     Uuid,
     String,
@@ -239,13 +268,30 @@ type ListRow = (
     String,
     Option<OffsetDateTime>,
     Option<String>,
+    Option<OffsetDateTime>,
+    Option<String>,
+    Option<String>,
 );
 
 const LIST_COLUMNS: &str = "id, controller_id, until_date, state, records, created_at, \
-     created_by, approved_at, approved_by FROM destruction_lists";
+     created_by, approved_at, approved_by, rejected_at, rejected_by, rejection_reason \
+     FROM destruction_lists";
 
 fn list_from_row(row: ListRow) -> Result<DestructionList, StoreError> {
-    let (id, controller, until, state, records, created_at, created_by, approved_at, by) = row;
+    let (
+        id,
+        controller,
+        until,
+        state,
+        records,
+        created_at,
+        created_by,
+        approved_at,
+        by,
+        rejected_at,
+        rejected_by,
+        rejection_reason,
+    ) = row;
     Ok(DestructionList {
         id,
         controller,
@@ -258,6 +304,9 @@ fn list_from_row(row: ListRow) -> Result<DestructionList, StoreError> {
         created_by,
         approved_at,
         approved_by: by,
+        rejected_at,
+        rejected_by,
+        rejection_reason,
     })
 }
 
@@ -677,6 +726,7 @@ struct RecordsDestroyed<'c> {
     schedule: &'c str,
     rule: String,
     deadline: Date,
+    method: DestructionMethod,
     ids: Vec<Uuid>,
 }
 
@@ -731,7 +781,7 @@ where
                     .push_bind(d.rule.clone())
                     .push_bind(None::<Uuid>)
                     .push_bind(i64::try_from(d.ids.len()).unwrap_or(i64::MAX))
-                    .push_bind(DestructionMethod::Erase.name())
+                    .push_bind(d.method.name())
                     .push_bind(d.deadline)
                     .push_bind(pack_ids(&d.ids));
             });
@@ -745,6 +795,15 @@ struct ActivityInfo {
     log: ActivityRef,
     controller: String,
     rules: BTreeMap<String, RetentionRule>,
+    /// The schedules whose records are anonymised, with the fields they keep.
+    anonymise: BTreeMap<String, Vec<String>>,
+}
+
+impl ActivityInfo {
+    /// The fields a record of `schedule` keeps when anonymised; None when it is erased.
+    fn keeps(&self, schedule: &str) -> Option<&[String]> {
+        self.anonymise.get(schedule).map(Vec::as_slice)
+    }
 }
 
 /// A due record the batch looked at.
@@ -954,6 +1013,102 @@ impl Store {
             append_log!(tx, processing, entries);
         });
         Ok(())
+    }
+
+    /// The identifiers of the people a legal hold in force on `today` keeps: those held
+    /// themselves, and those whose held records, or records of a held case, the vault
+    /// holds. The sweep of connected systems leaves these people's rows alone: a dataset
+    /// map cannot tell which of a person's rows belong to a record or a case, so a hold
+    /// on one keeps them all. (A person known only by name and birth date has no
+    /// identifier a dataset map can match.)
+    pub async fn held_people(&self, today: Date) -> Result<Vec<SubjectIdentity>, StoreError> {
+        let ids: Vec<Uuid> = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT s.id FROM data_subjects s WHERE EXISTS (SELECT 1 FROM legal_holds h \
+                 WHERE h.lifted_at IS NULL AND h.held_from <= $1 \
+                 AND (h.held_until IS NULL OR h.held_until >= $1) \
+                 AND (h.subject_id = s.id OR EXISTS (SELECT 1 FROM records r \
+                 WHERE r.subject_id = s.id AND (r.id = h.record_id OR r.case_ref = h.case_ref)))) \
+                 ORDER BY s.id",
+            )
+            .bind(today)
+            .fetch_all(pool)
+            .await?
+        });
+        let mut people = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(subject) = self.subject_unlogged(id).await? {
+                people.push(subject.identity);
+            }
+        }
+        Ok(people)
+    }
+
+    /// The reasons of the legal holds in force on `today` that keep data of the data
+    /// subject `subject_id`: on the person, one of their records, or a case one of their
+    /// records belongs to. Empty when none does.
+    pub async fn hold_reasons(
+        &self,
+        subject_id: Uuid,
+        today: Date,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT DISTINCT h.reason FROM legal_holds h WHERE h.lifted_at IS NULL \
+                 AND h.held_from <= $2 AND (h.held_until IS NULL OR h.held_until >= $2) \
+                 AND (h.subject_id = $1 OR EXISTS (SELECT 1 FROM records r \
+                 WHERE r.subject_id = $1 AND (r.id = h.record_id OR r.case_ref = h.case_ref))) \
+                 ORDER BY h.reason",
+            )
+            .bind(subject_id)
+            .bind(today)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// The records the sweep anonymised for `activity`, oldest first.
+    pub async fn anonymised_records(
+        &self,
+        activity: &str,
+    ) -> Result<Vec<AnonymisedRecord>, StoreError> {
+        type Row = (
+            Uuid,
+            String,
+            String,
+            String,
+            Json<BTreeMap<String, serde_json::Value>>,
+            Date,
+            Option<Date>,
+            OffsetDateTime,
+        );
+        let rows: Vec<Row> = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT id, activity_id, schedule, category, fields, collected_on, deadline, \
+                 anonymised_at FROM anonymised_records WHERE activity_id = $1 \
+                 ORDER BY anonymised_at, id",
+            )
+            .bind(activity)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, activity, schedule, category, Json(fields), collected_on, deadline, at)| {
+                    AnonymisedRecord {
+                        id,
+                        activity,
+                        schedule,
+                        category,
+                        fields,
+                        collected_on,
+                        deadline,
+                        anonymised_at: at,
+                    }
+                },
+            )
+            .collect())
     }
 
     /// Whether the vault still holds a record: the sweep's proof, without reading its data.
@@ -1231,19 +1386,7 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<DestructionList, StoreError> {
         let now = timestamp(now);
-        let user = self
-            .user_by_username(dpo)
-            .await?
-            .ok_or_else(|| StoreError::NotFound {
-                what: "staff account",
-                id: dpo.to_string(),
-            })?;
-        if user.disabled || !user.roles.contains(&Role::Dpo) {
-            return Err(StoreError::Invalid(format!(
-                "'{dpo}' is not the data protection officer: only an account with the dpo \
-                 role approves destruction lists"
-            )));
-        }
+        let user = self.dpo_account(dpo, "approves").await?;
         write_transaction!(self, |tx| {
             serialise_with_sweep!(tx);
             let state: Option<String> =
@@ -1296,6 +1439,76 @@ impl Store {
             .await?;
         });
         self.destruction_list(id).await
+    }
+
+    /// The DPO rejects a proposed list, with the reason: nothing it lists is destroyed by
+    /// it, and the next list drawn up lists those records again. Refused for anyone else,
+    /// without a reason, and for a list no longer proposed.
+    pub async fn reject_destruction_list(
+        &self,
+        id: Uuid,
+        dpo: &str,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<DestructionList, StoreError> {
+        let now = timestamp(now);
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(StoreError::Invalid(
+                "say why the list is rejected: the reason is kept with the list".into(),
+            ));
+        }
+        let user = self.dpo_account(dpo, "rejects").await?;
+        write_transaction!(self, |tx| {
+            let rejected = sqlx::query(
+                "UPDATE destruction_lists SET state = 'rejected', rejected_at = $2, \
+                 rejected_by = $3, rejection_reason = $4 WHERE id = $1 AND state = 'proposed'",
+            )
+            .bind(id)
+            .bind(now)
+            .bind(&user.username)
+            .bind(reason)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if rejected == 0 {
+                let state: Option<String> =
+                    sqlx::query_scalar("SELECT state FROM destruction_lists WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                return Err(match state {
+                    None => StoreError::NotFound {
+                        what: "destruction list",
+                        id: id.to_string(),
+                    },
+                    Some(state) => StoreError::Invalid(format!(
+                        "destruction list {id} is {state}, not proposed: only a proposed list \
+                         is rejected"
+                    )),
+                });
+            }
+        });
+        self.destruction_list(id).await
+    }
+
+    /// The enabled account `username` with the dpo role, or why not: only the DPO `does`
+    /// (approves, rejects) destruction lists.
+    async fn dpo_account(&self, username: &str, does: &str) -> Result<crate::User, StoreError> {
+        let user = self
+            .user_by_username(username)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "staff account",
+                id: username.to_string(),
+            })?;
+        if user.disabled || !user.roles.contains(&Role::Dpo) {
+            return Err(StoreError::Invalid(format!(
+                "'{username}' is not the data protection officer: only an account with the \
+                 dpo role {does} destruction lists"
+            )));
+        }
+        Ok(user)
     }
 
     pub async fn destruction_list(&self, id: Uuid) -> Result<DestructionList, StoreError> {
@@ -1682,6 +1895,11 @@ impl Store {
                         .iter()
                         .map(|s| (s.key.clone(), s.rule.clone()))
                         .collect(),
+                    anonymise: a
+                        .retention
+                        .iter()
+                        .filter_map(|s| Some((s.key.clone(), s.anonymise.as_ref()?.keep.clone())))
+                        .collect(),
                 };
                 (a.id, info)
             })
@@ -1795,6 +2013,62 @@ impl Store {
                 .into_iter()
                 .collect();
             let record_ids: Vec<Uuid> = doomed.iter().map(|c| c.id).collect();
+            // Records whose schedule anonymises them leave a copy first: a new id, no
+            // person, only the fields the schedule keeps. One read and a few multi-row
+            // inserts per batch, none when nothing is anonymised.
+            let keeps = |c: &Candidate| {
+                activities
+                    .get(&c.activity)
+                    .and_then(|a| a.keeps(&c.schedule))
+            };
+            let to_anonymise: Vec<Uuid> = doomed
+                .iter()
+                .filter(|c| keeps(c).is_some())
+                .map(|c| c.id)
+                .collect();
+            let mut copies: Vec<AnonymiseRow> = Vec::with_capacity(to_anonymise.len());
+            for mut q in id_statements(
+                "SELECT id, activity_id, schedule, category, fields, collected_on, deadline \
+                 FROM records WHERE ",
+                "id",
+                &to_anonymise,
+                "",
+            ) {
+                copies.extend(
+                    q.build_query_as::<AnonymiseRow>()
+                        .fetch_all(&mut *tx)
+                        .await?,
+                );
+            }
+            for chunk in copies.chunks(CHUNK) {
+                let ids = chunk
+                    .iter()
+                    .map(|_| new_id(now))
+                    .collect::<Result<Vec<Uuid>, StoreError>>()?;
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO anonymised_records (id, activity_id, schedule, category, fields, \
+                     collected_on, deadline, anonymised_at) ",
+                );
+                insert.push_values(chunk.iter().zip(ids), |mut row, (r, id)| {
+                    let (_, activity, schedule, category, Json(fields), collected_on, deadline) = r;
+                    let kept: BTreeMap<&String, &serde_json::Value> = activities
+                        .get(activity)
+                        .and_then(|a| a.keeps(schedule))
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|k| fields.get_key_value(k))
+                        .collect();
+                    row.push_bind(id)
+                        .push_bind(activity.clone())
+                        .push_bind(schedule.clone())
+                        .push_bind(category.clone())
+                        .push_bind(Json(kept))
+                        .push_bind(*collected_on)
+                        .push_bind(*deadline)
+                        .push_bind(now);
+                });
+                insert.build().execute(&mut *tx).await?;
+            }
             for mut q in id_statements("DELETE FROM records WHERE ", "id", &record_ids, "") {
                 q.build().execute(&mut *tx).await?;
             }
@@ -1903,6 +2177,11 @@ impl Store {
                         .map(destruction::describe_rule)
                         .unwrap_or_else(|| "schedule no longer in the register".into()),
                     deadline: c.deadline,
+                    method: if a.keeps(&c.schedule).is_some() {
+                        DestructionMethod::Anonymise
+                    } else {
+                        DestructionMethod::Erase
+                    },
                     ids: Vec::new(),
                 })
                 .ids

@@ -280,7 +280,12 @@ macro_rules! add_step {
 }
 
 mod assignment;
+mod letter;
+mod rectification;
+mod transmission;
 pub use assignment::{Reminder, ReminderRun};
+pub use rectification::SystemRectification;
+pub use transmission::{Transmission, TransmissionOutcome};
 
 impl Store {
     /// Files a request: checks it, seals what identifies the requester, computes the
@@ -607,7 +612,32 @@ impl Store {
                             request.decisions = decisions.clone();
                             (Step::Decide, None)
                         }
-                        RequestChange::Fulfil { note } => (Step::Fulfil, Some(note.clone())),
+                        RequestChange::Fulfil { note } => {
+                            // Nothing is reported done that was not done: the request is
+                            // fulfilled only by a fulfilment run whose every action is done.
+                            let (planned, open): (i64, i64) = sqlx::query_as(
+                                "SELECT count(*), \
+                                 coalesce(sum(CASE WHEN status = 'done' THEN 0 ELSE 1 END), 0) \
+                                 FROM rights_request_actions WHERE request_id = $1",
+                            )
+                            .bind(id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                            if request.grants() && (planned == 0 || open > 0) {
+                                return Err(StoreError::Invalid(format!(
+                                    "{} carry it out first: run the fulfilment (kluis request \
+                                     fulfil, or POST /api/v1/rights-requests/{{id}}/fulfilment) \
+                                     and confirm what was done by hand with a note",
+                                    if planned == 0 {
+                                        "nothing of this request has been carried out yet:"
+                                            .to_string()
+                                    } else {
+                                        format!("{open} of its {planned} actions are not done:")
+                                    }
+                                )));
+                            }
+                            (Step::Fulfil, Some(note.clone()))
+                        }
                         RequestChange::Close { note } => {
                             // Art. 19: every recipient is told of a rectification, erasure
                             // or restriction before the request closes.
@@ -673,12 +703,33 @@ impl Store {
                 RequestChange::RequestIdentity { note } => Some(Notice::IdentityRequested { note }),
                 _ => None,
             };
-            // The closing letter carries every decision; one without decisions (an identity
-            // never proven) is written by staff.
-            let closing =
-                matches!(change, RequestChange::Close { .. }) && !request.decisions.is_empty();
-            if let (true, Some(to)) = (notice.is_some() || closing, request.requester.email.clone())
-            {
+            // The closing letter carries every decision, or, closed without any (an identity
+            // never proven), the reason no action was taken (art. 12(4)).
+            let closing = match change {
+                RequestChange::Close { note } => Some(note.as_str()),
+                _ => None,
+            };
+            if (notice.is_some() || closing.is_some()) && request.requester.email.is_none() {
+                // No mail address: staff print the letter and post it.
+                let what = format!(
+                    "the person has no e-mail address: print the letter (kluis request \
+                     letter {}) and post it",
+                    request.reference
+                );
+                add_step!(
+                    tx,
+                    id,
+                    now,
+                    "letter_to_post",
+                    request.stage,
+                    "kluis",
+                    Some(what.as_str())
+                );
+            }
+            if let (true, Some(to)) = (
+                notice.is_some() || closing.is_some(),
+                request.requester.email.clone(),
+            ) {
                 let controller: Option<Json<Controller>> =
                     sqlx::query_scalar("SELECT document FROM controllers WHERE id = $1")
                         .bind(&request.controller)
@@ -692,13 +743,13 @@ impl Store {
                     None => (request.controller.clone(), Vec::new()),
                 };
                 let mail = match notice {
-                    Some(notice) => rights::notice_mail(
-                        to,
+                    Some(notice) => rights::notice_letter(
                         request.language,
                         &organisation,
                         &request.reference,
                         &notice,
-                    ),
+                    )
+                    .mail(to),
                     None => {
                         let activities: Vec<Json<ProcessingActivity>> = sqlx::query_scalar(
                             "SELECT document FROM activities WHERE controller_id = $1",
@@ -712,15 +763,18 @@ impl Store {
                                 |a| a.0.name.show(request.language).to_string(),
                             )
                         };
-                        rights::closing_mail(
-                            to,
+                        rights::closing_letter(
                             request.language,
-                            &organisation,
-                            &request.reference,
-                            &request.decisions,
+                            &rights::Closing {
+                                organisation: &organisation,
+                                reference: &request.reference,
+                                decisions: &request.decisions,
+                                note: closing.unwrap_or_default(),
+                                authorities: &authorities,
+                            },
                             name,
-                            &authorities,
                         )
+                        .mail(to)
                     }
                 };
                 enqueue_mail!(tx, &mail, now);

@@ -160,6 +160,9 @@ impl Store {
 
     /// Feeds every record of the activity in `categories` to the extractor, in record-id
     /// order, within one read transaction so the batches see one state of the vault.
+    /// Records of people who restricted processing (art. 18: only storage) or objected to
+    /// it (art. 21, no compelling grounds recorded) under the activity are left out: a
+    /// statistics extract is processing beyond storage.
     async fn read_records(
         &self,
         activity_id: &str,
@@ -179,6 +182,18 @@ impl Store {
              ORDER BY r.id LIMIT $3"
         );
         read_transaction!(self, |tx| {
+            // Few people per activity: one set, rather than a subquery per record.
+            let stopped: std::collections::HashSet<Uuid> = sqlx::query_scalar(
+                "SELECT subject_id FROM restrictions \
+                 WHERE activity_id = $1 AND lifted_at IS NULL \
+                 UNION SELECT subject_id FROM objections \
+                 WHERE activity_id = $1 AND compelling_grounds IS NULL",
+            )
+            .bind(activity_id)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
             let mut after = Uuid::nil();
             loop {
                 let rows: Vec<RecordRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
@@ -193,6 +208,9 @@ impl Store {
                 extractor.reserve(rows.len());
                 for (id, subject, category, collected_on, source, Json(fields), birth_date) in &rows
                 {
+                    if stopped.contains(subject) {
+                        continue;
+                    }
                     let category: DataCategory = category.parse().map_err(|_| {
                         StoreError::Corrupt(format!("record {id}: unknown category"))
                     })?;

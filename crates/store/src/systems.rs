@@ -1,6 +1,9 @@
 //! The authority's other systems as described to kluis: each one's dataset map, by name.
 //! How to reach a system (its URL and password) lives in configuration, never here.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
 use kluis_domain::dataset_map::{self, DatasetMap};
 use time::OffsetDateTime;
 
@@ -77,8 +80,7 @@ impl Store {
         });
         rows.into_iter()
             .map(|(name, yaml, version, updated_at, updated_by)| {
-                let map = dataset_map::parse(&name, &yaml)
-                    .map_err(|e| StoreError::Corrupt(format!("dataset map of {name}: {e}")))?;
+                let map = parsed(&name, yaml)?;
                 Ok(StoredSystem {
                     map,
                     version,
@@ -106,4 +108,25 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// The map stored as `yaml`, parsed once per text: every search reads the maps, and
+/// parsing and validating YAML each time was most of that read. Keyed by the text itself,
+/// not the version (which starts again at 1 when a system is removed and added again), so
+/// a map changed by another instance is parsed anew. One entry per system name.
+fn parsed(name: &str, yaml: String) -> Result<DatasetMap, StoreError> {
+    static PARSED: LazyLock<Mutex<HashMap<String, (String, DatasetMap)>>> =
+        LazyLock::new(Default::default);
+    if let Some((text, map)) = PARSED.lock().unwrap_or_else(|p| p.into_inner()).get(name)
+        && *text == yaml
+    {
+        return Ok(map.clone());
+    }
+    let map = dataset_map::parse(name, &yaml)
+        .map_err(|e| StoreError::Corrupt(format!("dataset map of {name}: {e}")))?;
+    PARSED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(name.to_string(), (yaml, map.clone()));
+    Ok(map)
 }

@@ -188,6 +188,7 @@ fn activity(id: &str, controller: &str, name: &str) -> ProcessingActivity {
             rule: RetentionRule::Permanent,
             evidence_hold: None,
             note: None,
+            anonymise: None,
         }],
         automated_decision_making: AutomatedDecisionMaking::None,
         security_measures: vec![],

@@ -4,10 +4,10 @@
 //! One search is what `POST /api/v1/subjects/search` and `kluis subject find` run, minus
 //! HTTP, authentication and JSON: `Store::find_subjects` (blind-index lookup, decryption,
 //! one log entry), then `systems::person_query` and `systems::search`, which reads the
-//! stored dataset maps, searches both systems at once (`kluis_connectors::find_all`: a new
-//! connection, the live schema, one query per table) and logs every system that held the
-//! person. The same run then times the vault and each system alone, to show where the time
-//! goes, and what opening a connection costs.
+//! stored dataset maps, searches both systems at once (`kluis_connectors::find_all`: a
+//! connection kept for the system, the live schema, one query per table) and logs every
+//! system that held the person. The same run then times the vault and each system alone, to
+//! show where the time goes, and what opening a connection would cost.
 //!
 //!   cargo bench -p kluis-web --bench find_person
 //!   BENCH_SUBJECTS=100000 BENCH_SYSTEM_ROWS=100000 BENCH_POSTGRES=0 cargo bench ...

@@ -5,11 +5,16 @@
 //!
 //! No login and no cookies, so there is no ambient authority for a cross-site request to
 //! abuse and no CSRF token is needed; the body is capped small and the description at
-//! [`MAX_REPORT_CHARS`].
+//! [`MAX_REPORT_CHARS`]. Each address may post [`ReportThrottle::LIMIT`] times in
+//! [`ReportThrottle::WINDOW`], so a script cannot flood the register; beyond, 429.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 
 use askama::Template;
-use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::http::header::CACHE_CONTROL;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Extension, Query, State};
+use axum::http::header::{CACHE_CONTROL, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
@@ -19,6 +24,7 @@ use kluis_domain::i18n;
 use kluis_domain::identifiers::EmailAddress;
 use kluis_domain::text::Lang;
 use serde::Deserialize;
+use time::OffsetDateTime;
 
 use crate::pages::{Translated, language_links, negotiate};
 use crate::public::render;
@@ -35,7 +41,47 @@ const PATH: &str = "/report-breach";
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(PATH, get(form).post(submit))
+        .layer(Extension(Arc::new(Mutex::new(ReportThrottle::default()))))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+}
+
+/// The reports posted per client address in this process, to stop a script flooding the
+/// register: at most [`Self::LIMIT`] posts in any [`Self::WINDOW`]. Per process, like the
+/// login throttle and the consent portal's: several instances each allow the limit.
+/// Behind a reverse proxy every client has the proxy's address, so the limit is then one
+/// for everyone: a real person reporting a breach is rare, a burst is not.
+#[derive(Default)]
+pub struct ReportThrottle {
+    /// Per address (None when the server does not know it), the times of recent posts.
+    recent: HashMap<Option<IpAddr>, VecDeque<OffsetDateTime>>,
+}
+
+impl ReportThrottle {
+    pub const LIMIT: usize = 10;
+    pub const WINDOW: time::Duration = time::Duration::minutes(10);
+    /// Addresses tracked at once; beyond this, those without recent posts are dropped.
+    const CAPACITY: usize = 10_000;
+
+    /// When `client` may post again, if refused now; if allowed, counts the post.
+    fn refused_until(
+        &mut self,
+        client: Option<IpAddr>,
+        now: OffsetDateTime,
+    ) -> Option<OffsetDateTime> {
+        if self.recent.len() >= Self::CAPACITY {
+            self.recent
+                .retain(|_, times| times.back().is_some_and(|t| now - *t < Self::WINDOW));
+        }
+        let times = self.recent.entry(client).or_default();
+        while times.front().is_some_and(|t| now - *t >= Self::WINDOW) {
+            times.pop_front();
+        }
+        if times.len() >= Self::LIMIT {
+            return times.front().map(|first| *first + Self::WINDOW);
+        }
+        times.push_back(now);
+        None
+    }
 }
 
 #[derive(Template)]
@@ -68,6 +114,32 @@ impl ReportPage {
             .iter()
             .find(|(f, _)| *f == field)
             .map(|(_, m)| m.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn each_address_gets_the_limit_per_window() {
+        let t0 = datetime!(2026-11-23 10:00 UTC);
+        let a = Some(IpAddr::from([192, 0, 2, 1]));
+        let b = Some(IpAddr::from([192, 0, 2, 2]));
+        let mut throttle = ReportThrottle::default();
+        for i in 0..ReportThrottle::LIMIT {
+            assert_eq!(throttle.refused_until(a, t0), None, "post {i}");
+        }
+        let until = t0 + ReportThrottle::WINDOW;
+        assert_eq!(throttle.refused_until(a, t0), Some(until));
+        assert_eq!(throttle.refused_until(b, t0), None, "another address");
+        assert_eq!(throttle.refused_until(None, t0), None, "an unknown address");
+        assert_eq!(
+            throttle.refused_until(a, until),
+            None,
+            "the window moved on"
+        );
     }
 }
 
@@ -161,11 +233,32 @@ async fn form(
 /// form again with what is wrong (422), or the reference.
 async fn submit(
     State(state): State<AppState>,
+    Extension(throttle): Extension<Arc<Mutex<ReportThrottle>>>,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
     Form(f): Form<ReportForm>,
 ) -> Response {
     let lang = negotiate(q.lang.as_deref(), &headers);
+    let now = state.now();
+    let refused = throttle
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .refused_until(client.map(|Extension(ConnectInfo(a))| a.ip()), now);
+    if let Some(until) = refused {
+        let mut response = crate::public::message(
+            StatusCode::TOO_MANY_REQUESTS,
+            lang,
+            PATH,
+            "breach_report.title",
+            t(lang, "too_many"),
+        );
+        let seconds = (until - now).whole_seconds().max(1);
+        if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
+            response.headers_mut().insert(RETRY_AFTER, v);
+        }
+        return response;
+    }
     let mut p = match blank(&state, lang).await {
         Ok(p) => p,
         Err(response) => return response,
@@ -200,7 +293,6 @@ async fn submit(
         p.contact = contact;
         return page(StatusCode::UNPROCESSABLE_ENTITY, &p);
     }
-    let now = state.now();
     let facts = BreachFacts {
         controller: f.controller.clone(),
         detected_at: now,

@@ -61,6 +61,10 @@ pub enum ApiError {
     Unprocessable(String),
     #[error("the change would make the register invalid")]
     InvalidRegister(Vec<FieldError>),
+    /// Another system kluis sent something to did not take it (its answer or the
+    /// connection error).
+    #[error("{0}")]
+    BadGateway(String),
     #[error("the database is unavailable; try again shortly")]
     Unavailable,
     #[error("something went wrong on our side; the details are in the server log")]
@@ -86,6 +90,7 @@ impl ApiError {
             ApiError::Unprocessable(_) | ApiError::InvalidRegister(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
+            ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -109,6 +114,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::Unprocessable(_) => "unprocessable",
             ApiError::InvalidRegister(_) => "invalid-register",
+            ApiError::BadGateway(_) => "bad-gateway",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -125,6 +131,7 @@ impl ApiError {
             StatusCode::PAYLOAD_TOO_LARGE => "Body too large",
             StatusCode::UNSUPPORTED_MEDIA_TYPE => "Unsupported media type",
             StatusCode::UNPROCESSABLE_ENTITY => "Invalid content",
+            StatusCode::BAD_GATEWAY => "Not delivered",
             StatusCode::SERVICE_UNAVAILABLE => "Unavailable",
             _ => "Internal error",
         }

@@ -101,11 +101,40 @@ pub async fn fulfil(
                 })
                 .await?
             }
+            (Right::Restriction | Right::Objection, VAULT) => {
+                run_action(store, &request, a, processing.now, async {
+                    let subject = linked_subject(&request)?;
+                    let (reference, actor, now) =
+                        (&request.reference, &processing.actor.name, processing.now);
+                    let records = if a.right == Right::Restriction {
+                        store
+                            .restrict(subject, &a.activity, reference, actor, now)
+                            .await?
+                            .records
+                    } else {
+                        store
+                            .record_objection(subject, &a.activity, reference, actor, now)
+                            .await?
+                            .records
+                    };
+                    let report = serde_json::json!({ "records_marked": records });
+                    store
+                        .complete_action(request.id, a.right, &a.activity, VAULT, &report, now)
+                        .await
+                })
+                .await?
+            }
             (Right::Erasure, system) => in_systems.entry(system).or_default().push(a),
-            // Planned by hand until kluis automates them (rectification, restriction and
-            // objection get their store functions here); never marked done by a run.
-            (Right::Rectification | Right::Restriction | Right::Objection, _) => {}
-            (Right::Access | Right::Portability | Right::NoAutomatedDecision, _) => {}
+            // Always planned by hand (see `kluis_store::plan_actions`): never done by a run.
+            (
+                Right::Restriction
+                | Right::Objection
+                | Right::Rectification
+                | Right::Access
+                | Right::Portability
+                | Right::NoAutomatedDecision,
+                _,
+            ) => {}
         }
     }
     if !in_systems.is_empty() {
@@ -137,7 +166,7 @@ pub async fn fulfil(
 
 /// Refuses, with the state machine's reason, unless the request may be carried out now:
 /// decided, something granted, identity verified (no data is released before).
-fn refuse_unless_fulfillable(request: &RightsRequest) -> Result<(), FulfilmentError> {
+pub(crate) fn refuse_unless_fulfillable(request: &RightsRequest) -> Result<(), FulfilmentError> {
     let grants = request.grants();
     rights::next_stage(request.stage, &Step::Fulfil, grants)
         .map_err(|e| FulfilmentError::Refused(e.to_string()))?;
@@ -148,6 +177,18 @@ fn refuse_unless_fulfillable(request: &RightsRequest) -> Result<(), FulfilmentEr
         )));
     }
     Ok(())
+}
+
+/// The vault's data subject the request was verified against: restriction and objection
+/// are marked on that person's records.
+fn linked_subject(request: &RightsRequest) -> Result<Uuid, StoreError> {
+    request.subject_id.ok_or_else(|| {
+        StoreError::Invalid(format!(
+            "request {} is not linked to a data subject in the vault: verify the identity \
+             against the person's subject (kluis request verify --subject), then run again",
+            request.reference
+        ))
+    })
 }
 
 /// Counts an attempt, runs `work`, and records a failure as the action's error.
@@ -185,13 +226,15 @@ async fn run_action(
 
 /// The identity the systems are searched by: the vault subject matched at verification, or
 /// the verified identity of the request when none was matched.
-async fn identity_of(
+pub(crate) async fn identity_of(
     store: &Store,
     processing: &Processing,
     request: &RightsRequest,
 ) -> Result<SubjectIdentity, StoreError> {
     if let Some(id) = request.subject_id
-        && let Some(view) = store.subject(processing, id, &Scope::All).await?
+        && let Some(view) = store
+            .subject_for_request(processing, id, &Scope::All, &request.reference)
+            .await?
     {
         return Ok(view.subject.identity);
     }
@@ -208,9 +251,28 @@ async fn erase_in_systems(
     maps: &[DatasetMap],
     actions: BTreeMap<&str, Vec<&FulfilmentAction>>,
 ) -> Result<(), StoreError> {
+    let now = processing.now;
+    // A legal hold on the person, one of their records or a case keeps their rows in the
+    // systems too (art. 17(3)(e)): a system's rows are not told apart per record or case,
+    // so all of them are kept, as the retention sweep keeps them.
+    let holds = match request.subject_id {
+        Some(subject) => store.hold_reasons(subject, now.date()).await?,
+        None => Vec::new(),
+    };
+    if !holds.is_empty() {
+        let kept: Vec<String> = holds.iter().map(|r| format!("legal hold: {r}")).collect();
+        let report = serde_json::json!({ "tables": [], "kept_because": kept });
+        for (name, list) in actions {
+            for a in list {
+                store
+                    .complete_action(request.id, a.right, &a.activity, name, &report, now)
+                    .await?;
+            }
+        }
+        return Ok(());
+    }
     let identity = identity_of(store, processing, request).await?;
     let (person, _) = person_query(&SubjectQuery::Id(request.id), &[&identity]);
-    let now = processing.now;
     let mut reachable: Vec<(System, Vec<&FulfilmentAction>)> = Vec::new();
     for (name, list) in actions {
         for a in &list {
@@ -371,6 +433,21 @@ pub fn status_text(status: &FulfilmentStatus) -> String {
             }
             if let Some(n) = report.get("consents_withdrawn") {
                 out.push_str(&format!("  consents withdrawn: {n}\n"));
+            }
+            if let Some(n) = report.get("records_marked") {
+                out.push_str(&format!("  records marked: {n}\n"));
+            }
+            if let Some(note) = report.get("transmitted").and_then(|v| v.as_str()) {
+                out.push_str(&format!("  transmitted {note}\n"));
+            }
+            for reason in report
+                .get("kept_because")
+                .and_then(|v| v.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str())
+            {
+                out.push_str(&format!("  nothing erased, kept: {reason}\n"));
             }
         }
         if let (Some(i), false) = (&a.instruction, a.status == ActionStatus::Done) {

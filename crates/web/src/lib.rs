@@ -12,12 +12,17 @@ pub mod consent_pages;
 pub mod cookies;
 pub mod error;
 pub mod fulfilment;
+pub mod letters;
 pub mod pages;
+pub mod portability;
 pub mod public;
+pub mod rectification;
 pub mod rights_pages;
 pub mod state;
 pub mod statements;
 pub mod systems;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod trace;
 
 use axum::Router;
@@ -64,7 +69,9 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
+    // The peer's address, for the throttle of the public forms.
+    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -29,6 +29,9 @@ pub struct Settings {
     /// Where citizens reach kluis (`https://privacy.example.be`, no trailing slash): the
     /// start of every link kluis puts in mail.
     pub public_url: String,
+    /// How portability exports are sent to other controllers (art. 20(2)): extra trusted
+    /// CA certificates, the timeout.
+    pub portability: crate::portability::Transmitter,
 }
 
 impl Default for Settings {
@@ -39,6 +42,7 @@ impl Default for Settings {
             system_urls: Default::default(),
             cookie_origins: Vec::new(),
             public_url: "http://127.0.0.1:8080".into(),
+            portability: Default::default(),
         }
     }
 }

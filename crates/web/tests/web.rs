@@ -199,6 +199,10 @@ mod fulfilment;
 mod inventory;
 #[path = "web/media.rs"]
 mod media;
+#[path = "web/portability.rs"]
+mod portability;
+#[path = "web/rectification.rs"]
+mod rectification;
 #[path = "web/restriction.rs"]
 mod restriction;
 #[path = "web/retention.rs"]

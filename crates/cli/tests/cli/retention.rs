@@ -202,6 +202,35 @@ async fn retention_story(store: TestStore) {
         .unwrap();
     let err = fails(&k(&["retention", "list", "approve", &id, "--as", "els"]));
     assert!(err.contains("not the data protection officer"), "{err}");
+    // A first list rejected with the reason; a second one, of the same record, approved.
+    let rejected = ok(&k(&[
+        "retention",
+        "list",
+        "reject",
+        &id,
+        "--as",
+        "dpo",
+        "--reason",
+        "nog in beroep",
+    ]));
+    assert!(rejected.contains("rejected by dpo"), "{rejected}");
+    let err = fails(&k(&["retention", "list", "approve", &id, "--as", "dpo"]));
+    assert!(err.contains("is rejected"), "{err}");
+    let shown = ok(&k(&["retention", "list", "show"]));
+    assert!(shown.contains("rejected by dpo: nog in beroep"), "{shown}");
+    let created = ok(&k(&[
+        "retention",
+        "list",
+        "create",
+        "--until",
+        &today.to_string(),
+    ]));
+    assert!(created.contains("1 records"), "listed again: {created}");
+    let id = created
+        .split_whitespace()
+        .nth(2)
+        .expect("the list's id")
+        .to_string();
     ok(&k(&["retention", "list", "approve", &id, "--as", "dpo"]));
     let swept = ok(&k(&["retention", "sweep"]));
     assert!(

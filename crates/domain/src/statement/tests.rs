@@ -419,10 +419,21 @@ fn retention_schedule_adds_what_it_covers_its_note_and_evidence_hold() {
         },
         evidence_hold: Some(Text::nl("bewijs van een misdrijf")),
         note: Some(Text::nl("of korter")),
+        anonymise: None,
     };
     assert_eq!(
         plain_text(&words::schedule(Lang::Nl, &schedule)),
         "camerabeelden: 30 dagen na de opname (of korter). Als bewijs kunnen we de gegevens langer bewaren: bewijs van een misdrijf"
+    );
+    let anonymised = RetentionSchedule {
+        anonymise: Some(anonymisation()),
+        ..schedule.clone()
+    };
+    assert!(
+        plain_text(&words::schedule(Lang::Nl, &anonymised))
+            .contains("(of korter). Daarna anonimiseren we de gegevens"),
+        "{}",
+        plain_text(&words::schedule(Lang::Nl, &anonymised))
     );
     // In English the Dutch-only parts keep their language.
     let line = words::schedule(Lang::En, &schedule);
@@ -873,4 +884,10 @@ fn limburg_example_carries_the_facts_of_its_seed() {
     }
     assert_fully_translated(&md);
     assert_fully_translated(&render_html(&s));
+}
+
+fn anonymisation() -> crate::retention::Anonymisation {
+    crate::retention::Anonymisation {
+        keep: vec!["zone".into()],
+    }
 }

@@ -341,7 +341,7 @@ pub(super) fn rule(lang: Lang, rule: &RetentionRule) -> Line {
 }
 
 /// One retention schedule as a line: what it covers, the rule in words, the statement's
-/// note and the evidence hold.
+/// note, whether the data is anonymised after it, and the evidence hold.
 pub(super) fn schedule(lang: Lang, s: &RetentionSchedule) -> Line {
     let mut line = rule(lang, &s.rule);
     if let Some(records) = s.applies_to.as_ref().and_then(|t| text(t, lang)) {
@@ -357,6 +357,9 @@ pub(super) fn schedule(lang: Lang, s: &RetentionSchedule) -> Line {
             "statement.retention.note",
             &[("rule", &line), ("note", &note)],
         );
+    }
+    if s.anonymise.is_some() {
+        line = compose(lang, "statement.retention.anonymised", &[("line", &line)]);
     }
     if let Some(reason) = s.evidence_hold.as_ref().and_then(|t| text(t, lang)) {
         line = compose(

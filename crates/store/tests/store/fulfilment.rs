@@ -549,7 +549,7 @@ async fn system_erasures_are_recorded_per_table_and_failures_stay_visible(store:
             .instruction
             .as_deref()
             .unwrap()
-            .contains("not yet automated")
+            .contains("kluis record rectify")
     );
 
     // Partly granted: kluis cannot tell which part, so all of it is by hand.

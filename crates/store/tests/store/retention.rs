@@ -12,7 +12,7 @@ use kluis_domain::destruction::{
 use kluis_domain::inventory::{RecordInput, SubjectIdentity};
 use kluis_domain::processing_log::{Actor, ActorKind, LogAction, LogSelector};
 use kluis_domain::register::Register;
-use kluis_domain::retention::{Period, RetentionEvent, RetentionRule};
+use kluis_domain::retention::{Anonymisation, Period, RetentionEvent, RetentionRule};
 use kluis_domain::text::Text;
 use kluis_domain::trace::TraceContext;
 use kluis_store::{Processing, Store, StoreError, SweepOptions, SweepOutcome};
@@ -33,6 +33,7 @@ stories!(
     a_batch_logs_its_records_by_deadline_with_their_ids,
     subjects_left_with_nothing_are_deleted_and_others_kept,
     destruction_of_rows_in_other_systems_is_logged_without_data,
+    a_schedule_that_anonymises_keeps_only_its_fields_and_no_person,
 );
 
 const NOW: OffsetDateTime = datetime!(2026-11-23 10:00:00 UTC);
@@ -66,7 +67,15 @@ fn job(now: OffsetDateTime) -> Processing {
 /// A city with camera images (30 days after recording), a reserve of applicants (1 year,
 /// at most twice 1 year more) and subsidy files kept while needed.
 async fn register(store: &Store) {
+    register_with(store, None).await;
+}
+
+/// [`register`], the camera images anonymised keeping the fields `camera_keeps` names.
+async fn register_with(store: &Store, camera_keeps: Option<&[&str]>) {
     let mut camera = activity("camera", "city", "Camerabewaking");
+    camera.retention[0].anonymise = camera_keeps.map(|keep| Anonymisation {
+        keep: keep.iter().map(|k| k.to_string()).collect(),
+    });
     camera.retention[0].key = "beelden".into();
     camera.retention[0].rule = RetentionRule::AfterEvent {
         event: RetentionEvent::Recording,
@@ -144,6 +153,19 @@ async fn images_for(store: &Store, subject: Uuid, recorded: Date, case: Option<&
         .id
 }
 
+/// The e-mail addresses of the people a hold keeps on `day`, for the connected systems.
+async fn held_emails(store: &Store, day: Date) -> Vec<String> {
+    let mut emails: Vec<String> = store
+        .held_people(day)
+        .await
+        .expect("the held people")
+        .into_iter()
+        .map(|p| p.email.expect("an e-mail").as_str().to_string())
+        .collect();
+    emails.sort();
+    emails
+}
+
 async fn record_exists(store: &Store, id: Uuid) -> bool {
     store.record_exists(id).await.expect("look the record up")
 }
@@ -215,6 +237,22 @@ async fn legal_holds_keep_records_subjects_and_cases_from_the_sweep(store: &Stor
         .filter(|e| e.entry.action == LogAction::Update && e.actor.name == "jurist")
         .count();
     assert_eq!(updates, 1);
+    // The people held, by their own hold, a record's or a case's: the sweep of the
+    // connected systems leaves their rows. Not before the holds begin.
+    assert_eq!(
+        held_emails(store, NOW.date()).await,
+        [
+            "a@example.be",
+            "b@example.be",
+            "c@example.be",
+            "f@example.be"
+        ]
+    );
+    assert!(
+        held_emails(store, NOW.date() - Duration::days(1))
+            .await
+            .is_empty()
+    );
 
     let run = ran(store
         .sweep_retention(&job(NOW), &SweepOptions::default())
@@ -241,6 +279,10 @@ async fn legal_holds_keep_records_subjects_and_cases_from_the_sweep(store: &Stor
     assert_eq!(store.holds(false).await.unwrap().len(), 2);
     let err = store.lift_hold(&p, h1.id, "nogmaals").await.unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    assert_eq!(
+        held_emails(store, NOW.date()).await,
+        ["b@example.be", "c@example.be", "f@example.be"]
+    );
     let run = ran(store
         .sweep_retention(&job(NOW + Duration::hours(1)), &SweepOptions::default())
         .await)
@@ -261,6 +303,16 @@ async fn legal_holds_keep_records_subjects_and_cases_from_the_sweep(store: &Stor
         .await)
     .await;
     assert_eq!((run.destroyed, run.held), (0, 4));
+    assert!(
+        held_emails(store, NOW.date())
+            .await
+            .contains(&"e@example.be".into())
+    );
+    assert!(
+        !held_emails(store, NOW.date() + Duration::days(3))
+            .await
+            .contains(&"e@example.be".into())
+    );
     let run = ran(store
         .sweep_retention(&job(NOW + Duration::days(3)), &SweepOptions::default())
         .await)
@@ -584,6 +636,45 @@ async fn where_approval_is_required_only_approved_lists_are_destroyed(store: &St
         ListState::Proposed
     );
     assert_eq!(store.destruction_lists().await.unwrap().len(), 2);
+
+    // The DPO rejects it instead, with a reason; only the DPO, only with a reason, once.
+    for (who, reason, expected) in [
+        ("dpo", "  ", "say why"),
+        ("clerk", "bewijs", "not the data protection officer"),
+    ] {
+        let err = store
+            .reject_destruction_list(list.id, who, reason, NOW)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+    let rejected = store
+        .reject_destruction_list(list.id, "dpo", "bewijs in een lopend dossier", NOW)
+        .await
+        .unwrap();
+    assert_eq!(rejected.state, ListState::Rejected);
+    assert_eq!(rejected.rejected_by.as_deref(), Some("dpo"));
+    assert_eq!(
+        rejected.rejection_reason.as_deref(),
+        Some("bewijs in een lopend dossier")
+    );
+    for err in [
+        store
+            .reject_destruction_list(list.id, "dpo", "nogmaals", NOW)
+            .await
+            .unwrap_err(),
+        store
+            .approve_destruction_list(list.id, "dpo", NOW)
+            .await
+            .unwrap_err(),
+    ] {
+        assert!(err.to_string().contains("rejected"), "{err}");
+    }
+    let err = store
+        .reject_destruction_list(Uuid::nil(), "dpo", "x", NOW)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
 }
 
 /// Every destroyed record is listed in exactly one destruction-log entry, and no surviving
@@ -904,4 +995,82 @@ async fn destruction_of_rows_in_other_systems_is_logged_without_data(store: &Sto
     );
     assert_eq!(log[0].method, DestructionMethod::Anonymise);
     assert_eq!(log[0].record_id, None);
+}
+
+/// A schedule that anonymises: the record goes from the vault with its link to the person,
+/// a copy with a new id keeps only the fields the schedule names, its category and dates,
+/// and the destruction log says "anonymise". A held record is not touched.
+async fn a_schedule_that_anonymises_keeps_only_its_fields_and_no_person(store: &Store) {
+    register_with(store, Some(&["clip"])).await;
+    let recorded = date!(2026 - 09 - 01);
+    let a = person(store, "a@example.be", &[]).await;
+    let input = RecordInput {
+        activity: "camera".into(),
+        schedule: None,
+        category: DataCategory::SoundImage,
+        fields: BTreeMap::from([
+            ("clip".to_string(), serde_json::json!("cam-3/0915.mp4")),
+            ("plate".to_string(), serde_json::json!("1-ABC-123")),
+        ]),
+        source: None,
+        collected_on: recorded,
+        events: BTreeMap::from([(RetentionEvent::Recording, recorded)]),
+        provided_by_subject: false,
+    };
+    let record = store
+        .add_record(&staff("caseworker"), a, &input)
+        .await
+        .unwrap()
+        .id;
+    let b = person(store, "b@example.be", &[]).await;
+    let held = images(store, b, recorded).await;
+    store
+        .place_hold(&staff("jurist"), &hold(HoldScope::Record, held.to_string()))
+        .await
+        .unwrap();
+
+    let run = ran(store
+        .sweep_retention(&job(NOW), &SweepOptions::default())
+        .await)
+    .await;
+    assert_eq!((run.destroyed, run.held), (1, 1));
+    assert!(!record_exists(store, record).await);
+    assert!(record_exists(store, held).await);
+    let copies = store.anonymised_records("camera").await.unwrap();
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    let copy = &copies[0];
+    assert_ne!(
+        copy.id, record,
+        "a new id: nothing leads back to the person"
+    );
+    assert_eq!(
+        copy.fields,
+        BTreeMap::from([("clip".to_string(), serde_json::json!("cam-3/0915.mp4"))])
+    );
+    assert_eq!(
+        (copy.schedule.as_str(), copy.category.as_str()),
+        ("beelden", DataCategory::SoundImage.name())
+    );
+    assert_eq!(
+        (copy.collected_on, copy.deadline),
+        (recorded, Some(date!(2026 - 10 - 01)))
+    );
+    let entries = store.destruction_log(Some(run.id), 0, 100).await.unwrap();
+    let records: Vec<_> = entries.iter().filter(|e| e.table == "records").collect();
+    assert_eq!(records.len(), 1, "{entries:?}");
+    assert_eq!(records[0].method, DestructionMethod::Anonymise);
+    assert_eq!(records[0].record_ids, vec![record]);
+    // The person, left with nothing, went as with an erasure; the log says so.
+    assert!(
+        entries.iter().any(|e| e.table == "data_subjects"),
+        "{entries:?}"
+    );
+
+    // Nothing more to do the next time; the held record stays as it is.
+    let run = ran(store
+        .sweep_retention(&job(NOW + Duration::hours(1)), &SweepOptions::default())
+        .await)
+    .await;
+    assert_eq!((run.destroyed, run.held), (0, 1));
+    assert_eq!(store.anonymised_records("camera").await.unwrap().len(), 1);
 }

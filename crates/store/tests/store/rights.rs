@@ -23,6 +23,7 @@ stories!(
     illegal_steps_and_bad_decisions_change_nothing,
     deadlines_are_extended_once_and_lists_show_what_is_late,
     bad_requests_are_refused_and_nothing_is_stored,
+    a_request_closed_without_decisions_tells_why_by_mail_or_by_post,
 );
 
 /// Thursday 5 March 2026: the month ends on Easter Sunday, so the deadline is Tuesday 7 April.
@@ -190,16 +191,29 @@ async fn a_request_is_filed_acknowledged_decided_fulfilled_and_closed(store: &Te
         .await
         .unwrap();
     assert_eq!(r.stage, Stage::Decided);
+    // Nothing is reported done that was not done: not before the fulfilment ran, and not
+    // while an action is open.
+    let fulfil = RequestChange::Fulfil {
+        note: "toegangspakket verstuurd".into(),
+    };
+    let e = store
+        .change_request(filed.id, r.version, &fulfil, "caseworker", later)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("nothing of this request"), "{e}");
+    store.plan_fulfilment(filed.id, &[]).await.unwrap();
+    let e = store
+        .change_request(filed.id, r.version, &fulfil, "caseworker", later)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("1 of its 1 actions"), "{e}");
+    assert_eq!(store.rights_request(filed.id).await.unwrap(), r);
+    store
+        .confirm_by_hand(filed.id, "pakket per post verstuurd", "caseworker", later)
+        .await
+        .unwrap();
     let r = store
-        .change_request(
-            filed.id,
-            r.version,
-            &RequestChange::Fulfil {
-                note: "toegangspakket verstuurd".into(),
-            },
-            "caseworker",
-            later,
-        )
+        .change_request(filed.id, r.version, &fulfil, "caseworker", later)
         .await
         .unwrap();
     assert_eq!(r.status, DpvRequestStatus::Fulfilled);
@@ -668,4 +682,102 @@ async fn bad_requests_are_refused_and_nothing_is_stored(store: &TestStore) {
             .documents
             .is_empty()
     );
+}
+
+/// Closed without decisions (the identity never proven), the person is told why no action
+/// was taken, with the remedies (art. 12(4)): by mail, or, without an e-mail address, in a
+/// letter staff print (the timeline says so). The letter exists only once closed.
+async fn a_request_closed_without_decisions_tells_why_by_mail_or_by_post(store: &TestStore) {
+    register(store).await;
+    let close = RequestChange::Close {
+        note: "U bezorgde geen kopie van uw identiteitskaart.".into(),
+    };
+    let by_mail = store
+        .file_request(&request(vec![Right::Access]), |_| None, "requester", NOW)
+        .await
+        .unwrap();
+    let e = store.latest_letter(by_mail.id).await.unwrap_err();
+    assert!(e.to_string().contains("nothing was written"), "{e}");
+    store
+        .change_request(by_mail.id, 1, &close, "caseworker", NOW)
+        .await
+        .unwrap();
+    let mails = store
+        .claim_due_mail(NOW, time::Duration::ZERO, 10)
+        .await
+        .unwrap();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let body = &mails[0].mail.body_text;
+    for expected in [
+        "zonder er gevolg aan te geven",
+        "geen kopie van uw identiteitskaart",
+        "artikel 79",
+    ] {
+        assert!(body.contains(expected), "{expected}: {body}");
+    }
+    let (_, letter) = store.latest_letter(by_mail.id).await.unwrap();
+    assert_eq!(&letter.body, body, "the printed letter is the mailed one");
+
+    let mut postal = request(vec![Right::Access]);
+    postal.requester.email = None;
+    postal.requester.postal_address = Some("Grote Markt 1, 3500 Hasselt".into());
+    let by_post = store
+        .file_request(&postal, |_| None, "requester", NOW)
+        .await
+        .unwrap();
+    let queued = store.mail_status(0).await.unwrap().pending;
+    let closed = store
+        .change_request(by_post.id, 1, &close, "caseworker", NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.mail_status(0).await.unwrap().pending,
+        queued,
+        "no mail"
+    );
+    let step = closed
+        .timeline
+        .iter()
+        .find(|s| s.step == "letter_to_post")
+        .unwrap_or_else(|| panic!("{:?}", closed.timeline));
+    assert!(
+        step.note
+            .as_deref()
+            .unwrap()
+            .contains("kluis request letter"),
+        "{step:?}"
+    );
+    // Before closing, the latest letter is the extension notice.
+    let mut extended = postal.clone();
+    extended.received_on = NOW.date();
+    let filed = store
+        .file_request(&extended, |_| None, "requester", NOW)
+        .await
+        .unwrap();
+    store
+        .change_request(
+            filed.id,
+            1,
+            &RequestChange::Extend {
+                months: 1,
+                reason: "Veel verzoeken tegelijk.".into(),
+                told_on: NOW.date(),
+            },
+            "caseworker",
+            NOW,
+        )
+        .await
+        .unwrap();
+    let (_, notice) = store.latest_letter(filed.id).await.unwrap();
+    assert!(
+        notice.body.contains("Veel verzoeken tegelijk."),
+        "{}",
+        notice.body
+    );
+    let (request, letter) = store.latest_letter(by_post.id).await.unwrap();
+    assert_eq!(
+        request.requester.postal_address.as_deref(),
+        Some("Grote Markt 1, 3500 Hasselt")
+    );
+    assert!(letter.body.contains("geen kopie van uw identiteitskaart"));
 }

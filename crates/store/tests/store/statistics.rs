@@ -23,6 +23,7 @@ stories!(
     a_refused_release_is_logged_but_not_exported,
     extracts_of_unknown_activities_or_categories_are_refused,
     extracts_read_every_batch,
+    restricted_or_objecting_people_are_left_out,
 );
 
 const NOW: OffsetDateTime = datetime!(2026-11-23 10:00:00 UTC);
@@ -400,4 +401,63 @@ async fn extracts_read_every_batch(store: &TestStore) {
     assert_eq!(r.persons_in, 8);
     assert_eq!(r.rows_released, 5 * 701);
     assert_eq!(r.k_achieved, 5);
+}
+
+/// People who restricted processing, or objected without compelling grounds recorded, are
+/// left out of an extract; a lifted restriction and overridden objection are not. The
+/// marks are written with raw SQL: how they are made is the restriction stories' subject.
+async fn restricted_or_objecting_people_are_left_out(store: &TestStore) {
+    let ids = vault(store).await;
+    let sql_id = |id: uuid::Uuid| match store.backend() {
+        Backend::Sqlite => format!("X'{}'", id.simple()),
+        Backend::Postgres => format!("'{id}'"),
+    };
+    let mark = |table: &str, id: uuid::Uuid, subject: uuid::Uuid, rest: &str| {
+        format!(
+            "INSERT INTO {table} VALUES ({}, {}, 'leefloon', 'RQ-TEST-0001', \
+             '2026-11-20T10:00:00Z', 'dpo', {rest})",
+            sql_id(id),
+            sql_id(subject)
+        )
+    };
+    for sql in [
+        // In force: ids[0] (two records) restricted, ids[1] objecting.
+        mark(
+            "restrictions",
+            uuid::Uuid::from_u128(40961),
+            ids[0],
+            "NULL, NULL, NULL, NULL",
+        ),
+        mark(
+            "objections",
+            uuid::Uuid::from_u128(40962),
+            ids[1],
+            "NULL, NULL, NULL",
+        ),
+        // No longer in force: ids[2]'s objection overridden, ids[3]'s restriction lifted.
+        mark(
+            "objections",
+            uuid::Uuid::from_u128(40963),
+            ids[2],
+            "'openbare veiligheid', '2026-11-21T10:00:00Z', 'dpo'",
+        ),
+        mark(
+            "restrictions",
+            uuid::Uuid::from_u128(40964),
+            ids[3],
+            "'2026-11-21', '2026-11-22T10:00:00Z', 'dpo', 'juistheid nagekeken'",
+        ),
+    ] {
+        store
+            .execute_raw(&sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    let made = store
+        .statistics_extract(&processing("els"), &caseworker_of("leefloon"), &plan(SPEC))
+        .await
+        .unwrap();
+    let r = &made.release.report;
+    assert_eq!(r.persons_in, 6, "{r:?}");
+    assert_eq!(r.rows_in, 6, "{r:?}");
 }

@@ -1,19 +1,28 @@
 //! The breach register in the back-office: the list with the 72-hour clock (all, open,
-//! overdue) and one breach in full. Reading only: the DPO records through the API or the
-//! command line. The DPO, administrators and auditors may read.
+//! overdue) and one breach in full. The DPO and administrators record a new breach (art.
+//! 33(5)), the notices to the supervisory authority (initial, supplements) and the art. 34
+//! decision, as with the API and `kluis breach`: the same store operations check the same
+//! rules. Auditors read.
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
-use kluis_domain::breach::{self, ClockStatus, ReportedBy, show_time};
+use axum::response::{IntoResponse, Redirect, Response};
+use kluis_domain::breach::{
+    self, Art34Decision, Art34Ground, AuthorityNotice, BreachFacts, ClockStatus, NotificationPhase,
+    ReportedBy, RiskAssessment, RiskLevel, show_time,
+};
+use kluis_domain::category::{DataCategory, SpecialCategory, SubjectCategory};
 use kluis_domain::i18n;
 use kluis_domain::text::Lang;
-use kluis_store::{Breach, BreachFilter};
+use kluis_store::{Breach, BreachFilter, StoreError};
 use serde::Deserialize;
-use time::OffsetDateTime;
+use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime};
 use uuid::Uuid;
 
+use super::form::FormData;
 use super::{Ctx, StaffSession, forbidden, lang_of, not_found, page, store_failure, translated};
 use crate::pages::Translated as _;
 use crate::state::AppState;
@@ -44,6 +53,8 @@ pub struct Row {
 #[template(path = "admin/breaches.html")]
 pub struct ListPage {
     ctx: Ctx,
+    /// The link to the form for a new breach, for those who record.
+    new: Option<String>,
     /// (link, label, current).
     filters: Vec<(String, String, bool)>,
     rows: Vec<Row>,
@@ -55,13 +66,53 @@ pub struct BreachPage {
     ctx: Ctx,
     clock: String,
     alert: bool,
+    /// The step just taken.
+    done: Option<String>,
+    /// Why the step just tried was refused.
+    refused: Option<String>,
+    /// The DPO or an administrator: the forms are offered.
+    may_record: bool,
+    /// Where the forms post.
+    action: String,
+    /// The version the forms were made for.
+    version: i64,
+    /// What was typed in the forms, shown again when refused.
+    form: FormData,
+    phases: Vec<(String, String)>,
+    grounds: Vec<(String, String)>,
     rows: Vec<(String, String)>,
     notifications: Vec<String>,
     people: Vec<String>,
     back: String,
 }
 
-translated!(ListPage, BreachPage);
+/// The form for a new breach.
+#[derive(Template)]
+#[template(path = "admin/breach_new.html")]
+pub struct NewPage {
+    ctx: Ctx,
+    /// Why the breach was not recorded.
+    refused: Option<String>,
+    action: String,
+    form: FormData,
+    /// (register id, name).
+    controllers: Vec<(String, String)>,
+    reporters: Vec<(String, String)>,
+    /// (value, label) of each vocabulary.
+    data_categories: Vec<(String, String)>,
+    special_categories: Vec<(String, String)>,
+    subject_categories: Vec<(String, String)>,
+    risks: Vec<(String, String)>,
+    back: String,
+}
+
+translated!(ListPage, BreachPage, NewPage);
+
+impl NewPage {
+    fn checked(&self, name: &str, value: &str) -> bool {
+        self.form.all(name).contains(&value)
+    }
+}
 
 fn t(lang: Lang, key: &str) -> String {
     i18n::t(lang, &format!("admin.breaches.{key}")).to_string()
@@ -161,6 +212,8 @@ pub async fn list(
         t(lang, "title"),
     );
     let p = ListPage {
+        new: breach::may_record(&staff.session.user.roles)
+            .then(|| format!("/admin/breaches/new?lang={}", lang.code())),
         ctx,
         filters,
         rows: list.iter().map(|b| row(lang, b, now)).collect(),
@@ -168,21 +221,53 @@ pub async fn list(
     page(StatusCode::OK, &p)
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub struct ViewQuery {
+    lang: Option<String>,
+    /// The step just taken, to confirm it.
+    done: Option<String>,
+}
+
+/// The steps the breach page's forms post, by the `step` field; `created` comes from
+/// the form for a new breach.
+const STEPS: &[&str] = &["notice", "art34", "created"];
+
+/// What the page says above the breach: a step done, or why the last one was refused.
+enum Notice {
+    Done(Option<String>),
+    Refused(String, FormData),
+}
+
 /// `GET /admin/breaches/{id}`: one breach in full.
 pub async fn view(
     State(state): State<AppState>,
     staff: StaffSession,
     Path(id): Path<String>,
-    Query(q): Query<super::LangQuery>,
+    Query(q): Query<ViewQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let lang = lang_of(&q, &headers);
+    let lang = lang_of(&super::LangQuery { lang: q.lang }, &headers);
     if !breach::may_read(&staff.session.user.roles) {
         return forbidden(lang, &staff.session);
     }
     let Ok(id) = id.parse::<Uuid>() else {
         return not_found(lang, &staff.session);
     };
+    let done = q
+        .done
+        .filter(|d| STEPS.contains(&d.as_str()))
+        .map(|d| t(lang, &format!("done_{d}")));
+    breach_page(&state, &staff, lang, id, StatusCode::OK, Notice::Done(done)).await
+}
+
+async fn breach_page(
+    state: &AppState,
+    staff: &StaffSession,
+    lang: Lang,
+    id: Uuid,
+    status: StatusCode,
+    notice: Notice,
+) -> Response {
     let b = match state.store.breach(id).await {
         Ok(Some(b)) => b,
         Ok(None) => return not_found(lang, &staff.session),
@@ -318,14 +403,420 @@ pub async fn view(
         "",
         format!("{} {}", t(lang, "title"), b.reference()),
     );
+    let (done, refused, form) = match notice {
+        Notice::Done(done) => (done, None, FormData::default()),
+        Notice::Refused(message, form) => (None, Some(message), form),
+    };
     let p = BreachPage {
         ctx,
         clock: label(lang, clock.label_key()),
         alert: alerting(clock),
+        done,
+        refused,
+        may_record: breach::may_record(&staff.session.user.roles),
+        action: format!("/admin/breaches/{id}?lang={}", lang.code()),
+        version: b.version,
+        form,
+        phases: NotificationPhase::ALL
+            .iter()
+            .map(|p| (p.name().to_string(), label(lang, p.label_key())))
+            .collect(),
+        grounds: Art34Ground::ALL
+            .iter()
+            .map(|g| {
+                (
+                    g.name().to_string(),
+                    format!("{} — {}", g.article(), label(lang, g.label_key())),
+                )
+            })
+            .collect(),
         rows,
         notifications,
         people,
         back: format!("/admin/breaches?lang={}", lang.code()),
     };
-    page(StatusCode::OK, &p)
+    page(status, &p)
+}
+
+/// A moment from a `datetime-local` field (`YYYY-MM-DDTHH:MM`, seconds optional), in UTC
+/// as the register shows it.
+fn parse_moment(s: &str) -> Option<OffsetDateTime> {
+    let s = s.trim();
+    PrimitiveDateTime::parse(
+        s,
+        format_description!("[year]-[month]-[day]T[hour]:[minute]"),
+    )
+    .or_else(|_| {
+        PrimitiveDateTime::parse(
+            s,
+            format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"),
+        )
+    })
+    .ok()
+    .map(PrimitiveDateTime::assume_utc)
+}
+
+/// A moment as a `datetime-local` field shows it.
+fn format_moment(t: OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .format(format_description!("[year]-[month]-[day]T[hour]:[minute]"))
+        .unwrap_or_default()
+}
+
+/// `GET /admin/breaches/new`: the form for a new breach, for the DPO and administrators.
+pub async fn new_form(
+    State(state): State<AppState>,
+    staff: StaffSession,
+    Query(q): Query<super::LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = lang_of(&q, &headers);
+    if !breach::may_record(&staff.session.user.roles) {
+        return forbidden(lang, &staff.session);
+    }
+    let now = format_moment(state.now());
+    let mut form = FormData::default();
+    form.push("detected_at", now.clone());
+    form.push("aware_at", now);
+    form.push("reporter", "staff");
+    form.push("reporter_name", staff.session.user.display_name.clone());
+    new_page(&state, &staff, lang, StatusCode::OK, None, form).await
+}
+
+async fn new_page(
+    state: &AppState,
+    staff: &StaffSession,
+    lang: Lang,
+    status: StatusCode,
+    refused: Option<String>,
+    form: FormData,
+) -> Response {
+    let controllers = match state.store.controllers().await {
+        Ok(list) => list
+            .into_iter()
+            .map(|c| (c.value.id.clone(), c.value.name.show(lang).to_string()))
+            .collect(),
+        Err(e) => return store_failure(lang, Some(&staff.session), e),
+    };
+    let vocabulary = |items: Vec<(&'static str, String)>| {
+        items
+            .into_iter()
+            .map(|(name, key)| (name.to_string(), label(lang, key)))
+            .collect::<Vec<_>>()
+    };
+    let ctx = Ctx::new(
+        lang,
+        Some(&staff.session),
+        "/admin/breaches/new",
+        "",
+        t(lang, "new_title"),
+    );
+    let p = NewPage {
+        ctx,
+        refused,
+        action: format!("/admin/breaches/new?lang={}", lang.code()),
+        form,
+        controllers,
+        reporters: ["staff", "processor", "citizen"]
+            .into_iter()
+            .map(|r| (r.to_string(), label(lang, format!("breach_reporter.{r}"))))
+            .collect(),
+        data_categories: vocabulary(
+            DataCategory::ALL
+                .iter()
+                .map(|c| (c.name(), c.label_key()))
+                .collect(),
+        ),
+        special_categories: vocabulary(
+            SpecialCategory::ALL
+                .iter()
+                .map(|c| (c.name(), c.label_key()))
+                .collect(),
+        ),
+        subject_categories: vocabulary(
+            SubjectCategory::ALL
+                .iter()
+                .map(|c| (c.name(), c.label_key()))
+                .collect(),
+        ),
+        risks: vocabulary(
+            RiskLevel::ALL
+                .iter()
+                .map(|r| (r.name(), r.label_key()))
+                .collect(),
+        ),
+        back: format!("/admin/breaches?lang={}", lang.code()),
+    };
+    page(status, &p)
+}
+
+/// `POST /admin/breaches/new`: records the breach and shows it; refused, the form again
+/// with what was typed and why (422), nothing recorded.
+pub async fn create(
+    State(state): State<AppState>,
+    staff: StaffSession,
+    Query(q): Query<super::LangQuery>,
+    headers: HeaderMap,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let lang = lang_of(&q, &headers);
+    let form = FormData(fields);
+    if let Some(refusal) = staff.csrf_refusal(&form, lang) {
+        return refusal;
+    }
+    if !breach::may_record(&staff.session.user.roles) {
+        return forbidden(lang, &staff.session);
+    }
+    let facts = match facts_from_form(&form, lang) {
+        Ok(facts) => facts,
+        Err(message) => {
+            return new_page(
+                &state,
+                &staff,
+                lang,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(message),
+                form,
+            )
+            .await;
+        }
+    };
+    match state
+        .store
+        .create_breach(&facts, staff.actor(), state.now())
+        .await
+    {
+        Ok(b) => Redirect::to(&format!(
+            "/admin/breaches/{}?lang={}&done=created",
+            b.id,
+            lang.code()
+        ))
+        .into_response(),
+        Err(StoreError::Invalid(message)) => {
+            new_page(
+                &state,
+                &staff,
+                lang,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(message),
+                form,
+            )
+            .await
+        }
+        Err(e) => store_failure(lang, Some(&staff.session), e),
+    }
+}
+
+/// The breach the form describes, or what is wrong with the form; the rules of a breach
+/// (times, reasons, lengths) are the store's to check.
+fn facts_from_form(form: &FormData, lang: Lang) -> Result<BreachFacts, String> {
+    let moment = |name: &str| {
+        parse_moment(form.get(name)).ok_or_else(|| {
+            i18n::tf(
+                lang,
+                "admin.breaches.bad_moment",
+                &[("field", &t(lang, name)), ("value", form.get(name))],
+            )
+        })
+    };
+    let number = |name: &str| -> Result<Option<u64>, String> {
+        match form.get(name).trim() {
+            "" => Ok(None),
+            n => n.parse().map(Some).map_err(|_| {
+                i18n::tf(
+                    lang,
+                    "admin.breaches.bad_number",
+                    &[("field", &t(lang, name)), ("value", n)],
+                )
+            }),
+        }
+    };
+    let name = form.get("reporter_name").trim().to_string();
+    let reported_by = match form.get("reporter") {
+        "staff" => ReportedBy::Staff { name },
+        "processor" => ReportedBy::Processor { name },
+        "citizen" => ReportedBy::Citizen {
+            contact: (!name.is_empty()).then_some(name),
+        },
+        _ => return Err(t(lang, "bad_reporter")),
+    };
+    let risk = match form.get("risk") {
+        "" => None,
+        level => Some(RiskAssessment {
+            level: level.parse().map_err(|_| t(lang, "bad_risk"))?,
+            reasons: form.get("risk_reasons").to_string(),
+        }),
+    };
+    Ok(BreachFacts {
+        controller: form.get("controller").trim().to_string(),
+        detected_at: moment("detected_at")?,
+        aware_at: moment("aware_at")?,
+        reported_by,
+        description: form.get("description").to_string(),
+        data_categories: terms(form, "data_categories", lang)?,
+        special_categories: terms(form, "special_categories", lang)?,
+        subject_categories: terms(form, "subject_categories", lang)?,
+        approx_subjects: number("approx_subjects")?,
+        approx_records: number("approx_records")?,
+        consequences: form.get("consequences").to_string(),
+        measures_taken: form.get("measures_taken").to_string(),
+        measures_proposed: form.get("measures_proposed").to_string(),
+        risk,
+        closed_at: None,
+    })
+}
+
+/// `POST /admin/breaches/{id}`: a notice to the authority or the art. 34 decision, named by
+/// the form's `step` field, at the version the page showed. Done: back to the page, which
+/// confirms it. Refused: the page again, saying why, with nothing changed.
+pub async fn step(
+    State(state): State<AppState>,
+    staff: StaffSession,
+    Path(id): Path<String>,
+    Query(q): Query<super::LangQuery>,
+    headers: HeaderMap,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let lang = lang_of(&q, &headers);
+    let form = FormData(fields);
+    if let Some(refusal) = staff.csrf_refusal(&form, lang) {
+        return refusal;
+    }
+    if !breach::may_record(&staff.session.user.roles) {
+        return forbidden(lang, &staff.session);
+    }
+    let Ok(id) = id.parse::<Uuid>() else {
+        return not_found(lang, &staff.session);
+    };
+    let current = match state.store.breach(id).await {
+        Ok(Some(b)) => b,
+        Ok(None) => return not_found(lang, &staff.session),
+        Err(e) => return store_failure(lang, Some(&staff.session), e),
+    };
+    let name = form.get("step").to_string();
+    let refuse = |status, message: String, form: FormData| {
+        breach_page(
+            &state,
+            &staff,
+            lang,
+            id,
+            status,
+            Notice::Refused(message, form),
+        )
+    };
+    // The store locks the breach for each step; the version catches a change made since
+    // the page was shown, which the DPO has not seen.
+    if form.get("version").parse::<i64>().ok() != Some(current.version) {
+        return refuse(StatusCode::CONFLICT, t(lang, "stale"), form).await;
+    }
+    let now = state.now();
+    let result = match name.as_str() {
+        "notice" => match notice_from_form(&form, lang) {
+            Ok(notice) => {
+                state
+                    .store
+                    .record_breach_notice(id, &notice, staff.actor(), now)
+                    .await
+            }
+            Err(message) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, message, form).await,
+        },
+        "art34" => match art34_from_form(&form, lang) {
+            Ok(decision) => {
+                state
+                    .store
+                    .record_art34_decision(id, &decision, staff.actor(), now)
+                    .await
+            }
+            Err(message) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, message, form).await,
+        },
+        _ => {
+            return refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                t(lang, "unknown_step"),
+                form,
+            )
+            .await;
+        }
+    };
+    match result {
+        Ok(_) => Redirect::to(&format!(
+            "/admin/breaches/{id}?lang={}&done={name}",
+            lang.code()
+        ))
+        .into_response(),
+        Err(StoreError::Invalid(message)) => {
+            refuse(StatusCode::UNPROCESSABLE_ENTITY, message, form).await
+        }
+        Err(StoreError::Conflict { .. }) => {
+            refuse(StatusCode::CONFLICT, t(lang, "stale"), form).await
+        }
+        Err(StoreError::NotFound { .. }) => not_found(lang, &staff.session),
+        Err(e) => store_failure(lang, Some(&staff.session), e),
+    }
+}
+
+/// Every ticked term of a vocabulary, or what is wrong.
+fn terms<T: std::str::FromStr + Ord>(
+    form: &FormData,
+    name: &str,
+    lang: Lang,
+) -> Result<std::collections::BTreeSet<T>, String> {
+    form.all(name)
+        .into_iter()
+        .map(|c| c.parse().map_err(|_| t(lang, "bad_category")))
+        .collect()
+}
+
+fn optional(form: &FormData, name: &str) -> Option<String> {
+    Some(form.get(name).trim().to_string()).filter(|v| !v.is_empty())
+}
+
+fn notice_from_form(form: &FormData, lang: Lang) -> Result<AuthorityNotice, String> {
+    Ok(AuthorityNotice {
+        phase: form
+            .get("phase")
+            .parse()
+            .map_err(|_| t(lang, "bad_phase"))?,
+        sent_at: parse_moment(form.get("sent_at")).ok_or_else(|| {
+            i18n::tf(
+                lang,
+                "admin.breaches.bad_moment",
+                &[
+                    ("field", &t(lang, "sent_at")),
+                    ("value", form.get("sent_at")),
+                ],
+            )
+        })?,
+        content: {
+            let content = form.get("content").trim();
+            if content.is_empty() {
+                return Err(t(lang, "content_missing"));
+            }
+            content.to_string()
+        },
+        authority_reference: optional(form, "authority_reference"),
+        delay_reason: optional(form, "delay_reason"),
+    })
+}
+
+fn art34_from_form(form: &FormData, lang: Lang) -> Result<Art34Decision, String> {
+    let inform = match form.get("inform") {
+        "yes" => true,
+        "no" => false,
+        _ => return Err(t(lang, "inform_missing")),
+    };
+    let ground = match form.get("ground") {
+        "" => None,
+        g => Some(g.parse().map_err(|_| t(lang, "bad_ground"))?),
+    };
+    let reasons = form.get("reasons").trim();
+    if reasons.is_empty() {
+        return Err(t(lang, "reasons_missing"));
+    }
+    Ok(Art34Decision {
+        inform,
+        ground,
+        reasons: reasons.to_string(),
+        public_communication: optional(form, "public_communication"),
+    })
 }

@@ -90,10 +90,20 @@ pub fn router() -> Router<AppState> {
         .route("/admin/activities/{id}/compare", get(compare::show))
         .route("/admin/statements", get(statements::show))
         .route("/admin/breaches", get(breaches::list))
-        .route("/admin/retention", get(retention::plan))
+        .route(
+            "/admin/retention",
+            get(retention::plan).post(retention::act),
+        )
         .route("/admin/rights", get(rights::list))
         .route("/admin/rights/{id}", get(rights::view).post(rights::step))
-        .route("/admin/breaches/{id}", get(breaches::view))
+        .route(
+            "/admin/breaches/new",
+            get(breaches::new_form).post(breaches::create),
+        )
+        .route(
+            "/admin/breaches/{id}",
+            get(breaches::view).post(breaches::step),
+        )
         .route(
             "/admin/statements/{controller}/preview",
             get(statements::preview),

@@ -12,17 +12,23 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use kluis_domain::access::Permission;
 use kluis_domain::i18n;
+use kluis_domain::processing_log::{Actor, ActorKind};
 use kluis_domain::rights::{self, Decision, Outcome, RefusalGround, Right, Stage, Step, Urgency};
 use kluis_domain::statement::date_in_words;
 use kluis_domain::text::Lang;
-use kluis_store::{RequestChange, RequestFilter, RightsRequest, Session, StoreError};
+use kluis_store::{
+    ActionStatus, CarriedOutBy, FulfilmentAction, PACKAGE, Processing, RecipientToTell,
+    RequestChange, RequestFilter, RightsRequest, Session, StoreError, VAULT,
+};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::form::FormData;
 use super::{Ctx, StaffSession, forbidden, lang_of, not_found, page, store_failure, translated};
+use crate::fulfilment::FulfilmentError;
 use crate::pages::Translated as _;
 use crate::state::AppState;
+use crate::trace::Trace;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ListQuery {
@@ -71,9 +77,26 @@ pub struct RequestPage {
     forms: StepForms,
     rows: Vec<(String, String)>,
     decisions: Vec<String>,
+    /// What carrying out the request takes, per right, activity and place, and how far it got.
+    actions: Vec<ActionLine>,
+    /// The recipients to tell of a rectification, erasure or restriction (art. 19).
+    recipients: Vec<String>,
+    /// The recipients not told yet, for the "told" form (empty: no form).
+    untold: Vec<String>,
     documents: Vec<String>,
     timeline: Vec<String>,
     back: String,
+}
+
+/// One action of the fulfilment, as the page shows it.
+pub struct ActionLine {
+    what: String,
+    place: String,
+    status: String,
+    /// Failed: shown as an error.
+    failed: bool,
+    /// The instruction for an action by hand, or the last error.
+    detail: String,
 }
 
 translated!(ListPage, RequestPage);
@@ -231,6 +254,7 @@ const STEPS: &[&str] = &[
     "decide",
     "extend",
     "fulfil",
+    "told",
     "close",
 ];
 
@@ -258,6 +282,10 @@ async fn request_page(
     };
     let forms = match step_forms(state, lang, &r).await {
         Ok(forms) => forms,
+        Err(e) => return store_failure(lang, Some(&staff.session), e),
+    };
+    let fulfilment = match state.store.fulfilment_status(id).await {
+        Ok(status) => status,
         Err(e) => return store_failure(lang, Some(&staff.session), e),
     };
     let (urgency, alert) = urgency(lang, r.deadline.urgency(state.now().date()));
@@ -304,6 +332,26 @@ async fn request_page(
                 line
             })
             .collect(),
+        actions: fulfilment
+            .actions
+            .iter()
+            .map(|a| action_line(lang, a))
+            .collect(),
+        recipients: fulfilment
+            .recipients
+            .iter()
+            .map(|x| recipient_line(lang, x))
+            .collect(),
+        untold: if r.stage == Stage::Closed {
+            Vec::new()
+        } else {
+            let names: std::collections::BTreeSet<String> = fulfilment
+                .untold()
+                .into_iter()
+                .map(|x| x.recipient.clone())
+                .collect();
+            names.into_iter().collect()
+        },
         documents: r
             .documents
             .iter()
@@ -344,6 +392,51 @@ async fn request_page(
         back: format!("/admin/rights?lang={}", lang.code()),
     };
     page(status, &p)
+}
+
+fn action_line(lang: Lang, a: &FulfilmentAction) -> ActionLine {
+    let place = match a.target.as_str() {
+        VAULT => t(lang, "place_vault"),
+        PACKAGE => t(lang, "place_package"),
+        system => i18n::tf(lang, "admin.rights.place_system", &[("system", system)]),
+    };
+    let by = match a.carried_out_by {
+        CarriedOutBy::Kluis => t(lang, "by_kluis"),
+        CarriedOutBy::Staff => t(lang, "by_hand"),
+    };
+    ActionLine {
+        what: format!("{}, {}", label(lang, a.right.label_key()), a.activity),
+        place,
+        status: format!("{} ({by})", t(lang, &format!("action_{}", a.status.name()))),
+        failed: a.status == ActionStatus::Failed,
+        detail: match (a.status, &a.error, &a.instruction) {
+            (ActionStatus::Done, _, _) => String::new(),
+            (_, Some(error), _) => error.clone(),
+            (_, None, Some(instruction)) => instruction.clone(),
+            _ => String::new(),
+        },
+    }
+}
+
+fn recipient_line(lang: Lang, x: &RecipientToTell) -> String {
+    let what = format!("{}, {}", label(lang, x.right.label_key()), x.activity);
+    match (&x.told_at, &x.how) {
+        (Some(at), how) => i18n::tf(
+            lang,
+            "admin.rights.recipient_told",
+            &[
+                ("recipient", &x.recipient),
+                ("what", &what),
+                ("at", &date_in_words(lang, at.date())),
+                ("how", how.as_deref().unwrap_or_default()),
+            ],
+        ),
+        (None, _) => i18n::tf(
+            lang,
+            "admin.rights.recipient_untold",
+            &[("recipient", &x.recipient), ("what", &what)],
+        ),
+    }
 }
 
 /// The forms of the steps the request's stage allows, as the state machine says.
@@ -513,6 +606,7 @@ async fn decide_form(
 pub async fn step(
     State(state): State<AppState>,
     staff: StaffSession,
+    trace: Trace,
     Path(id): Path<String>,
     Query(q): Query<super::LangQuery>,
     headers: HeaderMap,
@@ -539,19 +633,27 @@ pub async fn step(
     let now = state.now();
     let actor = staff.actor().to_string();
     let result = match name.as_str() {
-        "assign" => {
-            state
-                .store
-                .assign_request(id, version, form.get("assignee"), &actor, now)
-                .await
-        }
+        "fulfil" => match fulfil(&state, &staff, trace, id, version, form.get("note")).await {
+            Ok(()) => Ok(()),
+            Err(FulfilmentError::Refused(why)) => return refuse(StatusCode::CONFLICT, why).await,
+            Err(FulfilmentError::Store(e)) => Err(e),
+        },
+        "told" => state
+            .store
+            .record_recipient_told(id, form.get("recipient"), form.get("how"), &actor, now)
+            .await
+            .map(|_| ()),
+        "assign" => state
+            .store
+            .assign_request(id, version, form.get("assignee"), &actor, now)
+            .await
+            .map(|_| ()),
         other => match change_from_form(other, &form, lang, now.date()) {
-            Ok(change) => {
-                state
-                    .store
-                    .change_request(id, version, &change, &actor, now)
-                    .await
-            }
+            Ok(change) => state
+                .store
+                .change_request(id, version, &change, &actor, now)
+                .await
+                .map(|_| ()),
             Err(message) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, message).await,
         },
     };
@@ -571,6 +673,48 @@ pub async fn step(
         Err(StoreError::NotFound { .. }) => not_found(lang, &staff.session),
         Err(e) => store_failure(lang, Some(&staff.session), e),
     }
+}
+
+/// Carries out the request as the API and `kluis request fulfil` do, at the version the
+/// page showed; a note confirms what was done by hand.
+async fn fulfil(
+    state: &AppState,
+    staff: &StaffSession,
+    trace: Trace,
+    id: Uuid,
+    version: i64,
+    note: &str,
+) -> Result<(), FulfilmentError> {
+    let current = state.store.rights_request(id).await?;
+    if current.version != version {
+        return Err(StoreError::Conflict {
+            what: "rights request",
+            id: id.to_string(),
+            expected: version,
+            actual: current.version,
+        }
+        .into());
+    }
+    let processing = Processing {
+        actor: Actor {
+            kind: ActorKind::Staff,
+            id: Some(staff.session.user.id.to_string()),
+            name: staff.actor().to_string(),
+        },
+        trace: trace.0,
+        case_ref: None,
+        now: state.now(),
+    };
+    let note = Some(note.trim()).filter(|n| !n.is_empty());
+    crate::fulfilment::fulfil(
+        &state.store,
+        &state.settings.system_urls,
+        &processing,
+        id,
+        note,
+    )
+    .await
+    .map(|_| ())
 }
 
 /// The change a step's form asks for, or what is wrong with the form, in the page's
@@ -610,9 +754,6 @@ fn change_from_form(
             },
             reason: text("reason", "reason_missing")?,
             told_on: today,
-        },
-        "fulfil" => RequestChange::Fulfil {
-            note: text("note", "note_missing")?,
         },
         "close" => RequestChange::Close {
             note: text("note", "note_missing")?,

@@ -102,9 +102,14 @@ pub fn router() -> Router<AppState> {
             get(rights::fulfilment_status).post(rights::run_fulfilment),
         )
         .route(
+            "/api/v1/rights-requests/{id}/rectifications",
+            post(rights::rectify_in_system),
+        )
+        .route(
             "/api/v1/rights-requests/{id}/recipients-told",
             post(rights::recipients_told),
         )
+        .route("/api/v1/rights-requests/{id}/letter", get(rights::letter))
         .route(
             "/api/v1/rights-requests/{id}/default-decisions",
             get(rights::default_decisions),
@@ -120,6 +125,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/rights-requests/{id}/portability",
             get(rights::portability),
+        )
+        .route(
+            "/api/v1/rights-requests/{id}/portability/transmissions",
+            post(rights::transmit_portability),
         )
         .route("/api/v1/media", post(media::create))
         .route("/api/v1/media/take-down", get(media::to_take_down))

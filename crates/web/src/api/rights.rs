@@ -355,9 +355,6 @@ pub enum ChangeBody {
     Decide {
         decisions: Vec<Decision>,
     },
-    Fulfil {
-        note: String,
-    },
     Close {
         note: String,
     },
@@ -376,7 +373,6 @@ impl From<ChangeBody> for RequestChange {
                 RequestChange::VerifyIdentity { subject_id }
             }
             ChangeBody::Decide { decisions } => RequestChange::Decide { decisions },
-            ChangeBody::Fulfil { note } => RequestChange::Fulfil { note },
             ChangeBody::Close { note } => RequestChange::Close { note },
             ChangeBody::Extend {
                 months,
@@ -617,6 +613,90 @@ async fn package(
     Ok(response)
 }
 
+/// `GET /api/v1/rights-requests/{id}/letter`: the latest letter to the person (closing
+/// letter, extension, request for proof of identity) as a PDF to print and post, for a
+/// person without an e-mail address; it is the letter mailed otherwise. 422 when nothing
+/// was written to the person yet.
+pub async fn letter(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<Uuid>,
+) -> Result<Response, ApiError> {
+    handler(&state, &user).await?;
+    let (request, letter) = state.store.latest_letter(id).await.map_err(invalid)?;
+    let pdf = crate::letters::letter_pdf(&request, &letter, state.now().date());
+    let mut response = pdf.into_response();
+    let h = response.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"{}-letter.pdf\"",
+        request.reference
+    )) {
+        h.insert(CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}
+
+/// Where to send a portability export: the receiving controller's HTTPS endpoint and name.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransmissionBody {
+    #[serde(default)]
+    endpoint: String,
+    #[serde(default)]
+    recipient: String,
+    /// json (the default) or csv.
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// `POST /api/v1/rights-requests/{id}/portability/transmissions`: sends the portability
+/// export (art. 20(2)) straight to another controller's HTTPS endpoint, and answers 201 with
+/// what was delivered. 422 for an endpoint that is not https or carries credentials, or no
+/// recipient; 409 while no data may be released (as the download); 502 with the endpoint's
+/// answer or the connection error when it was not taken (on the timeline as a failed
+/// transmission, nothing logged as disclosed).
+pub async fn transmit_portability(
+    State(state): State<AppState>,
+    user: ApiUser,
+    trace: crate::trace::Trace,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<TransmissionBody>,
+) -> Result<Response, ApiError> {
+    use crate::portability::{Destination, TransmitError, transmit};
+
+    handler(&state, &user).await?;
+    let destination =
+        Destination::parse(&body.endpoint, &body.recipient).map_err(ApiError::Unprocessable)?;
+    let format = PackageFormat::parse(
+        PackageKind::Portability,
+        body.format.as_deref().unwrap_or("json"),
+    )
+    .map_err(ApiError::Unprocessable)?;
+    let request = state.store.rights_request(id).await?;
+    let mut processing = super::inventory::processing(&state, &user, trace, &headers);
+    processing.case_ref = Some(request.reference.clone());
+    let sent = transmit(
+        &state.store,
+        &state.settings.portability,
+        &processing,
+        &request,
+        &destination,
+        format,
+    )
+    .await
+    .map_err(|e| match e {
+        TransmitError::Invalid(why) => ApiError::Unprocessable(why),
+        TransmitError::NotReleasable(why) => ApiError::InUse(why.to_string()),
+        TransmitError::Store(e) => e.into(),
+        e @ TransmitError::Render(_) => ApiError::Internal(e.to_string()),
+        e @ TransmitError::Failed { .. } => ApiError::BadGateway(e.to_string()),
+    })?;
+    Ok((StatusCode::CREATED, Json(sent)).into_response())
+}
+
 /// What `POST .../fulfilment` takes: optionally, the staff member's confirmation of the
 /// actions carried out by hand (what they did).
 #[derive(Deserialize, Default)]
@@ -708,4 +788,51 @@ pub async fn recipients_told(
         .await
         .map_err(invalid)?;
     Ok(Json(status))
+}
+
+/// What `POST .../rectifications` takes: the place in a connected system and its new value.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RectificationBody {
+    system: String,
+    table: String,
+    column: String,
+    value: String,
+}
+
+/// `POST /api/v1/rights-requests/{id}/rectifications`: sets one column of the person's
+/// rows in one table of a connected system to a new value (GDPR art. 16) and records it
+/// on the timeline and in the processing log. 422 for an unknown system or a column the
+/// dataset map does not list, 409 unless rectification was granted for an activity the
+/// system serves (and the identity verified), 502 with the system's error when it could
+/// not be done there (nothing changed).
+pub async fn rectify_in_system(
+    State(state): State<AppState>,
+    user: ApiUser,
+    trace: crate::trace::Trace,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<RectificationBody>,
+) -> Result<Json<crate::rectification::RectificationOutcome>, ApiError> {
+    use crate::rectification::RectificationError;
+    handler(&state, &user).await?;
+    let processing = super::inventory::processing(&state, &user, trace, &headers);
+    let outcome = crate::rectification::rectify_in_system(
+        &state.store,
+        &state.settings.system_urls,
+        &processing,
+        id,
+        &body.system,
+        &body.table,
+        &body.column,
+        &body.value,
+    )
+    .await
+    .map_err(|e| match e {
+        RectificationError::Invalid(why) => ApiError::Unprocessable(why),
+        RectificationError::Refused(why) => ApiError::InUse(why),
+        e @ RectificationError::System { .. } => ApiError::BadGateway(e.to_string()),
+        RectificationError::Store(e) => invalid(e),
+    })?;
+    Ok(Json(outcome))
 }

@@ -43,7 +43,7 @@ fn json_body(b: &[u8]) -> Value {
 
 impl Harness {
     /// A GET with the DPO's token, the body as bytes (packages are binary).
-    async fn download(&self, uri: &str) -> (StatusCode, header::HeaderMap, Vec<u8>) {
+    pub(crate) async fn download(&self, uri: &str) -> (StatusCode, header::HeaderMap, Vec<u8>) {
         let req = self
             .request(Method::GET, uri, Some(&self.dpo))
             .body(Body::empty())

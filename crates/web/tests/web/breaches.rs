@@ -672,7 +672,404 @@ async fn breach_pages_in_chromium_pass_an_accessibility_audit() {
         {"expect_text": "I received my neighbour's letter."},
         {"expect_text": "a citizen"},
         {"axe": true},
+        // The DPO records a breach (refused with an awareness in the future), an initial
+        // notice and the art. 34 decision.
+        {"goto": "/admin/breaches/new?lang=en", "expect_status": 200},
+        {"axe": true},
+        {"fill": {"label": "Aware at", "value": "2026-11-23T11:00"}},
+        {"fill": {"label": "What happened", "value": "Camera images mailed to the wrong visitor."}},
+        {"check": {"label": "Images and sound"}},
+        {"select": {"label": "Risk", "value": "high_risk"}},
+        {"fill": {"label": "Reasons for the risk assessment", "value": "Visitors can be recognised."}},
+        {"click": {"role": "button", "name": "Record the breach"}},
+        {"expect_text": "is in the future"},
+        {"axe": true},
+        {"fill": {"label": "Detected at", "value": "2026-11-22T08:00"}},
+        {"fill": {"label": "Aware at", "value": "2026-11-22T09:30"}},
+        {"click": {"role": "button", "name": "Record the breach"}},
+        {"expect_text": "The data breach is recorded."},
+        {"axe": true},
+        {"fill": {"label": "Sent at (UTC)", "value": "2026-11-23T09:00"}},
+        {"fill": {"label": "What was sent", "value": "Notified through the authority's form."}},
+        {"click": {"role": "button", "name": "Record the notice"}},
+        {"expect_text": "The notice to the supervisory authority is recorded."},
+        {"axe": true},
+        {"check": {"label": "Yes, each person is told"}},
+        {"fill": {"label": "Reasons", "value": "Recognisable images."}},
+        {"click": {"role": "button", "name": "Record the decision"}},
+        {"expect_text": "They are told: Recognisable images."},
+        {"axe": true},
     ]);
     crate::support::browser::run_scenario(&base, steps).unwrap();
+    h.store.cleanup().await;
+}
+
+/// A signed-in staff member's cookie and CSRF token.
+async fn sign_in(h: &Harness, username: &str) -> (String, String) {
+    let user = h.store.user_by_username(username).await.unwrap().unwrap();
+    let (secret, session) = h
+        .store
+        .create_session(user.id, NOW, time::Duration::hours(1))
+        .await
+        .unwrap();
+    (format!("kluis_session={secret}"), session.csrf_token)
+}
+
+async fn post_form(
+    h: &Harness,
+    uri: &str,
+    (cookie, csrf): &(String, String),
+    fields: &[(&str, &str)],
+    with_csrf: bool,
+) -> (StatusCode, Option<String>, String) {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    if with_csrf {
+        form.append_pair("csrf", csrf);
+    }
+    for (k, v) in fields {
+        form.append_pair(k, v);
+    }
+    let req = h
+        .request(Method::POST, uri, None)
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(axum::body::Body::from(form.finish()))
+        .unwrap();
+    let (s, headers, body) = h.send(req).await;
+    let location = headers
+        .get(header::LOCATION)
+        .map(|l| l.to_str().unwrap().to_string());
+    (s, location, body)
+}
+
+/// The new-breach form filled in: camera images mailed to the wrong person, a high risk.
+fn new_breach(aware_at: &str) -> Vec<(&'static str, String)> {
+    [
+        ("controller", "stad"),
+        ("detected_at", "2026-11-22T08:00"),
+        ("aware_at", aware_at),
+        ("reporter", "staff"),
+        ("reporter_name", "Els (onthaal)"),
+        (
+            "description",
+            "Camerabeelden werden naar de verkeerde bezoeker gemaild.",
+        ),
+        ("data_categories", "sound_image"),
+        ("data_categories", "contact"),
+        ("subject_categories", "visitors"),
+        ("approx_subjects", "12"),
+        ("approx_records", "30"),
+        ("consequences", "Bezoekers zijn herkenbaar."),
+        ("measures_taken", "De ontvanger wiste de mail."),
+        ("measures_proposed", "Adressen dubbel controleren."),
+        ("risk", "high_risk"),
+        ("risk_reasons", "Herkenbare beelden van bezoekers."),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k, v.to_string()))
+    .collect()
+}
+
+fn pairs<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    fields.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+#[tokio::test]
+async fn the_dpo_records_breaches_notices_and_decisions_in_the_back_office() {
+    on_both_backends!(back_office_story);
+}
+
+/// The DPO records a breach, an initial notice and the art. 34 decision from the pages;
+/// an awareness in the future, bad input, a stale page, a form without its token or from
+/// an auditor is refused and changes nothing.
+async fn back_office_story(h: Harness) {
+    let (s, _, b) = h.import(REGISTER, &h.dpo).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    h.store
+        .create_user(
+            "audit",
+            "Auditor",
+            "a long auditor pw",
+            &[Role::Auditor],
+            NOW,
+        )
+        .await
+        .unwrap();
+    let dpo_in = sign_in(&h, "dpo").await;
+    let auditor_in = sign_in(&h, "audit").await;
+    let all = || async {
+        h.store
+            .breaches(kluis_store::BreachFilter::default(), NOW)
+            .await
+            .unwrap()
+    };
+
+    // The form, linked from the list for the DPO, not offered to the auditor.
+    let (s, b) = page(
+        &h,
+        Method::GET,
+        "/admin/breaches?lang=en",
+        Some(&dpo_in.0),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(b.contains("/admin/breaches/new?lang=en"), "{b}");
+    let (_, b) = page(
+        &h,
+        Method::GET,
+        "/admin/breaches?lang=en",
+        Some(&auditor_in.0),
+        None,
+    )
+    .await;
+    assert!(!b.contains("/admin/breaches/new"), "{b}");
+    let (s, _) = page(
+        &h,
+        Method::GET,
+        "/admin/breaches/new?lang=en",
+        Some(&auditor_in.0),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, b) = page(
+        &h,
+        Method::GET,
+        "/admin/breaches/new?lang=en",
+        Some(&dpo_in.0),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(
+        b.contains("Record a data breach") && b.contains("2026-11-23T10:00"),
+        "{b}"
+    );
+
+    // Refused, recording nothing.
+    let uri = "/admin/breaches/new?lang=en";
+    let good = new_breach("2026-11-22T09:30");
+    let (s, _, _) = post_form(&h, uri, &dpo_in, &pairs(&good), false).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = post_form(&h, uri, &auditor_in, &pairs(&good), true).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let future = new_breach("2026-11-23T11:00");
+    let (s, _, b) = post_form(&h, uri, &dpo_in, &pairs(&future), true).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(
+        b.contains("role=\"alert\"") && b.contains("is in the future"),
+        "{b}"
+    );
+    assert!(
+        b.contains("Adressen dubbel controleren."),
+        "what was typed is kept: {b}"
+    );
+    assert!(b.contains("value=\"sound_image\" checked"), "{b}");
+    let mut bad = good.clone();
+    bad.retain(|(k, _)| *k != "approx_subjects");
+    bad.push(("approx_subjects", "twaalf".into()));
+    let (s, _, b) = post_form(&h, uri, &dpo_in, &pairs(&bad), true).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(b.contains("is not a whole number"), "{b}");
+    let mut bad = good.clone();
+    bad.retain(|(k, _)| *k != "risk_reasons");
+    let (s, _, b) = post_form(&h, uri, &dpo_in, &pairs(&bad), true).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(b.contains("needs its reasons"), "{b}");
+    assert!(all().await.is_empty());
+
+    // Recorded, and the page confirms it.
+    let (s, to, b) = post_form(&h, uri, &dpo_in, &pairs(&good), true).await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{b}");
+    let to = to.unwrap();
+    assert!(to.ends_with("done=created"), "{to}");
+    let list = all().await;
+    assert_eq!(list.len(), 1);
+    let breach = &list[0];
+    let f = &breach.facts;
+    assert_eq!(f.aware_at, time::macros::datetime!(2026-11-22 09:30 UTC));
+    assert_eq!(
+        f.reported_by,
+        kluis_domain::breach::ReportedBy::Staff {
+            name: "Els (onthaal)".into()
+        }
+    );
+    assert_eq!(f.data_categories.len(), 2);
+    assert_eq!(f.approx_subjects, Some(12));
+    assert_eq!(breach.created_by, "dpo");
+    let (s, b) = page(&h, Method::GET, &to, Some(&dpo_in.0), None).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(b.contains("The data breach is recorded."), "{b}");
+    assert!(
+        b.contains("Record a notice to the supervisory authority"),
+        "{b}"
+    );
+    let (_, b) = page(
+        &h,
+        Method::GET,
+        &format!("/admin/breaches/{}?lang=en", breach.id),
+        Some(&auditor_in.0),
+        None,
+    )
+    .await;
+    assert!(
+        !b.contains("Record the notice"),
+        "an auditor reads only: {b}"
+    );
+
+    // The notice: refused without a token, by an auditor, at a stale version, with bad
+    // input or out of order; then recorded.
+    let detail = format!("/admin/breaches/{}?lang=en", breach.id);
+    let v = breach.version.to_string();
+    let notice = |phase: &str, version: &str, content: &str| {
+        vec![
+            ("step", "notice".to_string()),
+            ("version", version.to_string()),
+            ("phase", phase.to_string()),
+            ("sent_at", "2026-11-23T09:00".to_string()),
+            ("content", content.to_string()),
+            ("authority_reference", "GBA-2026-77".to_string()),
+            ("delay_reason", String::new()),
+        ]
+    };
+    let initial = notice("initial", &v, "Melding via het formulier van de GBA.");
+    let (s, _, _) = post_form(&h, &detail, &dpo_in, &pairs(&initial), false).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = post_form(&h, &detail, &auditor_in, &pairs(&initial), true).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, b) = post_form(
+        &h,
+        &detail,
+        &dpo_in,
+        &pairs(&notice("initial", "0", "Melding.")),
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{b}");
+    let (s, _, b) = post_form(
+        &h,
+        &detail,
+        &dpo_in,
+        &pairs(&notice("supplement", &v, "Aanvulling.")),
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(
+        b.contains("record the initial notice before a supplement"),
+        "{b}"
+    );
+    let (s, _, b) = post_form(
+        &h,
+        &detail,
+        &dpo_in,
+        &pairs(&notice("initial", &v, " ")),
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(b.contains("Write what was sent"), "{b}");
+    let unchanged = h.store.breach(breach.id).await.unwrap().unwrap();
+    assert_eq!(&unchanged, breach);
+    let (s, to, b) = post_form(&h, &detail, &dpo_in, &pairs(&initial), true).await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{b}");
+    assert!(to.unwrap().ends_with("done=notice"));
+    let notified = h.store.breach(breach.id).await.unwrap().unwrap();
+    assert_eq!(notified.notices.len(), 1);
+    assert_eq!(
+        notified.notices[0].notice.authority_reference.as_deref(),
+        Some("GBA-2026-77")
+    );
+
+    // The art. 34 decision: a high risk needs telling or a ground.
+    let v = notified.version.to_string();
+    let art34 = |inform: &str, ground: &str| {
+        vec![
+            ("step", "art34".to_string()),
+            ("version", v.clone()),
+            ("inform", inform.to_string()),
+            ("ground", ground.to_string()),
+            ("reasons", "Herkenbare beelden.".to_string()),
+            ("public_communication", String::new()),
+        ]
+    };
+    let (s, _, b) = post_form(&h, &detail, &dpo_in, &pairs(&art34("no", "")), true).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(b.contains("the risk is high"), "{b}");
+    let (s, _, b) = post_form(&h, &detail, &dpo_in, &pairs(&art34("", "")), true).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(
+        b.contains("Say whether the people affected are told"),
+        "{b}"
+    );
+    assert!(
+        h.store
+            .breach(breach.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .art34
+            .is_none()
+    );
+    let (s, to, b) = post_form(&h, &detail, &dpo_in, &pairs(&art34("yes", "")), true).await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{b}");
+    assert!(to.unwrap().ends_with("done=art34"));
+    let decided = h.store.breach(breach.id).await.unwrap().unwrap();
+    let d = decided.art34.unwrap();
+    assert!(d.decision.inform);
+    assert_eq!(d.decided_by, "dpo");
+    let (_, b) = page(
+        &h,
+        Method::GET,
+        &format!("{detail}&done=art34"),
+        Some(&dpo_in.0),
+        None,
+    )
+    .await;
+    assert!(b.contains("They are told: Herkenbare beelden."), "{b}");
+    h.store.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_breach_report_form_is_rate_limited() {
+    on_both_backends!(rate_limit_story);
+}
+
+/// Beyond the limit, the citizen's form answers 429 and stores nothing.
+async fn rate_limit_story(h: Harness) {
+    let (s, _, b) = h.import(REGISTER, &h.dpo).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let count = || async {
+        h.store
+            .breaches(kluis_store::BreachFilter::default(), NOW)
+            .await
+            .unwrap()
+            .len()
+    };
+    let limit = kluis_web::breach_pages::ReportThrottle::LIMIT;
+    for i in 0..limit {
+        let form = format!("controller=stad&what=Verkeerde+brief+{i}");
+        let (s, b) = page(
+            &h,
+            Method::POST,
+            "/report-breach?lang=en",
+            None,
+            Some(&form),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "report {i}: {b}");
+    }
+    assert_eq!(count().await, limit);
+    let req = h
+        .request(Method::POST, "/report-breach?lang=en", None)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(axum::body::Body::from("controller=stad&what=Nog+een"))
+        .unwrap();
+    let (s, headers, b) = h.send(req).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{b}");
+    assert!(b.contains("Too many reports"), "{b}");
+    assert!(headers.contains_key(header::RETRY_AFTER));
+    assert_eq!(count().await, limit, "a refused report stored nothing");
     h.store.cleanup().await;
 }

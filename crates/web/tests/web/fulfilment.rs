@@ -509,3 +509,299 @@ async fn tell_and_close(h: &Harness, one: &str, told: &str, changes: &str) {
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(json_body(&b)["stage"], "closed");
 }
+
+const CAMERA: &str = "limburg-camerabewaking";
+
+#[tokio::test]
+async fn restriction_and_objection_are_marked_by_the_fulfilment() {
+    marks_story(sqlite_store().await).await;
+    if let Some(pg) = postgres_store().await {
+        marks_story(pg).await;
+    }
+}
+
+/// Files a request for restriction and objection by An, verified against `subject` (or
+/// against nobody in the vault), and decides both granted. Returns its path.
+async fn restriction_and_objection_decided(h: &Harness, subject: Option<Uuid>) -> String {
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            "/api/v1/rights-requests",
+            &h.dpo,
+            Some(json!({
+                "controller": "limburg",
+                "rights": ["restriction", "objection"],
+                "channel": "letter",
+                "requester": {
+                    "identity": {"email": people::AN_EMAIL, "given_name": "An", "family_name": "Peeters"},
+                    "acting_for": "themselves",
+                    "email": people::AN_EMAIL,
+                },
+                "received_on": "2026-11-23"
+            })),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let one = format!(
+        "/api/v1/rights-requests/{}",
+        json_body(&b)["id"].as_str().unwrap()
+    );
+    let changes = format!("{one}/changes");
+    for (change, version) in [
+        (
+            json!({"change": "verify_identity", "subject_id": subject}),
+            "\"1\"",
+        ),
+        (
+            json!({"change": "decide", "decisions": [
+                {"right": "restriction", "activity": WERVING, "outcome": "granted",
+                 "motivation": "De juistheid wordt nagekeken."},
+                {"right": "objection", "activity": CAMERA, "outcome": "granted",
+                 "motivation": "Er zijn geen dwingende gronden."},
+            ]}),
+            "\"2\"",
+        ),
+    ] {
+        let (s, _, b) = h
+            .call(
+                Method::POST,
+                &changes,
+                &h.dpo,
+                Some(change),
+                &[("if-match", version)],
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    one
+}
+
+async fn marks_story(store: TestStore) {
+    let h = Harness::with_settings(store, settings(&None, false)).await;
+    let (s, _, b) = h
+        .import(include_str!("../../../../examples/limburg.yaml"), &h.dpo)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            "/api/v1/users/dpo/confidentiality-statements",
+            &h.dpo,
+            Some(json!({"signed_on": "2026-01-05", "reference": "GEHEIM-2026-001"})),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (an, _) = seed_an(&h.store).await;
+
+    // Verified without a data subject: kluis cannot tell whose records to mark, says so,
+    // and marks nothing.
+    let unlinked = restriction_and_objection_decided(&h, None).await;
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            &format!("{unlinked}/fulfilment"),
+            &h.dpo,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let status = json_body(&b);
+    assert_eq!(status["stage"], "decided", "{status:#}");
+    let restriction = action(&status, "restriction", WERVING, "vault");
+    assert_eq!(restriction["status"], "failed", "{restriction}");
+    assert!(
+        restriction["error"]
+            .as_str()
+            .unwrap()
+            .contains("not linked to a data subject"),
+        "{restriction}"
+    );
+    assert!(h.store.restrictions(an).await.unwrap().is_empty());
+    assert!(h.store.objections(an).await.unwrap().is_empty());
+
+    // Verified against An: the run marks both, and the request is fulfilled.
+    let linked = restriction_and_objection_decided(&h, Some(an)).await;
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            &format!("{linked}/fulfilment"),
+            &h.dpo,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let status = json_body(&b);
+    assert_eq!(status["stage"], "fulfilled", "{status:#}");
+    let reference = status["reference"].as_str().unwrap();
+    let restrictions = h.store.restrictions(an).await.unwrap();
+    assert_eq!(restrictions.len(), 1, "{restrictions:?}");
+    assert_eq!(restrictions[0].activity, WERVING);
+    assert_eq!(restrictions[0].request_reference, reference);
+    let objections = h.store.objections(an).await.unwrap();
+    assert_eq!(objections.len(), 1, "{objections:?}");
+    assert_eq!(objections[0].activity, CAMERA);
+    assert!(objections[0].in_force());
+    // The vault enforces them: a new recruitment record is only stored, marked as
+    // restricted; nothing more is recorded about her under camera surveillance.
+    let record = |activity: &str, category| RecordInput {
+        activity: activity.into(),
+        schedule: (activity == WERVING).then(|| "niet-weerhouden".into()),
+        category,
+        fields: BTreeMap::from([("veld".to_string(), json!("waarde"))]),
+        source: None,
+        collected_on: date!(2026 - 11 - 20),
+        events: BTreeMap::new(),
+        provided_by_subject: true,
+    };
+    let stored = h
+        .store
+        .add_record(&staff(), an, &record(WERVING, DataCategory::Education))
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.restriction.map(|r| r.request_reference).as_deref(),
+        Some(reference)
+    );
+    let e = h
+        .store
+        .add_record(&staff(), an, &record(CAMERA, DataCategory::SoundImage))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, kluis_store::StoreError::Objected { .. }), "{e}");
+    h.store.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_legal_hold_keeps_the_persons_rows_in_the_systems() {
+    held_story(sqlite_store().await).await;
+}
+
+/// An's data is held as evidence: her granted erasure keeps her records in the vault and
+/// her rows in HR (a system's rows are not told apart per record or case), reported as
+/// kept with the hold's reason; the request is fulfilled with that report.
+async fn held_story(store: TestStore) {
+    let Some(hr) = hr_postgres().await else {
+        store.cleanup().await;
+        return;
+    };
+    let mut urls = BTreeMap::new();
+    urls.insert(hr_map().name, hr.url().to_string());
+    let settings = Settings {
+        system_urls: SystemUrls(urls),
+        ..Settings::default()
+    };
+    let h = Harness::with_settings(store, settings).await;
+    let (s, _, b) = h
+        .import(include_str!("../../../../examples/limburg.yaml"), &h.dpo)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            "/api/v1/users/dpo/confidentiality-statements",
+            &h.dpo,
+            Some(json!({"signed_on": "2026-01-05", "reference": "GEHEIM-2026-001"})),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let mut map = hr_map();
+    map.activities = vec![WERVING.to_string()];
+    h.store.put_system(&map, "test", NOW).await.unwrap();
+    let (an, _) = seed_an(&h.store).await;
+    h.store
+        .place_hold(
+            &staff(),
+            &kluis_domain::destruction::NewHold {
+                scope: kluis_domain::destruction::HoldScope::Subject,
+                target: an.to_string(),
+                reason: "klacht bij de rechtbank".into(),
+                from: date!(2026 - 11 - 01),
+                until: None,
+            },
+        )
+        .await
+        .unwrap();
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            "/api/v1/rights-requests",
+            &h.dpo,
+            Some(json!({
+                "controller": "limburg",
+                "rights": ["erasure"],
+                "channel": "letter",
+                "requester": {
+                    "identity": {"email": people::AN_EMAIL, "given_name": "An", "family_name": "Peeters"},
+                    "acting_for": "themselves",
+                    "email": people::AN_EMAIL,
+                },
+                "received_on": "2026-11-23"
+            })),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let one = format!(
+        "/api/v1/rights-requests/{}",
+        json_body(&b)["id"].as_str().unwrap()
+    );
+    for (change, version) in [
+        (
+            json!({"change": "verify_identity", "subject_id": an}),
+            "\"1\"",
+        ),
+        (
+            json!({"change": "decide", "decisions": [
+                {"right": "erasure", "activity": WERVING, "outcome": "granted",
+                 "motivation": "Gewist, behalve wat de rechtbank nodig heeft."},
+            ]}),
+            "\"2\"",
+        ),
+    ] {
+        let (s, _, b) = h
+            .call(
+                Method::POST,
+                &format!("{one}/changes"),
+                &h.dpo,
+                Some(change),
+                &[("if-match", version)],
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    let an_rows =
+        "SELECT count(*)::text FROM hr.applicants WHERE email ILIKE 'an.peeters@example.be'";
+    assert_eq!(hr.scalar(an_rows).await, "1");
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            &format!("{one}/fulfilment"),
+            &h.dpo,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let status = json_body(&b);
+    assert_eq!(status["stage"], "fulfilled", "{status:#}");
+    let in_hr = action(&status, "erasure", WERVING, "hr");
+    assert_eq!(in_hr["status"], "done", "{in_hr}");
+    assert_eq!(
+        in_hr["report"]["kept_because"],
+        json!(["legal hold: klacht bij de rechtbank"]),
+        "{in_hr}"
+    );
+    assert_eq!(hr.scalar(an_rows).await, "1", "kept in HR");
+    assert_eq!(
+        records(&h.store, an).await.get(WERVING),
+        Some(&2),
+        "kept in the vault"
+    );
+    hr.cleanup().await;
+    h.store.cleanup().await;
+}

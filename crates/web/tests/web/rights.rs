@@ -201,7 +201,18 @@ async fn rights_story(h: Harness) {
             &[("if-match", "\"1\"")],
         )
         .await;
-    let p = problem(s, &hd, &b, StatusCode::UNPROCESSABLE_ENTITY);
+    // Carrying out is its own resource, never a bare "fulfil" step.
+    problem(s, &hd, &b, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, hd, b) = h
+        .call(
+            Method::POST,
+            &format!("{one}/fulfilment"),
+            &h.dpo,
+            None,
+            &[],
+        )
+        .await;
+    let p = problem(s, &hd, &b, StatusCode::CONFLICT);
     assert!(
         p["detail"]
             .as_str()
@@ -295,26 +306,47 @@ async fn rights_story(h: Harness) {
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(hd[header::ETAG], "\"3\"");
     assert_eq!(json_body(&b)["status"], "accepted");
-    for (change, version) in [
-        (
-            json!({"change": "fulfil", "note": "toegangspakket verstuurd"}),
-            "\"3\"",
-        ),
-        (
-            json!({"change": "close", "note": "afsluitbrief verstuurd"}),
-            "\"4\"",
-        ),
-    ] {
-        let (s, _, b) = h
-            .call(
-                Method::POST,
-                &changes,
-                &h.dpo,
-                Some(change),
-                &[("if-match", version)],
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            &format!("{one}/fulfilment"),
+            &h.dpo,
+            Some(json!({"done_by_hand": "toegangspakket verstuurd"})),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(json_body(&b)["stage"], "fulfilled", "{b}");
+    // The letter to print: none before anything was written to the person, then the
+    // closing letter.
+    let letter = format!("{one}/letter");
+    let (s, hd, b) = h.call(Method::GET, &letter, &h.dpo, None, &[]).await;
+    let p = problem(s, &hd, &b, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was written"),
+        "{p}"
+    );
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            &changes,
+            &h.dpo,
+            Some(json!({"change": "close", "note": "afsluitbrief verstuurd"})),
+            &[("if-match", "\"4\"")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, hd, pdf) = h.download(&letter).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(hd[header::CONTENT_TYPE], "application/pdf");
+    assert!(pdf.starts_with(b"%PDF"));
+    // pdf-writer leaves content streams uncompressed: the lines are readable in the file.
+    let text = String::from_utf8_lossy(&pdf);
+    for expected in ["(An Peeters)", "toegekend", "rechtbank"] {
+        assert!(text.contains(expected), "{expected} is in the letter");
     }
     let (_, _, b) = h.call(Method::GET, &one, &h.dpo, None, &[]).await;
     let r = json_body(&b);

@@ -361,6 +361,16 @@ async fn the_request_form_in_chromium_passes_an_accessibility_audit() {
         {"expect_text": "The identity is marked as verified."},
         {"expect_text": "Record the decisions"},
         {"axe": true},
+        // The register's proposals as they stand, then carrying out: the page lists the
+        // actions, what is left by hand, and the recipients to tell.
+        {"select": {"label": "Decision", "value": "granted", "nth": 0}},
+        {"fill": {"label": "Motivation (for the person)", "value": "U vindt uw gegevens in de bijlage.", "nth": 0}},
+        {"click": {"role": "button", "name": "Record the decisions"}},
+        {"expect_text": "The decisions are recorded."},
+        {"click": {"role": "button", "name": "Carry out what kluis can"}},
+        {"expect_text": "The request was carried out as far as it goes"},
+        {"expect_text": "Right and activity"},
+        {"axe": true},
         {"goto": "/admin/rights?lang=nl&show=overdue", "expect_status": 200},
         {"expect_text": "Er zijn geen verzoeken in deze lijst."},
         {"axe": true},
@@ -689,17 +699,23 @@ async fn back_office_steps_story(h: Harness) {
     assert_eq!(decided.stage, Stage::Decided);
     assert_eq!(decided.decisions.len(), 2, "the blank row is left out");
 
-    // Fulfil (a note is required), then close.
-    let (s, _, b) = post(
-        [step("fulfil", decided.version), vec![("note", " ".into())]].concat(),
-        true,
-    )
-    .await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(b.contains("Write what the note"), "{b}");
+    // Carry it out: kluis plans the actions; the access package is by hand, so the request
+    // stays decided and the page lists what is left, until a note confirms it.
+    let (s, _, b) = post(step("fulfil", decided.version - 1), true).await;
+    assert_eq!(s, StatusCode::CONFLICT, "a stale form changes nothing: {b}");
+    let (s, _, _) = post(step("fulfil", decided.version), true).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(
+        h.store.rights_request(filed.id).await.unwrap().stage,
+        Stage::Decided
+    );
+    let (_, _, b) = get().await;
+    assert!(b.contains("the package for the person"), "{b}");
+    assert!(b.contains("to do (by hand)"), "{b}");
+    assert!(b.contains("produce the access package"), "{b}");
     let (s, _, _) = post(
         [
-            step("fulfil", decided.version),
+            step("fulfil", version().await),
             vec![("note", "Inzage per post.".into())],
         ]
         .concat(),
@@ -707,6 +723,12 @@ async fn back_office_steps_story(h: Harness) {
     )
     .await;
     assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, _, b) = get().await;
+    assert!(b.contains("done (by hand)"), "{b}");
+    assert_eq!(
+        h.store.rights_request(filed.id).await.unwrap().stage,
+        Stage::Fulfilled
+    );
     let (s, _, _) = post(
         [
             step("close", version().await),
