@@ -28,12 +28,16 @@
 //! # CA certificates (PEM) trusted besides the system's when a portability export is sent
 //! # straight to another controller's HTTPS endpoint (art. 20(2))
 //! portability_ca_file = "/etc/kluis/partner-ca.pem"
+//! # access packages, portability exports and fulfilment runs made at once; the others
+//! # wait their turn, so person lookups keep the remaining cores (default: half the cores)
+//! bulk_concurrency = 1
 //! ```
 //!
 //! Environment: `KLUIS_DATABASE_URL`, `KLUIS_LISTEN`, `KLUIS_KEYS_FILE`,
 //! `KLUIS_SYSTEM_<NAME>_URL` (NAME upper-cased, `-` written as `_`), `KLUIS_PUBLIC_URL`,
 //! `KLUIS_MAIL_SMTP_URL`, `KLUIS_MAIL_FROM`, `KLUIS_MAIL_REPLY_TO`,
-//! `KLUIS_COOKIE_ORIGINS` (comma-separated), `KLUIS_RIGHTS_PORTABILITY_CA_FILE`. Relative
+//! `KLUIS_COOKIE_ORIGINS` (comma-separated), `KLUIS_RIGHTS_PORTABILITY_CA_FILE`,
+//! `KLUIS_RIGHTS_BULK_CONCURRENCY`. Relative
 //! paths are
 //! relative to the working directory, like a relative SQLite database.
 
@@ -80,6 +84,8 @@ pub struct Config {
     /// `[rights] portability_ca_file` are trusted besides the system's.
     pub portability: kluis_web::portability::Transmitter,
     portability_ca_file: Option<PathBuf>,
+    /// Heavy rights-request jobs run at once (`[rights] bulk_concurrency`), at least 1.
+    pub bulk_concurrency: usize,
     origins: BTreeMap<String, Origin>,
 }
 
@@ -163,6 +169,7 @@ struct FileConfig {
 #[serde(deny_unknown_fields)]
 struct FileRights {
     portability_ca_file: Option<Spanned<PathBuf>>,
+    bulk_concurrency: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -258,6 +265,7 @@ impl Config {
             cookie_origins: Vec::new(),
             portability: Default::default(),
             portability_ca_file: None,
+            bulk_concurrency: kluis_web::BulkGate::default_permits(),
             origins: BTreeMap::new(),
         };
         for setting in ["database", "listen", "keys", "public_url", "mail"] {
@@ -358,10 +366,19 @@ impl Config {
                 .collect::<Result<_>>()?;
             self.set("cookies.origins", origin.clone());
         }
-        if let Some(path) = file.rights.and_then(|r| r.portability_ca_file) {
+        let rights = file
+            .rights
+            .map(|r| (r.portability_ca_file, r.bulk_concurrency));
+        let (ca_file, bulk) = rights.unwrap_or_default();
+        if let Some(path) = ca_file {
             let at = format!("{}: [rights] portability_ca_file", source.at(path.span()));
             self.set_portability_ca(path.into_inner(), &at)?;
             self.set("rights.portability_ca_file", origin.clone());
+        }
+        if let Some(n) = bulk {
+            let at = format!("{}: [rights] bulk_concurrency", source.at(n.span()));
+            self.bulk_concurrency = parse_bulk_concurrency(&n.get_ref().to_string(), &at)?;
+            self.set("rights.bulk_concurrency", origin.clone());
         }
         Ok(keys_configured)
     }
@@ -461,6 +478,11 @@ impl Config {
             let var = "KLUIS_RIGHTS_PORTABILITY_CA_FILE";
             self.set_portability_ca(PathBuf::from(path), var)?;
             self.set("rights.portability_ca_file", Origin::Env(var.into()));
+        }
+        if let Some(n) = env.get("KLUIS_RIGHTS_BULK_CONCURRENCY") {
+            let var = "KLUIS_RIGHTS_BULK_CONCURRENCY";
+            self.bulk_concurrency = parse_bulk_concurrency(n, var)?;
+            self.set("rights.bulk_concurrency", Origin::Env(var.into()));
         }
         if let Some(public_url) = env.get("KLUIS_PUBLIC_URL") {
             self.public_url = Some(parse_public_url(public_url, "KLUIS_PUBLIC_URL")?);
@@ -608,6 +630,14 @@ impl Config {
             &ca,
             "rights.portability_ca_file",
         );
+        line(
+            "rights.bulk_concurrency",
+            &format!(
+                "{} at once (access packages, portability, fulfilment)",
+                self.bulk_concurrency
+            ),
+            "rights.bulk_concurrency",
+        );
         match &self.mail {
             Some(mail) => {
                 line("mail.smtp_url", &mail.smtp_url_masked(), "mail.smtp_url");
@@ -708,6 +738,14 @@ fn parse_public_url(text: &str, at: &str) -> Result<String> {
 }
 
 /// A website origin as browsers send it in `Origin`: scheme, host and port, nothing more.
+/// How many heavy rights-request jobs run at once: a whole number from 1.
+fn parse_bulk_concurrency(text: &str, at: &str) -> Result<usize> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => bail!("{at}: give a whole number of at least 1 (jobs at once), not '{text}'"),
+    }
+}
+
 fn parse_cookie_origin(text: &str, at: &str) -> Result<String> {
     let text = text.trim();
     let bad = |problem: &str| {
@@ -1339,6 +1377,30 @@ mod tests {
             );
             assert!(!err.contains("s3cret"), "{err}");
         }
+    }
+
+    #[test]
+    fn bulk_concurrency_is_a_whole_number_from_one() {
+        let c = from_file("").unwrap();
+        assert_eq!(c.bulk_concurrency, kluis_web::BulkGate::default_permits());
+        let c = from_file("[rights]\nbulk_concurrency = 3\n").unwrap();
+        assert_eq!(c.bulk_concurrency, 3);
+        assert!(c.describe().contains("3 at once"), "{}", c.describe());
+        let err = format!(
+            "{:#}",
+            from_file("[rights]\nbulk_concurrency = 0\n").err().unwrap()
+        );
+        assert!(
+            err.starts_with("kluis.toml:2: [rights] bulk_concurrency: give a whole number"),
+            "{err}"
+        );
+        let c = Config::from_sources(
+            None,
+            &env(&[("KLUIS_RIGHTS_BULK_CONCURRENCY", "2")]),
+            Flags::default(),
+        )
+        .unwrap();
+        assert_eq!(c.bulk_concurrency, 2);
     }
 
     #[test]

@@ -370,6 +370,7 @@ async fn run(cli: Cli) -> Result<()> {
                     public_url: config.public_url(listen),
                     cookie_origins: config.cookie_origins.clone(),
                     portability: config.portability.clone(),
+                    bulk_concurrency: config.bulk_concurrency,
                     ..Settings::default()
                 },
                 mailer,

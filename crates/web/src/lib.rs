@@ -30,7 +30,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-pub use state::{AppState, Clock, Settings, system_clock};
+pub use state::{AppState, BulkGate, Clock, Settings, system_clock};
 
 /// Largest request body accepted: a register of a few thousand activities fits.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;

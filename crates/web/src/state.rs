@@ -32,6 +32,9 @@ pub struct Settings {
     /// How portability exports are sent to other controllers (art. 20(2)): extra trusted
     /// CA certificates, the timeout.
     pub portability: crate::portability::Transmitter,
+    /// How many heavy rights-request jobs (access packages, portability exports and
+    /// transmissions, fulfilment runs) run at once; see [`BulkGate`]. At least 1.
+    pub bulk_concurrency: usize,
 }
 
 impl Default for Settings {
@@ -43,7 +46,47 @@ impl Default for Settings {
             cookie_origins: Vec::new(),
             public_url: "http://127.0.0.1:8080".into(),
             portability: Default::default(),
+            bulk_concurrency: BulkGate::default_permits(),
         }
+    }
+}
+
+/// The bulkhead between heavy rights-request work and everything else.
+///
+/// One access package costs tens of milliseconds of CPU (the vault, every connected
+/// system, the PDF and the zip), a fulfilment run touches every system; a person lookup
+/// costs a few. Left alone, a hundred packages at once saturate every core and a lookup
+/// queues behind all of them (issue 4: a lookup must not slow by more than 2× while 100
+/// requests are in flight). So the heavy work waits here for one of a few permits: at
+/// most that many run at once, the others wait their turn in arrival order (tokio's
+/// semaphore is fair), none is refused, and the remaining cores stay free for interactive
+/// lookups and the back-office pages. One gate for all bulk work, per process.
+#[derive(Clone)]
+pub struct BulkGate(Arc<tokio::sync::Semaphore>);
+
+impl BulkGate {
+    /// `permits` jobs at once (at least 1).
+    pub fn new(permits: usize) -> Self {
+        BulkGate(Arc::new(tokio::sync::Semaphore::new(permits.max(1))))
+    }
+
+    /// Half the available cores, at least 1: the other half serves interactive requests.
+    pub fn default_permits() -> usize {
+        std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+    }
+
+    /// Waits for a turn; the work may run while the permit is held.
+    pub async fn admit(&self) -> tokio::sync::OwnedSemaphorePermit {
+        self.0
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the bulk gate is never closed")
+    }
+
+    /// Permits free now (for tests and diagnostics).
+    pub fn available(&self) -> usize {
+        self.0.available_permits()
     }
 }
 
@@ -58,6 +101,8 @@ pub struct AppState {
     pub consent_purposes: Arc<Mutex<ConsentPurposes>>,
     /// Failed sign-ins per username, to slow down password guessing.
     pub login_throttle: Arc<Mutex<LoginThrottle>>,
+    /// Admission of heavy rights-request work, `settings.bulk_concurrency` at a time.
+    pub bulk: BulkGate,
 }
 
 /// Counts failed sign-ins per username in this process: after [`LoginThrottle::LIMIT`]
@@ -188,6 +233,7 @@ impl AppState {
         AppState {
             store,
             clock,
+            bulk: BulkGate::new(settings.bulk_concurrency),
             settings: Arc::new(settings),
             activity_lists: Arc::default(),
             consent_purposes: Arc::default(),
@@ -251,6 +297,42 @@ mod tests {
             "what an older read learnt does not replace a newer one"
         );
         assert_eq!(purposes.get(3, "werving"), None);
+    }
+
+    /// With one permit, jobs run one at a time, in the order they arrived, and none runs
+    /// while the permit is taken; ordering only, no timings.
+    #[tokio::test]
+    async fn the_bulk_gate_admits_one_job_per_permit_in_arrival_order() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        let gate = BulkGate::new(1);
+        let held = gate.admit().await;
+        let running = Arc::new(AtomicUsize::new(0));
+        let ran = Arc::new(Mutex::new(Vec::new()));
+        let mut jobs = Vec::new();
+        for job in 0..4 {
+            let (gate, running, ran) = (gate.clone(), running.clone(), ran.clone());
+            jobs.push(tokio::spawn(async move {
+                let _turn = gate.admit().await;
+                let at_once = running.fetch_add(1, Ordering::SeqCst) + 1;
+                ran.lock().unwrap().push((job, at_once));
+                // Give the others every chance to overlap.
+                for _ in 0..10 {
+                    tokio::task::yield_now().await;
+                }
+                running.fetch_sub(1, Ordering::SeqCst);
+            }));
+            // Let this job queue before the next arrives (one thread: it runs to the gate).
+            tokio::task::yield_now().await;
+        }
+        assert!(ran.lock().unwrap().is_empty(), "a job ran without a permit");
+        drop(held);
+        for job in jobs {
+            job.await.unwrap();
+        }
+        assert_eq!(*ran.lock().unwrap(), [(0, 1), (1, 1), (2, 1), (3, 1)]);
+        assert_eq!(gate.available(), 1);
+        assert!(BulkGate::default_permits() >= 1);
     }
 
     #[test]

@@ -706,6 +706,8 @@ async fn fulfil(
         now: state.now(),
     };
     let note = Some(note.trim()).filter(|n| !n.is_empty());
+    // Heavy work: wait for a turn at the bulk gate (see `BulkGate`).
+    let _turn = state.bulk.admit().await;
     crate::fulfilment::fulfil(
         &state.store,
         &state.settings.system_urls,

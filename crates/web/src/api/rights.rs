@@ -584,6 +584,8 @@ async fn package(
     let request = state.store.rights_request(id).await?;
     let mut processing = super::inventory::processing(state, user, trace, headers);
     processing.case_ref = Some(request.reference.clone());
+    // Heavy work: wait for a turn at the bulk gate, so lookups keep their cores.
+    let _turn = state.bulk.admit().await;
     let download = crate::access_package::produce(
         &state.store,
         &state.settings.system_urls,
@@ -678,6 +680,8 @@ pub async fn transmit_portability(
     let request = state.store.rights_request(id).await?;
     let mut processing = super::inventory::processing(&state, &user, trace, &headers);
     processing.case_ref = Some(request.reference.clone());
+    // Heavy work: wait for a turn at the bulk gate, so lookups keep their cores.
+    let _turn = state.bulk.admit().await;
     let sent = transmit(
         &state.store,
         &state.settings.portability,
@@ -732,6 +736,8 @@ pub async fn run_fulfilment(
         })?
     };
     let processing = super::inventory::processing(&state, &user, trace, &headers);
+    // Heavy work: wait for a turn at the bulk gate, so lookups keep their cores.
+    let _turn = state.bulk.admit().await;
     let status = crate::fulfilment::fulfil(
         &state.store,
         &state.settings.system_urls,

@@ -692,3 +692,118 @@ async fn the_access_package_page_in_chromium_passes_an_accessibility_audit() {
     ]);
     super::support::browser::run_scenario(&base, steps).unwrap();
 }
+
+/// The bulk gate (issue 4): with one permit taken, package, portability and fulfilment
+/// requests wait their turn (none runs, none is refused) while a person lookup still
+/// answers; once the permit is free, they run and give it back. No timings: a request that
+/// ran without a turn would have finished before the permit was given back.
+#[tokio::test]
+async fn heavy_rights_work_waits_at_the_bulk_gate_and_a_lookup_does_not() {
+    let mut h = Harness::new(sqlite_store().await).await;
+    let settings = Settings {
+        bulk_concurrency: 1,
+        ..Settings::default()
+    };
+    let state = kluis_web::AppState::new((*h.store).clone(), std::sync::Arc::new(|| NOW), settings);
+    let gate = state.bulk.clone();
+    h.app = kluis_web::app(state);
+    let (s, _, b) = h
+        .import(include_str!("../../../../examples/limburg.yaml"), &h.dpo)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            "/api/v1/users/dpo/confidentiality-statements",
+            &h.dpo,
+            Some(json!({"signed_on": "2026-01-05", "reference": "GEHEIM-2026-001"})),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    seed_an(&h.store).await;
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            "/api/v1/rights-requests",
+            &h.dpo,
+            Some(json!({
+                "controller": "limburg",
+                "rights": ["access", "portability"],
+                "channel": "letter",
+                "requester": {
+                    "identity": {"email": people::AN_EMAIL},
+                    "acting_for": "themselves",
+                    "email": people::AN_EMAIL,
+                },
+                "language": "nl",
+                "received_on": "2026-11-23"
+            })),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let id = json_body(b.as_bytes())["id"].as_str().unwrap().to_string();
+
+    let held = gate.admit().await;
+    assert_eq!(gate.available(), 0);
+    let mut waiting = Vec::new();
+    for (method, uri) in [
+        (
+            Method::GET,
+            format!("/api/v1/rights-requests/{id}/access-package?format=zip"),
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/rights-requests/{id}/access-package?format=pdf"),
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/rights-requests/{id}/portability?format=json"),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/rights-requests/{id}/fulfilment"),
+        ),
+    ] {
+        let req = h
+            .request(method, &uri, Some(&h.dpo))
+            .body(Body::empty())
+            .unwrap();
+        let app = h.app.clone();
+        waiting.push((
+            uri,
+            tokio::spawn(async move { app.oneshot(req).await.unwrap().status() }),
+        ));
+    }
+    // A person lookup answers while the heavy work waits.
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            "/api/v1/subjects/search",
+            &h.dpo,
+            Some(json!({"email": people::AN_EMAIL})),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        json_body(b.as_bytes())["subjects"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "{b}"
+    );
+    let (s, _, b) = h.get(&format!("/api/v1/rights-requests/{id}")).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    for (uri, task) in &waiting {
+        assert!(!task.is_finished(), "{uri} ran without a turn at the gate");
+    }
+    drop(held);
+    // Each then runs: the request is not releasable yet, so each is answered 409.
+    for (uri, task) in waiting {
+        assert_eq!(task.await.unwrap(), StatusCode::CONFLICT, "{uri}");
+    }
+    assert_eq!(gate.available(), 1, "every turn was given back");
+}
