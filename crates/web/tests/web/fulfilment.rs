@@ -146,6 +146,25 @@ fn settings(systems: &Option<(TestSystem, TestSystem)>, hr_up: bool) -> Settings
     }
 }
 
+/// Limburg's register, and the DPO's signed confidentiality statement (without it nobody
+/// opens personal data).
+async fn limburg_with_a_dpo_who_may_read(h: &Harness) {
+    let (s, _, b) = h
+        .import(include_str!("../../../../examples/limburg.yaml"), &h.dpo)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            "/api/v1/users/dpo/confidentiality-statements",
+            &h.dpo,
+            Some(json!({"signed_on": "2026-01-05", "reference": "GEHEIM-2026-001"})),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+}
+
 fn action<'a>(status: &'a Value, right: &str, activity: &str, target: &str) -> &'a Value {
     status["actions"]
         .as_array()
@@ -161,20 +180,7 @@ async fn fulfilment_story(store: TestStore) {
         _ => None,
     };
     let mut h = Harness::with_settings(store, settings(&systems, false)).await;
-    let (s, _, b) = h
-        .import(include_str!("../../../../examples/limburg.yaml"), &h.dpo)
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    let (s, _, b) = h
-        .call(
-            Method::POST,
-            "/api/v1/users/dpo/confidentiality-statements",
-            &h.dpo,
-            Some(json!({"signed_on": "2026-01-05", "reference": "GEHEIM-2026-001"})),
-            &[],
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+    limburg_with_a_dpo_who_may_read(&h).await;
     if systems.is_some() {
         for (mut map, activity) in [(hr_map(), WERVING), (accounting_map(), BOEKHOUDING)] {
             map.activities = vec![activity.to_string()];
@@ -579,20 +585,7 @@ async fn restriction_and_objection_decided(h: &Harness, subject: Option<Uuid>) -
 
 async fn marks_story(store: TestStore) {
     let h = Harness::with_settings(store, settings(&None, false)).await;
-    let (s, _, b) = h
-        .import(include_str!("../../../../examples/limburg.yaml"), &h.dpo)
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    let (s, _, b) = h
-        .call(
-            Method::POST,
-            "/api/v1/users/dpo/confidentiality-statements",
-            &h.dpo,
-            Some(json!({"signed_on": "2026-01-05", "reference": "GEHEIM-2026-001"})),
-            &[],
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+    limburg_with_a_dpo_who_may_read(&h).await;
     let (an, _) = seed_an(&h.store).await;
 
     // Verified without a data subject: kluis cannot tell whose records to mark, says so,
@@ -695,20 +688,7 @@ async fn held_story(store: TestStore) {
         ..Settings::default()
     };
     let h = Harness::with_settings(store, settings).await;
-    let (s, _, b) = h
-        .import(include_str!("../../../../examples/limburg.yaml"), &h.dpo)
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    let (s, _, b) = h
-        .call(
-            Method::POST,
-            "/api/v1/users/dpo/confidentiality-statements",
-            &h.dpo,
-            Some(json!({"signed_on": "2026-01-05", "reference": "GEHEIM-2026-001"})),
-            &[],
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+    limburg_with_a_dpo_who_may_read(&h).await;
     let mut map = hr_map();
     map.activities = vec![WERVING.to_string()];
     h.store.put_system(&map, "test", NOW).await.unwrap();
