@@ -398,11 +398,7 @@ fn print_subject(view: &SubjectView, today: Date) {
     if let Some(p) = &id.phone {
         println!("  phone: {}", p.as_str());
     }
-    let name = [id.given_name.as_deref(), id.family_name.as_deref()]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let name = id.full_name();
     if !name.is_empty() {
         println!("  name: {name}");
     }

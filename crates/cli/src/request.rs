@@ -555,28 +555,11 @@ async fn fulfil(
     now: OffsetDateTime,
     out: &mut impl Write,
 ) -> Result<()> {
-    use kluis_domain::processing_log::{Actor, ActorKind};
     use kluis_web::fulfilment::{FulfilmentError, fulfil, status_text};
 
     handler(store, as_user).await?;
-    let user = staff_account(store, as_user).await?;
     let id = find(store, request).await?;
-    let mut trace = [0u8; 16];
-    let mut span = [0u8; 8];
-    getrandom::fill(&mut trace).context("no random source for a trace id")?;
-    getrandom::fill(&mut span).context("no random source for a span id")?;
-    trace[0] |= 1;
-    span[0] |= 1;
-    let processing = kluis_store::Processing {
-        actor: Actor {
-            kind: ActorKind::Staff,
-            id: Some(user.id.to_string()),
-            name: as_user.to_string(),
-        },
-        trace: kluis_domain::trace::TraceContext::new_root(trace, span),
-        case_ref: None,
-        now,
-    };
+    let processing = staff_processing(store, as_user, None, now).await?;
     let status = match fulfil(store, urls, &processing, id, note).await {
         Ok(status) => status,
         Err(FulfilmentError::Refused(why)) => bail!("{request}: {why}"),
@@ -618,28 +601,11 @@ async fn rectify(
     now: OffsetDateTime,
     out: &mut impl Write,
 ) -> Result<()> {
-    use kluis_domain::processing_log::{Actor, ActorKind};
     use kluis_web::rectification::{RectificationError, rectify_in_system};
 
     handler(store, as_user).await?;
-    let user = staff_account(store, as_user).await?;
     let id = find(store, request).await?;
-    let mut trace = [0u8; 16];
-    let mut span = [0u8; 8];
-    getrandom::fill(&mut trace).context("no random source for a trace id")?;
-    getrandom::fill(&mut span).context("no random source for a span id")?;
-    trace[0] |= 1;
-    span[0] |= 1;
-    let processing = kluis_store::Processing {
-        actor: Actor {
-            kind: ActorKind::Staff,
-            id: Some(user.id.to_string()),
-            name: as_user.to_string(),
-        },
-        trace: kluis_domain::trace::TraceContext::new_root(trace, span),
-        case_ref: None,
-        now,
-    };
+    let processing = staff_processing(store, as_user, None, now).await?;
     let done = rectify_in_system(
         store,
         urls,
@@ -866,11 +832,7 @@ fn show_text(r: &RightsRequest, today: Date, out: &mut impl Write) -> Result<()>
         r.assignee.as_deref().unwrap_or("nobody yet")
     )?;
     let person = &r.requester.identity;
-    let name = [person.given_name.as_deref(), person.family_name.as_deref()]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let name = person.full_name();
     writeln!(
         out,
         "person:     {name} ({})",

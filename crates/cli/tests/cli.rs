@@ -1961,7 +1961,7 @@ async fn external_sweep_story(store: TestStore) {
         ("KLUIS_SYSTEM_ACCOUNTING_URL", accounting.url()),
     ];
     let err = fails(&kluis_env(&db, &keys, &down, &["retention", "sweep"]));
-    assert!(err.contains("hr"), "{err}");
+    assert!(err.contains("the sweep of hr stopped"), "{err}");
     hr.cleanup().await;
     accounting.cleanup().await;
     store.cleanup().await;
@@ -2497,7 +2497,10 @@ async fn erasure_story(store: TestStore) {
     // HR is down: the vault and accounting are done, HR failed, the request stays decided.
     let out = kluis_env(&db, &keys, &down, &fulfil);
     let err = fails(&out);
-    assert!(err.contains("hr") && err.contains("run it again"), "{err}");
+    assert!(
+        err.contains("failed in hr:") && err.contains("run it again"),
+        "{err}"
+    );
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(
         printed.contains(&format!("erasure / {WERVING} / hr: failed")),

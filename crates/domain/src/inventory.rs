@@ -93,6 +93,16 @@ pub enum InventoryError {
 }
 
 impl SubjectIdentity {
+    /// Given and family name as one would write them ("An Peeters"); empty when neither
+    /// is known.
+    pub fn full_name(&self) -> String {
+        [self.given_name.as_deref(), self.family_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     /// Checks that the identity names someone, on `today`.
     pub fn check(&self, today: Date) -> Result<(), InventoryError> {
         for (field, value) in [

@@ -269,7 +269,8 @@ pub fn plan_actions(decisions: &[Decision], systems: &[DatasetMap]) -> Vec<Plann
                         &mut out,
                         &map.name,
                         Some(format!(
-                            "system {} cannot mark rows: stop processing there for anything                              but storage ({}), then confirm",
+                            "system {} cannot mark rows: stop processing there for anything \
+                             but storage ({}), then confirm",
                             map.name,
                             d.right.name()
                         )),
@@ -281,7 +282,8 @@ pub fn plan_actions(decisions: &[Decision], systems: &[DatasetMap]) -> Vec<Plann
             // value in the log.
             Right::Rectification | Right::NoAutomatedDecision => {
                 let by_hand = match d.right {
-                    Right::Rectification => "rectification needs the new values: apply them                          (in the vault: kluis record rectify), then confirm"
+                    Right::Rectification => "rectification needs the new values: apply them \
+                         (in the vault: kluis record rectify), then confirm"
                         .to_string(),
                     _ => format!("{}: carry it out by hand, then confirm", d.right.name()),
                 };

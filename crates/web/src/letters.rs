@@ -14,11 +14,7 @@ pub fn letter_pdf(request: &RightsRequest, letter: &Letter, today: Date) -> Vec<
     let mut doc = Doc::new();
     doc.describe(&letter.subject, &request.reference);
     let person = &request.requester.identity;
-    let name = [person.given_name.as_deref(), person.family_name.as_deref()]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let name = person.full_name();
     if !name.is_empty() {
         doc.line(Style::Text, &name);
     }

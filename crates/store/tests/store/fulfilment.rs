@@ -542,6 +542,12 @@ async fn system_erasures_are_recorded_per_table_and_failures_stay_visible(store:
         "refused: nothing to do in hr"
     );
     assert_eq!(find(Right::Access, PACKAGE).by, CarriedOutBy::Staff);
+    for instruction in plan.iter().filter_map(|p| p.instruction.as_deref()) {
+        assert!(
+            !instruction.contains("  "),
+            "one sentence, no gaps: {instruction:?}"
+        );
+    }
     let rectification = find(Right::Rectification, "hr");
     assert_eq!(rectification.by, CarriedOutBy::Staff);
     assert!(
@@ -797,7 +803,7 @@ async fn recipients_are_told_before_the_request_closes(store: &TestStore) {
         .record_recipient_told(id, "Politiezone Hasselt", " ", "caseworker", NOW)
         .await
         .unwrap_err();
-    assert!(how.to_string().contains("how"), "{how}");
+    assert!(how.to_string().contains("say how"), "{how}");
     let told = store
         .record_recipient_told(
             id,

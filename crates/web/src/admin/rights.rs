@@ -814,11 +814,7 @@ fn decisions_from_form(form: &FormData, lang: Lang) -> Result<Vec<Decision>, Str
 /// The request's facts as label and value, in the page's language.
 fn fields(lang: Lang, r: &RightsRequest) -> Vec<(String, String)> {
     let person = &r.requester.identity;
-    let name = [person.given_name.as_deref(), person.family_name.as_deref()]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let name = person.full_name();
     let extension = r
         .deadline
         .extension

@@ -348,7 +348,7 @@ async fn fulfilment_story(store: TestStore) {
     let hr_action = action(&first, "erasure", WERVING, "hr");
     assert_eq!(hr_action["status"], "failed");
     assert!(
-        hr_action["error"].as_str().unwrap().contains("hr"),
+        hr_action["error"].as_str().unwrap().contains("system 'hr'"),
         "{hr_action}"
     );
     let books = action(&first, "erasure", BOEKHOUDING, "accounting");

@@ -205,7 +205,7 @@ async fn rectification_story(store: TestStore) {
         .call(Method::POST, &rectify, &h.dpo, Some(new_name.clone()), &[])
         .await;
     let p = problem(s, &hd, &b, StatusCode::BAD_GATEWAY);
-    assert!(p["detail"].as_str().unwrap().contains("hr"), "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("system 'hr'"), "{p}");
     let (_, _, b) = h.call(Method::GET, &one, &h.dpo, None, &[]).await;
     assert!(!b.contains("rectified_in_system"), "{b}");
 
@@ -244,7 +244,9 @@ async fn rectification_story(store: TestStore) {
         .clone();
     let note = step["note"].as_str().unwrap();
     assert!(
-        note.contains("hr") && note.contains("applicants.last_name") && note.contains("1 of 1"),
+        note.contains("system hr:")
+            && note.contains("applicants.last_name")
+            && note.contains("1 of 1"),
         "{note}"
     );
     assert!(!note.contains("Claes"), "never the value: {note}");
