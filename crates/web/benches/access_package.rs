@@ -42,30 +42,26 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::*;
 use kluis_connectors::testing::{self as systems_testing, TestSystem};
 use kluis_domain::access::Scope;
 use kluis_domain::access_package::PackageKind;
 use kluis_domain::category::DataCategory;
-use kluis_domain::identifiers::{EmailAddress, NationalNumber};
+use kluis_domain::identifiers::NationalNumber;
 use kluis_domain::inventory::{RecordInput, SubjectIdentity};
-use kluis_domain::processing_log::{Actor, ActorKind};
 use kluis_domain::register_file;
 use kluis_domain::rights::{ActingFor, Decision, Outcome, RequestChannel, Requester, Right};
 use kluis_domain::text::Lang;
-use kluis_domain::trace::TraceContext;
 use kluis_store::testing::{self as store_testing, Stats, TestStore};
-use kluis_store::{Backend, NewRequest, Processing, RequestChange, Store, SubjectQuery};
+use kluis_store::{Backend, NewRequest, RequestChange, Store, SubjectQuery};
 use kluis_web::BulkGate;
 use kluis_web::access_package::{self, Format};
 use kluis_web::systems::{self, SystemUrls};
-use time::OffsetDateTime;
-use time::macros::{date, datetime};
+use time::macros::date;
 use uuid::Uuid;
 
-const LIMBURG: &str = include_str!("../../../examples/limburg.yaml");
-const NOW: OffsetDateTime = datetime!(2026-11-23 10:00:00 UTC);
-const WERVING: &str = "limburg-werving-selectie";
-const BOEKHOUDING: &str = "limburg-boekhouding";
 const TARGET_P50: Duration = Duration::from_millis(250);
 const TARGET_SLOWDOWN: f64 = 2.0;
 
@@ -88,24 +84,8 @@ struct Sizes {
 
 impl Sizes {
     fn from_args(args: &[String]) -> Result<Sizes, String> {
-        let full = match args {
-            [] => false,
-            [flag] if flag == "--bench" => true,
-            _ => {
-                return Err(
-                    "usage: access_package [--bench] (sizes come from BENCH_* variables)".into(),
-                );
-            }
-        };
-        let env = |name: &str, default: usize| -> Result<usize, String> {
-            match std::env::var(name) {
-                Ok(v) if !v.is_empty() => v
-                    .replace('_', "")
-                    .parse()
-                    .map_err(|_| format!("{name}={v}: give a whole number, e.g. 100000")),
-                _ => Ok(default),
-            }
-        };
+        let full = full_run("access_package", args)?;
+        let env = env_size;
         let (subjects, rows, packages, in_flight) = if full {
             (
                 env("BENCH_SUBJECTS", 1_000_000)?,
@@ -129,7 +109,7 @@ impl Sizes {
             in_flight: in_flight.max(1),
             probes: if full { 50 } else { 2 },
             bulk_permits: bulk_permits.max(1),
-            postgres: std::env::var("BENCH_POSTGRES").map_or(true, |v| v != "0"),
+            postgres: with_postgres(),
         })
     }
 }
@@ -161,7 +141,14 @@ async fn run(args: Vec<String>) -> Result<(), String> {
     if sizes.full {
         println!("machine: {}", machine());
     }
-    let filled = fill_systems(&hr, &accounting, &sizes).await?;
+    let filled = fill_systems(
+        &hr,
+        &accounting,
+        sizes.hr_people,
+        sizes.accounting_people,
+        sizes.people,
+    )
+    .await?;
     let sqlite = store_testing::sqlite_store().await;
     bench_backend(&sqlite, &hr, &accounting, &filled, &sizes).await?;
     sqlite.cleanup().await;
@@ -181,92 +168,7 @@ async fn run(args: Vec<String>) -> Result<(), String> {
     Ok(())
 }
 
-fn machine() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu = cpuinfo
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("model name")
-                .map(|m| m.trim_start_matches([' ', '\t', ':']))
-        })
-        .unwrap_or("unknown CPU")
-        .to_string();
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    format!("{cores} cores ({cpu}), load average {}", load_average())
-}
-
-fn load_average() -> String {
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    load.split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 // ── The external systems, as find_person grows them ─────────────────────────────────────
-
-async fn fill_systems(
-    hr: &TestSystem,
-    accounting: &TestSystem,
-    sizes: &Sizes,
-) -> Result<Vec<u64>, String> {
-    // `fill` numbers its people on from the highest id; a person's national number in
-    // either system is "99" followed by that number: the same number is the same person.
-    let hr_last: u64 = number(&hr.scalar("SELECT max(id)::text FROM hr.applicants").await)?;
-    let accounting_last: u64 = number(
-        &accounting
-            .scalar("SELECT CAST(MAX(id) AS CHAR) FROM suppliers")
-            .await,
-    )?;
-    let start = Instant::now();
-    let hr_rows = hr.fill(sizes.hr_people).await;
-    let accounting_rows = accounting.fill(sizes.accounting_people).await;
-    println!(
-        "systems grown: HR (PostgreSQL) +{hr_rows} rows, accounting (MariaDB) \
-         +{accounting_rows} rows, in {:.1} s",
-        start.elapsed().as_secs_f64()
-    );
-    let first = hr_last.max(accounting_last) + 1;
-    let last = (hr_last + sizes.hr_people).min(accounting_last + sizes.accounting_people);
-    // One valid national number in each hundred: its check digits are 97 minus the first
-    // nine digits modulo 97.
-    let candidates: Vec<u64> = (first / 100..=last / 100)
-        .map(|hundred| hundred * 100 + (97 - (990_000_000 + hundred) % 97))
-        .filter(|g| (first..=last).contains(g))
-        .collect();
-    let step = (candidates.len() / sizes.people.max(1)).max(1);
-    let filled: Vec<u64> = candidates
-        .into_iter()
-        .step_by(step)
-        .take(sizes.people)
-        .collect();
-    if filled.is_empty() {
-        return Err(format!(
-            "no filled person between {first} and {last} has a valid national number: fill more"
-        ));
-    }
-    Ok(filled)
-}
-
-fn number(text: &str) -> Result<u64, String> {
-    text.trim()
-        .parse()
-        .map_err(|_| format!("expected a number from the test system, got '{text}'"))
-}
-
-fn identity(g: u64) -> Result<SubjectIdentity, String> {
-    let nn: NationalNumber = format!("99{g:09}")
-        .parse()
-        .map_err(|e| format!("filled person {g}: {e}"))?;
-    let email: EmailAddress = format!("persoon{g}@bulk.example")
-        .parse()
-        .map_err(|e| format!("filled person {g}: {e}"))?;
-    Ok(SubjectIdentity {
-        national_number: Some(nn),
-        email: Some(email),
-        ..SubjectIdentity::default()
-    })
-}
 
 // ── One vault backend ───────────────────────────────────────────────────────────────────
 
@@ -390,7 +292,7 @@ async fn bench_backend(
 /// Records person `g` in the vault with two records, and files, verifies and decides an
 /// access request for them, granted for both activities the systems serve.
 async fn decided_request(store: &Store, g: u64) -> Result<Case, String> {
-    let p = processing(0);
+    let p = processing(0, None);
     let identity = identity(g)?;
     let (subject, _) = store
         .record_subject(&p, WERVING, &identity, &[])
@@ -485,7 +387,7 @@ async fn one_package(
     case: &Case,
     n: u64,
 ) -> Result<(Timing, usize), String> {
-    let p = processing(n + 1);
+    let p = processing(n + 1, None);
     let start = Instant::now();
     let request = store
         .rights_request(case.request)
@@ -567,7 +469,7 @@ async fn one_lookup(
     case: &Case,
     n: u64,
 ) -> Result<Duration, String> {
-    let p = processing(n + 1);
+    let p = processing(n + 1, None);
     let query = SubjectQuery::NationalNumber(case.national_number);
     let start = Instant::now();
     let views = store
@@ -733,39 +635,4 @@ async fn in_flight(
         }
     );
     Ok(())
-}
-
-fn processing(n: u64) -> Processing {
-    let mut id = [0x4b; 16];
-    id[8..].copy_from_slice(&n.to_be_bytes());
-    Processing {
-        actor: Actor {
-            kind: ActorKind::Staff,
-            id: Some("01936b2e-7c4a-7d10-9f00-000000000001".into()),
-            name: "caseworker".into(),
-        },
-        trace: TraceContext::new_root(id, [0x42; 8]),
-        case_ref: None,
-        now: NOW,
-    }
-}
-
-fn header() {
-    println!(
-        "  {:<54} {:>5} {:>8} {:>8} {:>8} {:>8} {:>8}",
-        "step", "n", "min ms", "p50", "p90", "p99", "max"
-    );
-}
-
-fn report(step: &str, s: &Stats) {
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    println!(
-        "  {step:<54} {:>5} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
-        s.n,
-        ms(s.min),
-        ms(s.median),
-        ms(s.p90),
-        ms(s.p99),
-        ms(s.max)
-    );
 }

@@ -32,26 +32,20 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::*;
 use kluis_connectors::testing::{self as systems_testing, TestSystem};
 use kluis_domain::category::DataCategory;
-use kluis_domain::identifiers::{EmailAddress, NationalNumber};
-use kluis_domain::inventory::{RecordInput, SubjectIdentity};
-use kluis_domain::processing_log::{Actor, ActorKind};
+use kluis_domain::inventory::RecordInput;
 use kluis_domain::register_file;
 use kluis_domain::rights::{ActingFor, Decision, Outcome, RequestChannel, Requester, Right, Stage};
 use kluis_domain::text::Lang;
-use kluis_domain::trace::TraceContext;
 use kluis_store::testing::{self as store_testing, Stats, TestStore};
-use kluis_store::{ActionStatus, Backend, NewRequest, Processing, RequestChange, Store};
+use kluis_store::{ActionStatus, Backend, NewRequest, RequestChange, Store};
 use kluis_web::systems::SystemUrls;
-use time::OffsetDateTime;
-use time::macros::datetime;
 use uuid::Uuid;
 
-const LIMBURG: &str = include_str!("../../../examples/limburg.yaml");
-const NOW: OffsetDateTime = datetime!(2026-11-23 10:00:00 UTC);
-const WERVING: &str = "limburg-werving-selectie";
-const BOEKHOUDING: &str = "limburg-boekhouding";
 /// The peer figure of ../shared/ENGINEERING.md: Fides erases about one row per 45 ms.
 const FIDES_PER_ROW: Duration = Duration::from_millis(45);
 const TARGET_P50: Duration = Duration::from_millis(500);
@@ -68,20 +62,8 @@ struct Sizes {
 
 impl Sizes {
     fn from_args(args: &[String]) -> Result<Sizes, String> {
-        let full = match args {
-            [] => false,
-            [flag] if flag == "--bench" => true,
-            _ => return Err("usage: erasure [--bench] (sizes come from BENCH_* variables)".into()),
-        };
-        let env = |name: &str, default: usize| -> Result<usize, String> {
-            match std::env::var(name) {
-                Ok(v) if !v.is_empty() => v
-                    .replace('_', "")
-                    .parse()
-                    .map_err(|_| format!("{name}={v}: give a whole number, e.g. 100000")),
-                _ => Ok(default),
-            }
-        };
+        let full = full_run("erasure", args)?;
+        let env = env_size;
         let (subjects, rows, erasures) = if full {
             (
                 env("BENCH_SUBJECTS", 1_000_000)?,
@@ -100,7 +82,7 @@ impl Sizes {
             accounting_people: rows.div_ceil(3),
             erasures: erasures.max(1),
             warm_up: if full { 10 } else { 1 },
-            postgres: std::env::var("BENCH_POSTGRES").map_or(true, |v| v != "0"),
+            postgres: with_postgres(),
         })
     }
 }
@@ -131,11 +113,26 @@ async fn run(args: Vec<String>) -> Result<(), String> {
         return Ok(());
     };
     if sizes.full {
-        print_machine();
+        println!("machine: {} before filling", machine());
     }
     let per_backend = sizes.warm_up + sizes.erasures;
     let backends = if sizes.postgres { 2 } else { 1 };
-    let people = fill_systems(&hr, &accounting, &sizes, per_backend * backends).await?;
+    let want = per_backend * backends;
+    let people = fill_systems(
+        &hr,
+        &accounting,
+        sizes.hr_people,
+        sizes.accounting_people,
+        want,
+    )
+    .await?;
+    if people.len() < want {
+        return Err(format!(
+            "only {} filled people have a valid national number, {want} are needed: fill \
+             more (BENCH_SYSTEM_ROWS) or erase fewer (BENCH_ERASURES)",
+            people.len()
+        ));
+    }
     let (first, rest) = people.split_at(per_backend.min(people.len()));
 
     let sqlite = store_testing::sqlite_store().await;
@@ -157,98 +154,7 @@ async fn run(args: Vec<String>) -> Result<(), String> {
     Ok(())
 }
 
-fn print_machine() {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu = cpuinfo
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("model name")
-                .map(|m| m.trim_start_matches([' ', '\t', ':']))
-        })
-        .unwrap_or("unknown CPU");
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!(
-        "machine: {cores} cores ({cpu}), load average {} before filling",
-        load_average()
-    );
-}
-
-fn load_average() -> String {
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let load: Vec<&str> = load.split_whitespace().take(3).collect();
-    load.join(" ")
-}
-
 // ── The external systems ──────────────────────────────────────────────────────────────────
-
-/// Grows both systems and gives `want` filled people who are in both (as in find_person:
-/// the same number is the same person, national number "99" and the number).
-async fn fill_systems(
-    hr: &TestSystem,
-    accounting: &TestSystem,
-    sizes: &Sizes,
-    want: usize,
-) -> Result<Vec<u64>, String> {
-    let hr_last: u64 = number(&hr.scalar("SELECT max(id)::text FROM hr.applicants").await)?;
-    let accounting_last: u64 = number(
-        &accounting
-            .scalar("SELECT CAST(MAX(id) AS CHAR) FROM suppliers")
-            .await,
-    )?;
-    let start = Instant::now();
-    let hr_rows = hr.fill(sizes.hr_people).await;
-    let accounting_rows = accounting.fill(sizes.accounting_people).await;
-    println!(
-        "HR system (PostgreSQL): {hr_rows} rows added; accounting system (MariaDB): \
-         {accounting_rows} rows added, in {:.1} s",
-        start.elapsed().as_secs_f64()
-    );
-    let first = hr_last.max(accounting_last) + 1;
-    let last = (hr_last + sizes.hr_people).min(accounting_last + sizes.accounting_people);
-    let people = filled_people(first, last, want);
-    if people.len() < want {
-        return Err(format!(
-            "only {} filled people between {first} and {last} have a valid national number, \
-             {want} are needed: fill more (BENCH_SYSTEM_ROWS) or erase fewer (BENCH_ERASURES)",
-            people.len()
-        ));
-    }
-    Ok(people)
-}
-
-fn number(text: &str) -> Result<u64, String> {
-    text.trim()
-        .parse()
-        .map_err(|_| format!("expected a number from the test system, got '{text}'"))
-}
-
-/// Up to `want` filled people numbered `first..=last` whose national number has valid
-/// check digits (one in each hundred numbers), spread over the range.
-fn filled_people(first: u64, last: u64, want: usize) -> Vec<u64> {
-    if first > last {
-        return Vec::new();
-    }
-    let candidates: Vec<u64> = (first / 100..=last / 100)
-        .map(|hundred| hundred * 100 + (97 - (990_000_000 + hundred) % 97))
-        .filter(|g| (first..=last).contains(g))
-        .collect();
-    let step = (candidates.len() / want.max(1)).max(1);
-    candidates.into_iter().step_by(step).take(want).collect()
-}
-
-fn identity(g: u64) -> Result<SubjectIdentity, String> {
-    let nn: NationalNumber = format!("99{g:09}")
-        .parse()
-        .map_err(|e| format!("filled person {g}: {e}"))?;
-    let email: EmailAddress = format!("persoon{g}@bulk.example")
-        .parse()
-        .map_err(|e| format!("filled person {g}: {e}"))?;
-    Ok(SubjectIdentity {
-        national_number: Some(nn),
-        email: Some(email),
-        ..SubjectIdentity::default()
-    })
-}
 
 // ── One vault backend ─────────────────────────────────────────────────────────────────────
 
@@ -322,7 +228,7 @@ async fn bench_backend(
         .len();
     let mut times = Vec::with_capacity(sizes.erasures);
     for (k, (g, request)) in requests.iter().enumerate() {
-        let p = processing(k as u64 + 1);
+        let p = processing(k as u64 + 1, None);
         let start = Instant::now();
         let status = kluis_web::fulfilment::fulfil(store, &urls, &p, *request, None)
             .await
@@ -378,7 +284,7 @@ async fn bench_backend(
 /// Person `g` recorded in the vault with one record per activity, and a request of theirs
 /// for erasure, verified and granted for both activities.
 async fn decided_request(store: &Store, g: u64) -> Result<Uuid, String> {
-    let p = processing(0);
+    let p = processing(0, None);
     let identity = identity(g)?;
     let (subject, _) = store
         .record_subject(&p, WERVING, &identity, &[])
@@ -515,39 +421,4 @@ async fn check_systems(hr: &TestSystem, accounting: &TestSystem, g: u64) -> Resu
         ));
     }
     Ok(())
-}
-
-fn processing(n: u64) -> Processing {
-    let mut id = [0x4c; 16];
-    id[8..].copy_from_slice(&n.to_be_bytes());
-    Processing {
-        actor: Actor {
-            kind: ActorKind::Staff,
-            id: Some("01936b2e-7c4a-7d10-9f00-000000000001".into()),
-            name: "caseworker".into(),
-        },
-        trace: TraceContext::new_root(id, [0x42; 8]),
-        case_ref: None,
-        now: NOW,
-    }
-}
-
-fn header() {
-    println!(
-        "  {:<46} {:>5} {:>8} {:>8} {:>8} {:>8} {:>8}",
-        "step", "n", "min ms", "p50", "p90", "p99", "max"
-    );
-}
-
-fn report(step: &str, s: &Stats) {
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    println!(
-        "  {step:<46} {:>5} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
-        s.n,
-        ms(s.min),
-        ms(s.median),
-        ms(s.p90),
-        ms(s.p99),
-        ms(s.max)
-    );
 }

@@ -33,27 +33,24 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::*;
 use kluis_connectors::testing::{self as systems_testing, TestSystem, people};
 use kluis_connectors::{PersonQuery, System, find, find_all};
 use kluis_domain::access::Scope;
 use kluis_domain::category::DataCategory;
 use kluis_domain::identifiers::{EmailAddress, IdentifierKind, NationalNumber, PhoneNumber};
 use kluis_domain::inventory::SubjectIdentity;
-use kluis_domain::processing_log::{Actor, ActorKind, ChainHead};
+use kluis_domain::processing_log::ChainHead;
 use kluis_domain::register_file;
 use kluis_domain::trace::TraceContext;
 use kluis_store::testing::{self as store_testing, Stats, TestStore};
-use kluis_store::{Backend, Processing, Store, SubjectQuery};
+use kluis_store::{Backend, Store, SubjectQuery};
 use kluis_web::systems::{self, SystemResult, SystemUrls};
 use sqlx::Connection;
-use time::OffsetDateTime;
-use time::macros::datetime;
 
-const LIMBURG: &str = include_str!("../../../examples/limburg.yaml");
-const NOW: OffsetDateTime = datetime!(2026-11-23 10:00:00 UTC);
 /// The processing activities the two systems serve, as a DPO would map them.
-const WERVING: &str = "limburg-werving-selectie";
-const BOEKHOUDING: &str = "limburg-boekhouding";
 /// The peer figure of ../shared/ENGINEERING.md: Fides, an access request for one person.
 const FIDES_ACCESS: Duration = Duration::from_secs(1);
 const TARGET_P50: Duration = Duration::from_millis(50);
@@ -75,25 +72,8 @@ struct Sizes {
 
 impl Sizes {
     fn from_args(args: &[String]) -> Result<Sizes, String> {
-        // `cargo bench` passes `--bench`; `cargo test --all-targets` passes nothing.
-        let full = match args {
-            [] => false,
-            [flag] if flag == "--bench" => true,
-            _ => {
-                return Err(
-                    "usage: find_person [--bench] (sizes come from BENCH_* variables)".into(),
-                );
-            }
-        };
-        let env = |name: &str, default: usize| -> Result<usize, String> {
-            match std::env::var(name) {
-                Ok(v) if !v.is_empty() => v
-                    .replace('_', "")
-                    .parse()
-                    .map_err(|_| format!("{name}={v}: give a whole number, e.g. 100000")),
-                _ => Ok(default),
-            }
-        };
+        let full = full_run("find_person", args)?;
+        let env = env_size;
         let (subjects, rows, searches) = if full {
             (
                 env("BENCH_SUBJECTS", 1_000_000)?,
@@ -112,7 +92,7 @@ impl Sizes {
             filled_people: 100,
             searches: searches.max(1),
             warm_up: if full { 20 } else { 1 },
-            postgres: std::env::var("BENCH_POSTGRES").map_or(true, |v| v != "0"),
+            postgres: with_postgres(),
         })
     }
 }
@@ -143,9 +123,16 @@ async fn run(args: Vec<String>) -> Result<(), String> {
         return Ok(());
     };
     if sizes.full {
-        print_machine();
+        println!("machine: {} before filling", machine());
     }
-    let filled = fill_systems(&hr, &accounting, &sizes).await?;
+    let filled = fill_systems(
+        &hr,
+        &accounting,
+        sizes.hr_people,
+        sizes.accounting_people,
+        sizes.filled_people,
+    )
+    .await?;
     let searches = searches(&filled)?;
 
     let sqlite = store_testing::sqlite_store().await;
@@ -168,120 +155,7 @@ async fn run(args: Vec<String>) -> Result<(), String> {
     Ok(())
 }
 
-fn print_machine() {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu = cpuinfo
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("model name")
-                .map(|m| m.trim_start_matches([' ', '\t', ':']))
-        })
-        .unwrap_or("unknown CPU");
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!(
-        "machine: {cores} cores ({cpu}), load average {} before filling",
-        load_average()
-    );
-}
-
-/// The 1, 5 and 15 minute load averages: on a shared 2-core machine, what a figure is
-/// worth.
-fn load_average() -> String {
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let load: Vec<&str> = load.split_whitespace().take(3).collect();
-    load.join(" ")
-}
-
 // ── The external systems ──────────────────────────────────────────────────────────────────
-
-/// Grows both systems to their size and gives the filled people that are in both.
-async fn fill_systems(
-    hr: &TestSystem,
-    accounting: &TestSystem,
-    sizes: &Sizes,
-) -> Result<Vec<u64>, String> {
-    // `fill` numbers its people on from the highest id, and a person's national number in
-    // either system is "99" followed by that number: the same number is the same person.
-    let hr_last: u64 = number(&hr.scalar("SELECT max(id)::text FROM hr.applicants").await)?;
-    let accounting_last: u64 = number(
-        &accounting
-            .scalar("SELECT CAST(MAX(id) AS CHAR) FROM suppliers")
-            .await,
-    )?;
-    let start = Instant::now();
-    let hr_rows = hr.fill(sizes.hr_people).await;
-    let hr_time = start.elapsed();
-    let start = Instant::now();
-    let accounting_rows = accounting.fill(sizes.accounting_people).await;
-    let accounting_time = start.elapsed();
-    println!(
-        "HR system (PostgreSQL): {} rows in its 4 mapped tables ({} added in {:.1} s)",
-        count(
-            hr,
-            &[
-                "hr.applicants",
-                "hr.applications",
-                "hr.interview_notes",
-                "hr.documents"
-            ]
-        )
-        .await?,
-        hr_rows,
-        hr_time.as_secs_f64()
-    );
-    println!(
-        "accounting system (MariaDB): {} rows in its 3 mapped tables ({} added in {:.1} s)",
-        count(accounting, &["suppliers", "invoices", "payments"]).await?,
-        accounting_rows,
-        accounting_time.as_secs_f64()
-    );
-    let first = hr_last.max(accounting_last) + 1;
-    let last = (hr_last + sizes.hr_people).min(accounting_last + sizes.accounting_people);
-    let filled = filled_people(first, last, sizes.filled_people);
-    if filled.is_empty() {
-        return Err(format!(
-            "no filled person between {first} and {last} has a valid national number: fill more"
-        ));
-    }
-    Ok(filled)
-}
-
-fn number(text: &str) -> Result<u64, String> {
-    text.trim()
-        .parse()
-        .map_err(|_| format!("expected a number from the test system, got '{text}'"))
-}
-
-/// Rows in the tables of a system, to print its size.
-async fn count(system: &TestSystem, tables: &[&str]) -> Result<u64, String> {
-    let mut total = 0;
-    for table in tables {
-        // HR's tables are in schema `hr` on PostgreSQL; accounting's are on MariaDB.
-        let sql = if table.starts_with("hr.") {
-            format!("SELECT count(*)::text FROM {table}")
-        } else {
-            format!("SELECT CAST(COUNT(*) AS CHAR) FROM {table}")
-        };
-        total += number(&system.scalar(&sql).await)?;
-    }
-    Ok(total)
-}
-
-/// Up to `want` filled people numbered `first..=last`, spread over the range, whose
-/// national number ("99" and the number in nine digits) has valid check digits: one in
-/// each hundred numbers. The first nine digits are 99 and the number without its last two
-/// digits, which must then be 97 minus those nine digits modulo 97.
-fn filled_people(first: u64, last: u64, want: usize) -> Vec<u64> {
-    if first > last {
-        return Vec::new();
-    }
-    let candidates: Vec<u64> = (first / 100..=last / 100)
-        .map(|hundred| hundred * 100 + (97 - (990_000_000 + hundred) % 97))
-        .filter(|g| (first..=last).contains(g))
-        .collect();
-    let step = (candidates.len() / want.max(1)).max(1);
-    candidates.into_iter().step_by(step).take(want).collect()
-}
 
 fn filled_national_number(g: u64) -> Result<NationalNumber, String> {
     format!("99{g:09}")
@@ -437,7 +311,7 @@ async fn bench_backend(
         sizes.subjects,
         start.elapsed().as_secs_f64()
     );
-    let p = processing(0);
+    let p = processing(0, Some("R-2026-0042"));
     for identity in vault_identities(filled)? {
         store
             .record_subject(&p, WERVING, &identity, &[])
@@ -492,7 +366,7 @@ async fn time_searches(
     let mut queries = Vec::with_capacity(sizes.searches);
     for k in 0..sizes.warm_up + sizes.searches {
         let search = &searches[k % searches.len()];
-        let p = processing(k as u64 + 1);
+        let p = processing(k as u64 + 1, Some("R-2026-0042"));
         let start = Instant::now();
         let views = store
             .find_subjects(&p, &search.query, &Scope::All)
@@ -590,7 +464,7 @@ async fn time_search_overhead(
             black_box(System::new(s.map, url).map_err(|e| e.to_string())?);
         }
         maps.push(start.elapsed());
-        let p = processing(1_000_000 + k as u64);
+        let p = processing(1_000_000 + k as u64, Some("R-2026-0042"));
         let start = Instant::now();
         for (system, activity) in [("accounting", BOEKHOUDING), ("hr", WERVING)] {
             store
@@ -743,44 +617,4 @@ async fn log_head(store: &Store) -> Result<ChainHead, String> {
         .log_head()
         .await
         .map_err(|e| format!("reading the log head: {e}"))
-}
-
-/// A trace of its own for each search, as each request has.
-fn trace(n: u64) -> TraceContext {
-    let mut id = [0x4b; 16];
-    id[8..].copy_from_slice(&n.to_be_bytes());
-    TraceContext::new_root(id, [0x42; 8])
-}
-
-fn processing(n: u64) -> Processing {
-    Processing {
-        actor: Actor {
-            kind: ActorKind::Staff,
-            id: Some("01936b2e-7c4a-7d10-9f00-000000000001".into()),
-            name: "caseworker".into(),
-        },
-        trace: trace(n),
-        case_ref: Some("R-2026-0042".into()),
-        now: NOW,
-    }
-}
-
-fn header() {
-    println!(
-        "  {:<46} {:>5} {:>8} {:>8} {:>8} {:>8} {:>8}",
-        "step", "n", "min ms", "p50", "p90", "p99", "max"
-    );
-}
-
-fn report(step: &str, s: &Stats) {
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    println!(
-        "  {step:<46} {:>5} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
-        s.n,
-        ms(s.min),
-        ms(s.median),
-        ms(s.p90),
-        ms(s.p99),
-        ms(s.max)
-    );
 }
