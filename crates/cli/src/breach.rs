@@ -1,15 +1,21 @@
 //! `kluis breach`: the register of data breaches on the command line: the list with the
-//! 72-hour clock, one breach in full, and the draft of the supervisory authority's form.
+//! 72-hour clock, one breach in full, the draft of the supervisory authority's form, and
+//! the people affected in the vault and the connected systems.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Subcommand, ValueEnum};
-use kluis_domain::breach::{self, ClockStatus, DraftInput, NotificationDraft, show_time};
+use kluis_domain::breach::{
+    self, AffectedQuery, ClockStatus, DraftInput, NotificationDraft, show_time,
+};
+use kluis_domain::category::DataCategory;
 use kluis_domain::legal::SupervisoryAuthority;
 use kluis_domain::text::Lang;
 use kluis_store::{Breach, BreachFilter, Store};
-use time::OffsetDateTime;
+use kluis_web::breach_systems::AffectedInSystems;
+use kluis_web::systems::SystemUrls;
+use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 #[derive(Subcommand)]
@@ -44,6 +50,47 @@ pub enum BreachCommand {
         #[arg(long)]
         lang: Option<Lang>,
     },
+    /// Find the people affected: in the vault and in the connected systems serving the
+    /// activities, counted per system and table; listed by their identifiers when the risk
+    /// is high or they are to be told. Every person found is logged, with the breach as
+    /// case.
+    Affected(AffectedArgs),
+}
+
+/// Which people a breach affects: at least an activity, a category or a system.
+#[derive(clap::Args)]
+pub struct AffectedArgs {
+    /// The breach's id (a uuid) or its reference (DL-...).
+    id: String,
+    /// Records of this processing activity, and the systems serving it (repeatable).
+    #[arg(long = "activity")]
+    activities: Vec<String>,
+    /// Data of this category, e.g. contact or national_number (repeatable).
+    #[arg(long = "category")]
+    categories: Vec<DataCategory>,
+    /// Only this place: a connected system, or `kluis` for the vault (repeatable).
+    #[arg(long = "system")]
+    systems: Vec<String>,
+    /// Collected (dated, in a system) on or after this day (YYYY-MM-DD).
+    #[arg(long, value_parser = crate::parse_date)]
+    from: Option<Date>,
+    /// Collected (dated, in a system) on or before this day (YYYY-MM-DD).
+    #[arg(long, value_parser = crate::parse_date)]
+    until: Option<Date>,
+    /// When the people must be told: how many to list per system.
+    #[arg(long, default_value_t = kluis_web::breach_systems::DEFAULT_LIST)]
+    limit: usize,
+    /// People to skip per system, for the next page of the list.
+    #[arg(long, default_value_t = 0)]
+    offset: usize,
+    #[arg(long, value_enum, default_value = "table")]
+    format: AffectedFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum AffectedFormat {
+    Table,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -96,7 +143,110 @@ pub async fn breach(store: &Store, command: BreachCommand, now: OffsetDateTime) 
             }
             Ok(())
         }
+        // Needs the keys and the systems' connections: `main` calls [`affected`].
+        BreachCommand::Affected(_) => bail!("the people affected are looked up with keys"),
     }
+}
+
+/// `kluis breach affected`: the vault, then the connected systems; one system that cannot
+/// be reached says why and does not stop the others.
+pub async fn affected(
+    store: &Store,
+    urls: &SystemUrls,
+    args: AffectedArgs,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let b = find(store, &args.id, now).await?;
+    let query = AffectedQuery {
+        activities: args.activities.into_iter().collect(),
+        data_categories: args.categories.into_iter().collect(),
+        collected_from: args.from,
+        collected_until: args.until,
+        systems: args.systems.into_iter().collect(),
+    };
+    let p = crate::inventory::processing(Some(b.reference()))?;
+    let found = kluis_web::breach_systems::find_everywhere(
+        store,
+        urls,
+        &p,
+        &b,
+        &query,
+        (args.limit, args.offset),
+    )
+    .await?;
+    let (vault, systems, must_tell) = (found.vault, found.in_systems, found.listed);
+    if matches!(args.format, AffectedFormat::Json) {
+        let out = serde_json::json!({
+            "breach": b.reference(),
+            "vault": {"people": vault.subjects.len(), "records": vault.records,
+                      "by_activity": vault.by_activity},
+            "systems": systems.systems,
+            "total_people": systems.total_people,
+            "total_note": systems.total_note,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    print!("{}", affected_text(&b, &vault, &systems, must_tell));
+    Ok(())
+}
+
+fn affected_text(
+    b: &Breach,
+    vault: &kluis_store::Affected,
+    found: &AffectedInSystems,
+    listed: bool,
+) -> String {
+    let mut out = format!("people affected by {}\n", b.reference());
+    out += &format!(
+        "kluis (vault): {} people, {} records\n",
+        vault.subjects.len(),
+        vault.records
+    );
+    for s in &found.systems {
+        if let Some(e) = &s.error {
+            out += &format!("{}: cannot say: {e}\n", s.system);
+            continue;
+        }
+        out += &format!("{}: {} people, {} rows\n", s.system, s.people, s.rows);
+        for t in &s.tables {
+            out += &format!("  {}: {} rows\n", t.table, t.rows);
+        }
+        for n in &s.notes {
+            out += &format!("  note: {n}\n");
+        }
+        for person in &s.listed {
+            let ids: Vec<String> = person
+                .identifiers
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            let also = match (person.in_vault, &person.also_in) {
+                (true, _) => " (also in the vault)".to_string(),
+                (false, Some(other)) => format!(" (also in {other})"),
+                (false, None) => String::new(),
+            };
+            out += &format!("  - {}{also}\n", ids.join(", "));
+        }
+        if let Some(cap) = s.cap
+            && (s.listed.len() as u64) < s.people
+        {
+            out += &format!(
+                "  listed {} of {} (at most {cap} at a time): use --offset for the next page\n",
+                s.listed.len(),
+                s.people
+            );
+        }
+    }
+    if !listed {
+        out += "the people are not listed: the risk is not high and no decision to tell \
+                them was recorded (art. 34)\n";
+    }
+    match found.total_people {
+        Some(n) => out += &format!("in all: {n} people ({})\n", found.total_note),
+        None => out += &format!("in all: cannot say ({})\n", found.total_note),
+    }
+    out
 }
 
 /// A breach by id or by reference (`DL-` and the id's last eight hex digits).

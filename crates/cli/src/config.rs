@@ -28,6 +28,10 @@
 //! # CA certificates (PEM) trusted besides the system's when a portability export is sent
 //! # straight to another controller's HTTPS endpoint (art. 20(2))
 //! portability_ca_file = "/etc/kluis/partner-ca.pem"
+//! # hosts (names or addresses, as the endpoint's URL writes them) a portability export may
+//! # be sent to although they resolve to internal addresses (loopback, private, link-local
+//! # ...): partners on the government network. Others are refused before anything is sent.
+//! portability_allowed_hosts = ["partner.example", "10.1.2.3"]
 //! # access packages, portability exports and fulfilment runs made at once; the others
 //! # wait their turn, so person lookups keep the remaining cores (default: half the cores)
 //! bulk_concurrency = 1
@@ -37,9 +41,9 @@
 //! `KLUIS_SYSTEM_<NAME>_URL` (NAME upper-cased, `-` written as `_`), `KLUIS_PUBLIC_URL`,
 //! `KLUIS_MAIL_SMTP_URL`, `KLUIS_MAIL_FROM`, `KLUIS_MAIL_REPLY_TO`,
 //! `KLUIS_COOKIE_ORIGINS` (comma-separated), `KLUIS_RIGHTS_PORTABILITY_CA_FILE`,
-//! `KLUIS_RIGHTS_BULK_CONCURRENCY`. Relative
-//! paths are
-//! relative to the working directory, like a relative SQLite database.
+//! `KLUIS_RIGHTS_PORTABILITY_ALLOWED_HOSTS` (comma-separated),
+//! `KLUIS_RIGHTS_BULK_CONCURRENCY`. Relative paths are relative to the working directory,
+//! like a relative SQLite database.
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
@@ -81,7 +85,8 @@ pub struct Config {
     /// The authority's websites whose cookie banner may record choices (`[cookies] origins`).
     pub cookie_origins: Vec<String>,
     /// How portability exports are sent to other controllers: the CA certificates of
-    /// `[rights] portability_ca_file` are trusted besides the system's.
+    /// `[rights] portability_ca_file` are trusted besides the system's, and the hosts of
+    /// `[rights] portability_allowed_hosts` may be on an internal network.
     pub portability: kluis_web::portability::Transmitter,
     portability_ca_file: Option<PathBuf>,
     /// Heavy rights-request jobs run at once (`[rights] bulk_concurrency`), at least 1.
@@ -169,6 +174,7 @@ struct FileConfig {
 #[serde(deny_unknown_fields)]
 struct FileRights {
     portability_ca_file: Option<Spanned<PathBuf>>,
+    portability_allowed_hosts: Option<Vec<Spanned<String>>>,
     bulk_concurrency: Option<Spanned<i64>>,
 }
 
@@ -366,14 +372,32 @@ impl Config {
                 .collect::<Result<_>>()?;
             self.set("cookies.origins", origin.clone());
         }
-        let rights = file
-            .rights
-            .map(|r| (r.portability_ca_file, r.bulk_concurrency));
-        let (ca_file, bulk) = rights.unwrap_or_default();
+        let rights = file.rights.map(|r| {
+            (
+                r.portability_ca_file,
+                r.portability_allowed_hosts,
+                r.bulk_concurrency,
+            )
+        });
+        let (ca_file, allowed_hosts, bulk) = rights.unwrap_or_default();
         if let Some(path) = ca_file {
             let at = format!("{}: [rights] portability_ca_file", source.at(path.span()));
             self.set_portability_ca(path.into_inner(), &at)?;
             self.set("rights.portability_ca_file", origin.clone());
+        }
+        if let Some(hosts) = allowed_hosts {
+            let hosts = hosts
+                .iter()
+                .map(|h| {
+                    let at = format!(
+                        "{}: [rights] portability_allowed_hosts",
+                        source.at(h.span())
+                    );
+                    parse_allowed_host(h.get_ref(), &at)
+                })
+                .collect::<Result<_>>()?;
+            self.set_allowed_hosts(hosts);
+            self.set("rights.portability_allowed_hosts", origin.clone());
         }
         if let Some(n) = bulk {
             let at = format!("{}: [rights] bulk_concurrency", source.at(n.span()));
@@ -414,11 +438,16 @@ impl Config {
     fn set_portability_ca(&mut self, path: PathBuf, at: &str) -> Result<()> {
         let text =
             read_limited(&path).with_context(|| format!("{at}: cannot read {}", path.display()))?;
-        self.portability = kluis_web::portability::Transmitter::default()
+        self.portability = std::mem::take(&mut self.portability)
             .with_ca_pem(text.as_bytes())
             .map_err(|e| anyhow!("{at}: {}: {e}", path.display()))?;
         self.portability_ca_file = Some(path);
         Ok(())
+    }
+
+    /// Lets portability exports go to `hosts` although they are on an internal network.
+    fn set_allowed_hosts(&mut self, hosts: Vec<url::Host>) {
+        self.portability = std::mem::take(&mut self.portability).with_allowed_hosts(hosts);
     }
 
     /// Applies `KLUIS_*` variables; tells whether they configured the keys.
@@ -478,6 +507,16 @@ impl Config {
             let var = "KLUIS_RIGHTS_PORTABILITY_CA_FILE";
             self.set_portability_ca(PathBuf::from(path), var)?;
             self.set("rights.portability_ca_file", Origin::Env(var.into()));
+        }
+        if let Some(hosts) = env.get("KLUIS_RIGHTS_PORTABILITY_ALLOWED_HOSTS") {
+            let var = "KLUIS_RIGHTS_PORTABILITY_ALLOWED_HOSTS";
+            let hosts = hosts
+                .split(',')
+                .filter(|h| !h.trim().is_empty())
+                .map(|h| parse_allowed_host(h, var))
+                .collect::<Result<_>>()?;
+            self.set_allowed_hosts(hosts);
+            self.set("rights.portability_allowed_hosts", Origin::Env(var.into()));
         }
         if let Some(n) = env.get("KLUIS_RIGHTS_BULK_CONCURRENCY") {
             let var = "KLUIS_RIGHTS_BULK_CONCURRENCY";
@@ -621,7 +660,7 @@ impl Config {
             Some(path) => format!(
                 "{} ({} certificates) and the system's",
                 path.display(),
-                self.portability.extra_roots.len()
+                self.portability.extra_root_count()
             ),
             None => "the system's certificate authorities only".into(),
         };
@@ -629,6 +668,18 @@ impl Config {
             "rights.portability_ca_file",
             &ca,
             "rights.portability_ca_file",
+        );
+        let allowed = self.portability.allowed_hosts();
+        let allowed = if allowed.is_empty() {
+            "none: portability exports go to public addresses only".to_string()
+        } else {
+            let hosts: Vec<String> = allowed.iter().map(ToString::to_string).collect();
+            format!("{} (also when internal)", hosts.join(", "))
+        };
+        line(
+            "rights.portability_allowed_hosts",
+            &allowed,
+            "rights.portability_allowed_hosts",
         );
         line(
             "rights.bulk_concurrency",
@@ -737,7 +788,11 @@ fn parse_public_url(text: &str, at: &str) -> Result<String> {
     Ok(text.trim_end_matches('/').to_string())
 }
 
-/// A website origin as browsers send it in `Origin`: scheme, host and port, nothing more.
+/// An entry of `[rights] portability_allowed_hosts`: a host name or address, no URL.
+fn parse_allowed_host(text: &str, at: &str) -> Result<url::Host> {
+    kluis_web::portability::parse_allowed_host(text).map_err(|e| anyhow!("{at}: {e}"))
+}
+
 /// How many heavy rights-request jobs run at once: a whole number from 1.
 fn parse_bulk_concurrency(text: &str, at: &str) -> Result<usize> {
     match text.trim().parse::<usize>() {
@@ -746,6 +801,7 @@ fn parse_bulk_concurrency(text: &str, at: &str) -> Result<usize> {
     }
 }
 
+/// A website origin as browsers send it in `Origin`: scheme, host and port, nothing more.
 fn parse_cookie_origin(text: &str, at: &str) -> Result<String> {
     let text = text.trim();
     let bad = |problem: &str| {
@@ -1406,7 +1462,7 @@ mod tests {
     #[test]
     fn a_portability_ca_file_must_be_readable_and_hold_certificates() {
         let c = from_file("").unwrap();
-        assert!(c.portability.extra_roots.is_empty());
+        assert_eq!(c.portability.extra_root_count(), 0);
         assert!(
             c.describe()
                 .contains("the system's certificate authorities only  (default)"),
@@ -1442,6 +1498,106 @@ mod tests {
             "{err}"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn portability_allowed_hosts_are_host_names_or_addresses() {
+        let hosts = |c: &Config| -> Vec<String> {
+            c.portability
+                .allowed_hosts()
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        let c = from_file("").unwrap();
+        assert!(hosts(&c).is_empty());
+        assert!(
+            c.describe()
+                .contains("none: portability exports go to public addresses only  (default)"),
+            "{}",
+            c.describe()
+        );
+        let file = "[rights]\nportability_allowed_hosts = [\"Partner.example\", \"10.1.2.3\", \"[fd00::1]\"]\n";
+        let c = from_file(file).unwrap();
+        assert_eq!(hosts(&c), ["partner.example", "10.1.2.3", "[fd00::1]"]);
+        assert!(
+            c.describe().contains(
+                "partner.example, 10.1.2.3, [fd00::1] (also when internal)  (from kluis.toml)"
+            ),
+            "{}",
+            c.describe()
+        );
+        // A CA file set later (here by the environment) keeps the allowed hosts.
+        let endpoint = kluis_web::testing::HttpsEndpoint::start().await;
+        let dir = temp_dir("allowed-hosts");
+        let ca = dir.join("partner-ca.pem");
+        std::fs::write(&ca, endpoint.ca_pem()).unwrap();
+        let c = Config::from_sources(
+            Some((Path::new("kluis.toml"), file)),
+            &env(&[("KLUIS_RIGHTS_PORTABILITY_CA_FILE", ca.to_str().unwrap())]),
+            Flags::default(),
+        )
+        .unwrap();
+        assert_eq!(hosts(&c).len(), 3);
+        assert_eq!(c.portability.extra_root_count(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+        // The environment replaces the file's list.
+        let c = Config::from_sources(
+            Some((Path::new("kluis.toml"), file)),
+            &env(&[(
+                "KLUIS_RIGHTS_PORTABILITY_ALLOWED_HOSTS",
+                "a.example, 10.0.0.7,",
+            )]),
+            Flags::default(),
+        )
+        .unwrap();
+        assert_eq!(hosts(&c), ["a.example", "10.0.0.7"]);
+
+        // A bad entry is refused where it is, with what to write instead.
+        for (entry, problem) in [
+            ("\"\"", "an empty entry: give a host name or address"),
+            ("\"   \"", "an empty entry"),
+            (
+                "\"https://partner.example/inbox\"",
+                "'https://partner.example/inbox' is a URL, not a host: give the host alone",
+            ),
+            ("\"partner.example:8443\"", "give it without a port"),
+            ("\"*.partner.example\"", "wildcard"),
+        ] {
+            let text = format!(
+                "listen = \"127.0.0.1:8080\"\n[rights]\nportability_allowed_hosts = [\n  \"ok.example\",\n  {entry},\n]\n"
+            );
+            let err = format!("{:#}", from_file(&text).err().unwrap());
+            assert!(
+                err.starts_with("kluis.toml:5: [rights] portability_allowed_hosts: ")
+                    && err.contains(problem),
+                "{entry}: {err}"
+            );
+        }
+        let err = format!(
+            "{:#}",
+            from_file("[rights]\nportability_allowed_hosts = \"partner.example\"\n")
+                .err()
+                .unwrap()
+        );
+        assert!(err.starts_with("kluis.toml:2: "), "{err}");
+        let err = Config::from_sources(
+            None,
+            &env(&[(
+                "KLUIS_RIGHTS_PORTABILITY_ALLOWED_HOSTS",
+                "ok.example,https://x.example/",
+            )]),
+            Flags::default(),
+        )
+        .err()
+        .map(|e| format!("{e:#}"))
+        .unwrap_or_default();
+        assert!(
+            err.starts_with(
+                "KLUIS_RIGHTS_PORTABILITY_ALLOWED_HOSTS: 'https://x.example/' is a URL"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -177,7 +177,7 @@ pub enum StaffCommand {
 }
 
 /// The CLI's processing context: the operating-system user at the console, a new trace.
-fn processing(case: Option<String>) -> Result<Processing> {
+pub(crate) fn processing(case: Option<String>) -> Result<Processing> {
     let mut trace = [0u8; 16];
     let mut span = [0u8; 8];
     getrandom::fill(&mut trace).context("no random source for a trace id")?;
@@ -253,23 +253,33 @@ pub async fn subject(store: &Store, urls: &SystemUrls, command: SubjectCommand) 
             told_on,
             reason,
         } => {
-            let in_force = store
-                .restrictions(subject_id)
-                .await?
-                .into_iter()
-                .find(|r| r.activity == activity && r.lifted_at.is_none());
-            if let Some(r) = &in_force
-                && !r.request_reference.eq_ignore_ascii_case(request.trim())
-            {
+            // The marks it set in connected systems are cleared first; while one cannot be,
+            // the restriction stays in force.
+            let p = processing(Some(request.clone()))?;
+            let report = kluis_web::system_marks::lift_restriction(
+                store,
+                urls,
+                &p,
+                subject_id,
+                (&activity, &request),
+                told_on,
+                &reason,
+            )
+            .await?;
+            print!("{}", kluis_web::system_marks::marks_text(&report.systems));
+            let Some(r) = report.lifted else {
                 bail!(
-                    "the restriction of {subject_id} under {activity} was asked at request {}, \
-                     not {request}",
-                    r.request_reference
+                    "the restriction of {subject_id} under {activity} stays in force: the \
+                     restriction mark could not be cleared in {}. Repair that, then run \
+                     lift-restriction again",
+                    report
+                        .failed()
+                        .iter()
+                        .map(|s| s.system.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
-            }
-            let r = store
-                .lift_restriction(subject_id, &activity, told_on, &reason, &actor(), now())
-                .await?;
+            };
             println!(
                 "lifted the restriction of {subject_id} under {activity} (request {}; told on \
                  {told_on}; {} record(s))",
@@ -287,17 +297,35 @@ pub async fn subject(store: &Store, urls: &SystemUrls, command: SubjectCommand) 
                 .record_objection(subject_id, &activity, &request, &actor(), now())
                 .await?;
             let r = match compelling_grounds {
+                // The marks the objection set in connected systems are cleared first; while
+                // one cannot be, the objection stays in force.
                 Some(grounds) => {
-                    store
-                        .record_compelling_grounds(
-                            subject_id,
-                            &activity,
-                            &request,
-                            &grounds,
-                            &actor(),
-                            now(),
-                        )
-                        .await?
+                    let p = processing(Some(request.clone()))?;
+                    let report = kluis_web::system_marks::override_objection(
+                        store,
+                        urls,
+                        &p,
+                        subject_id,
+                        (&activity, &request),
+                        &grounds,
+                    )
+                    .await?;
+                    let systems: Vec<&str> = report
+                        .systems
+                        .iter()
+                        .filter(|s| s.error.is_some())
+                        .map(|s| s.system.as_str())
+                        .collect();
+                    print!("{}", kluis_web::system_marks::marks_text(&report.systems));
+                    let Some(r) = report.recorded else {
+                        bail!(
+                            "the objection of {subject_id} under {activity} stays in force: \
+                             the restriction mark could not be cleared in {}. Repair that, \
+                             then record the grounds again",
+                            systems.join(", ")
+                        );
+                    };
+                    r
                 }
                 None => r,
             };

@@ -505,6 +505,9 @@ async fn run(cli: Cli) -> Result<()> {
             .await
         }
         Command::Mail { command } => mail::mail(&config, &connect(&database).await?, command).await,
+        Command::Breach {
+            command: breach::BreachCommand::Affected(args),
+        } => breach::affected(&open(&config).await?, &config.system_urls(), args, now()).await,
         Command::Breach { command } => {
             breach::breach(&connect(&database).await?, command, now()).await
         }

@@ -125,7 +125,9 @@ pub enum RequestCommand {
     /// Rectify one column of the person's rows in one table of a connected system (GDPR
     /// art. 16): needs rectification granted for an activity the system serves. The
     /// timeline and the processing log record the system, table, column and rows changed,
-    /// not the value.
+    /// not the value; the request keeps old and new values sealed, and each changed row's
+    /// old value is printed (NULL for none). The request's rectification action for the
+    /// system is then done; further columns can be rectified after it.
     Rectify {
         request: String,
         #[arg(long = "as", value_name = "USERNAME")]
@@ -216,7 +218,9 @@ pub enum RequestCommand {
         /// The name of the receiving controller, as the processing log records it.
         #[arg(long, value_name = "NAME", requires = "send_to")]
         recipient: Option<String>,
-        /// `[rights] portability_ca_file` comes from the same configuration as the rest.
+        /// `[rights] portability_ca_file` and `portability_allowed_hosts`, and the systems
+        /// searched for what the person provided, come from the same configuration as the
+        /// rest.
         #[arg(from_global)]
         config: Option<PathBuf>,
         #[arg(from_global)]
@@ -512,21 +516,22 @@ pub async fn request(
             config,
             database,
         } => {
-            let transmitter =
-                crate::config::Config::load(config.as_deref(), crate::config::Flags { database })?
-                    .portability;
+            let config =
+                crate::config::Config::load(config.as_deref(), crate::config::Flags { database })?;
             let to = Recipient {
                 endpoint: &endpoint,
                 name: recipient.as_deref().unwrap_or_default(),
                 format: &format,
             };
-            transmit(store, &transmitter, &request, &as_user, to, now, out).await
+            transmit(store, &config, &request, &as_user, to, now, out).await
         }
         RequestCommand::Portability {
             request,
             as_user,
             format,
             output,
+            config,
+            database,
             ..
         } => {
             let Some(output) = output else {
@@ -537,8 +542,9 @@ pub async fn request(
                 format: &format,
                 output: &output,
             };
-            // Portability holds the vault's records only: no system is searched.
-            let urls = kluis_web::systems::SystemUrls::default();
+            let urls =
+                crate::config::Config::load(config.as_deref(), crate::config::Flags { database })?
+                    .system_urls();
             package(store, &urls, &request, &as_user, export, now, out).await
         }
     }
@@ -626,6 +632,14 @@ async fn rectify(
         "{}: system {}: {}.{}: {} of {} row(s) changed",
         done.reference, done.system, done.table, done.column, done.changed, done.rows
     )?;
+    for old in &done.old_values {
+        let key: Vec<String> = old.key.iter().map(|(c, v)| format!("{c}={v}")).collect();
+        let was = old
+            .value
+            .as_ref()
+            .map_or_else(|| "NULL".to_string(), |v| format!("{v:?}"));
+        writeln!(out, "  row {}: was {was}", key.join(", "))?;
+    }
     Ok(())
 }
 
@@ -686,11 +700,12 @@ struct Recipient<'a> {
 
 /// Sends the portability export of `request` to another controller's endpoint as
 /// `as_user` (art. 20(2)) and prints what was delivered. Bad input and a request that may
-/// not release data fail before anything is sent or recorded; an endpoint that does not
-/// take it fails with its answer, recorded on the timeline.
+/// not release data fail before anything is sent or recorded; an endpoint on an internal
+/// network that `[rights] portability_allowed_hosts` does not list is refused, and an
+/// endpoint that does not take it fails with its answer, both recorded on the timeline.
 async fn transmit(
     store: &Store,
-    transmitter: &kluis_web::portability::Transmitter,
+    config: &crate::config::Config,
     request: &str,
     as_user: &str,
     to: Recipient<'_>,
@@ -698,16 +713,35 @@ async fn transmit(
     out: &mut impl Write,
 ) -> Result<()> {
     use kluis_web::access_package::Format;
-    use kluis_web::portability::{Destination, transmit};
+    use kluis_web::portability::{Destination, prepare, send};
 
     handler(store, as_user).await?;
     let destination = Destination::parse(to.endpoint, to.name).map_err(anyhow::Error::msg)?;
     let format = Format::parse(PackageKind::Portability, to.format).map_err(anyhow::Error::msg)?;
     let r = store.rights_request(find(store, request).await?).await?;
     let processing = staff_processing(store, as_user, Some(r.reference.clone()), now).await?;
-    let sent = transmit(store, transmitter, &processing, &r, &destination, format)
-        .await
-        .map_err(|e| anyhow::anyhow!("{}: {e}", r.reference))?;
+    let failed = |e| anyhow::anyhow!("{}: {e}", r.reference);
+    // The systems are searched for what the person provided there.
+    let export = prepare(
+        store,
+        &config.system_urls(),
+        &processing,
+        &r,
+        &destination,
+        format,
+    )
+    .await
+    .map_err(failed)?;
+    let sent = send(
+        store,
+        &config.portability,
+        &processing,
+        r.id,
+        &destination,
+        export,
+    )
+    .await
+    .map_err(failed)?;
     writeln!(
         out,
         "{}: {} export ({} bytes, SHA-256 {}) sent to {} at {}: HTTP {}",

@@ -11,15 +11,10 @@ use kluis_store::{Processing, RetentionPlan, RetentionRun, Store, SweepOptions, 
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use kluis_connectors::{
-    PersonQuery, System, SystemErasureReport, TableErasureReport, expired, sweep_expired_logged,
-};
-use kluis_domain::dataset_map::RetentionPeriods;
+use kluis_connectors::{SystemErasureReport, TableErasureReport, sweep_expired_logged};
 use kluis_domain::destruction::{Destroyed, DestructionMethod, NewDestruction};
-use kluis_domain::register::Slug;
-use kluis_domain::retention::RetentionSchedule;
+use kluis_web::retention_systems::{SystemPlan, held_people, sweepable_systems, systems_plan};
 use kluis_web::systems::SystemUrls;
-use std::collections::BTreeMap;
 
 use crate::{actor, now, parse_date};
 
@@ -181,10 +176,19 @@ fn staff() -> Result<Processing> {
 pub async fn retention(store: &Store, urls: &SystemUrls, command: RetentionCommand) -> Result<()> {
     match command {
         RetentionCommand::Plan { until, format } => {
-            let plan = store.retention_plan(until, now().date()).await?;
+            let today = now().date();
+            let plan = store.retention_plan(until, today).await?;
+            let systems = systems_plan(store, urls, until, today).await?;
             match format {
-                PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
-                PlanFormat::Table => print_plan(&plan),
+                PlanFormat::Json => {
+                    let mut json = serde_json::to_value(&plan)?;
+                    json["systems"] = serde_json::to_value(&systems)?;
+                    println!("{}", serde_json::to_string_pretty(&json)?);
+                }
+                PlanFormat::Table => {
+                    print_plan(&plan);
+                    print_systems_plan(&systems);
+                }
             }
         }
         RetentionCommand::Sweep {
@@ -197,22 +201,7 @@ pub async fn retention(store: &Store, urls: &SystemUrls, command: RetentionComma
             let plan = store.retention_plan(until, today).await?;
             println!("dry run: nothing is destroyed");
             print_plan(&plan);
-            for (system, counts) in systems_plan(store, urls, today).await? {
-                match counts {
-                    Ok(tables) => {
-                        for t in tables
-                            .iter()
-                            .filter(|t| t.deleted + t.anonymised + t.held > 0)
-                        {
-                            println!(
-                                "system {system}, table {}: {} rows to delete, {} to anonymise, {} held (legal hold)",
-                                t.table, t.deleted, t.anonymised, t.held
-                            );
-                        }
-                    }
-                    Err(e) => println!("system {system}: cannot say: {e}"),
-                }
-            }
+            print_systems_plan(&systems_plan(store, urls, until, today).await?);
         }
         RetentionCommand::Sweep {
             dry_run: false,
@@ -471,14 +460,16 @@ fn print_plan(plan: &RetentionPlan) {
         plan.until
     );
     println!(
-        "{:<40} {:>9} {:<10} {:>7} {:>9} {:>9}",
-        "activity", "due", "earliest", "held", "to review", "approved"
+        "{:<40} {:>9} {:>9} {:>9} {:<10} {:>7} {:>9} {:>9}",
+        "activity", "due", "erased", "anonymised", "earliest", "held", "to review", "approved"
     );
     for l in &plan.activities {
         println!(
-            "{:<40} {:>9} {:<10} {:>7} {:>9} {:>9}",
+            "{:<40} {:>9} {:>9} {:>9} {:<10} {:>7} {:>9} {:>9}",
             l.activity,
             l.due,
+            l.to_erase,
+            l.to_anonymise,
             l.earliest_deadline
                 .map(|d| d.to_string())
                 .unwrap_or("-".into()),
@@ -493,6 +484,30 @@ fn print_plan(plan: &RetentionPlan) {
     }
     if plan.activities.is_empty() {
         println!("nothing is due, held or waiting for review");
+    }
+}
+
+/// The connected systems' part of the plan: per system and table, the rows deleted and
+/// anonymised, and what the map's strategy does to them.
+fn print_systems_plan(systems: &[SystemPlan]) {
+    for s in systems {
+        if let Some(e) = &s.error {
+            println!("system {}: cannot say: {e}", s.system);
+            continue;
+        }
+        println!(
+            "system {}: {} rows to delete, {} to anonymise",
+            s.system,
+            s.to_delete(),
+            s.to_anonymise()
+        );
+        for t in &s.tables {
+            println!(
+                "  table {} ({}): {} to delete, {} to anonymise, {} kept, {} held (legal \
+                 hold); {}",
+                t.table, t.activity, t.to_delete, t.to_anonymise, t.kept, t.held, t.strategy
+            );
+        }
     }
 }
 
@@ -588,71 +603,6 @@ pub async fn run_daily_sweep(
     }
 }
 
-/// The connected systems whose maps give tables a retention, each with its connection and
-/// the periods resolved against the register; or why one cannot be swept.
-async fn sweepable_systems(
-    store: &Store,
-    urls: &SystemUrls,
-) -> Result<Vec<(String, Result<(System, RetentionPeriods), String>)>> {
-    let schedules: BTreeMap<Slug, Vec<RetentionSchedule>> = store
-        .activities(None)
-        .await?
-        .into_iter()
-        .map(|a| (a.value.id, a.value.retention))
-        .collect();
-    let mut systems = Vec::new();
-    for stored in store.systems().await? {
-        let name = stored.map.name.clone();
-        if stored.map.tables.values().all(|t| t.retention.is_none()) {
-            continue;
-        }
-        let periods = match stored.map.retention_periods(&schedules) {
-            Ok(periods) => periods,
-            Err(issues) => {
-                let issues: Vec<String> = issues
-                    .iter()
-                    .map(|i| format!("{}: {}", i.path.join("."), i.message))
-                    .collect();
-                systems.push((name, Err(issues.join("; "))));
-                continue;
-            }
-        };
-        let system = match urls.0.get(&name) {
-            None => Err(format!(
-                "no connection is configured for system '{name}': set [systems.{name}] url"
-            )),
-            Some(url) => System::new(stored.map, url).map_err(|e| e.to_string()),
-        };
-        systems.push((name, system.map(|s| (s, periods))));
-    }
-    Ok(systems)
-}
-
-/// What a sweep of the connected systems would erase today, per system and table.
-async fn systems_plan(
-    store: &Store,
-    urls: &SystemUrls,
-    today: Date,
-) -> Result<Vec<(String, Result<Vec<TableErasureReport>, String>)>> {
-    let mut plans = Vec::new();
-    let systems = sweepable_systems(store, urls).await?;
-    let held = if systems.is_empty() {
-        PersonQuery::new()
-    } else {
-        held_people(store, today).await?
-    };
-    for (name, system) in systems {
-        let plan = match system {
-            Ok((system, periods)) => expired(&system, &periods, &held, today)
-                .await
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e),
-        };
-        plans.push((name, plan));
-    }
-    Ok(plans)
-}
-
 /// Sweeps the connected systems after the vault, under the same run: each batch's
 /// destruction-log entries are written before that batch commits in the system, so no row
 /// is destroyed without its entry (a crash in between logs rows that the next run
@@ -688,27 +638,6 @@ pub async fn sweep_systems(
         reports.push(report);
     }
     Ok(reports)
-}
-
-/// The identifiers of the people a legal hold keeps on `today` (held themselves, or
-/// through a held record or case): their rows in the connected systems are not swept.
-async fn held_people(store: &Store, today: Date) -> Result<PersonQuery> {
-    let mut held = PersonQuery::new();
-    for identity in store.held_people(today).await? {
-        if let Some(n) = &identity.national_number {
-            held = held.national_number(n);
-        }
-        if let Some(b) = &identity.bsn {
-            held = held.bsn(b);
-        }
-        if let Some(e) = &identity.email {
-            held = held.email(e);
-        }
-        if let Some(p) = &identity.phone {
-            held = held.phone(p);
-        }
-    }
-    Ok(held)
 }
 
 /// The destruction-log entries for one batch of a connected system: per table, the rows

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use kluis_store::testing::{TestStore, postgres_store, sqlite_store};
 
+#[path = "cli/breach.rs"]
+mod breach;
 #[path = "cli/portability.rs"]
 mod portability;
 #[path = "cli/rectification.rs"]
@@ -1864,7 +1866,10 @@ async fn external_sweep_story(store: TestStore) {
 
     let planned = ok(&k(&["retention", "sweep", "--dry-run"]));
     assert!(
-        planned.contains("system hr, table applications: 1 rows to delete, 0 to anonymise, 1 held"),
+        planned.contains(
+            "table applications (limburg-werving-selectie): 1 to delete, 0 to anonymise, 0 \
+             kept, 1 held"
+        ),
         "{planned}"
     );
     assert_eq!(

@@ -142,8 +142,50 @@ impl Conn {
     }
 }
 
+/// The statement that opens a transaction that writes: the connection's default is
+/// read-only (see [`Target::parse`]), so it is overridden here, explicitly.
+pub(crate) fn begin_write(kind: SystemKind) -> &'static str {
+    match kind {
+        SystemKind::Postgres => "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE",
+        SystemKind::Mysql => "START TRANSACTION READ WRITE",
+    }
+}
+
+/// Runs a statement with bound values (an UPDATE or DELETE); returns the rows it changed.
+/// The same rules as [`Conn::rows`] hold for `sql`.
+pub(crate) async fn affect(
+    conn: &mut Conn,
+    sql: String,
+    binds: &[String],
+) -> Result<u64, sqlx::Error> {
+    match conn {
+        Conn::Postgres(c) => {
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+            for b in binds {
+                q = q.bind(b.clone());
+            }
+            Ok(q.execute(&mut *c).await?.rows_affected())
+        }
+        Conn::Mysql(c) => {
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for b in binds {
+                q = q.bind(b.clone());
+            }
+            Ok(q.execute(&mut *c).await?.rows_affected())
+        }
+    }
+}
+
 /// `name` as an identifier in SQL: `"name"` on PostgreSQL, `` `name` `` on MySQL, with
 /// the quote character doubled inside. Only for names found in the live schema.
+/// A table's name in its schema (when the map names one), quoted.
+pub(crate) fn qualified(kind: SystemKind, schema: Option<&str>, table: &str) -> String {
+    match schema {
+        Some(s) => format!("{}.{}", quote(kind, s), quote(kind, table)),
+        None => quote(kind, table),
+    }
+}
+
 pub(crate) fn quote(kind: SystemKind, name: &str) -> String {
     match kind {
         SystemKind::Postgres => format!("\"{}\"", name.replace('"', "\"\"")),

@@ -29,16 +29,15 @@ use kluis_domain::dataset_map::{
     ColumnErasure, DatasetMap, RetentionPeriod, RetentionPeriods, SystemKind, Table, TableErasure,
 };
 use kluis_domain::trace::TraceContext;
-use serde::{Serialize, Serializer};
-use sqlx::AssertSqlSafe;
+use serde::Serialize;
 use time::Date;
 
-use crate::db::{Binds, Conn, quote};
+use crate::db::{Binds, Conn, affect, begin_write, qualified, quote};
 use crate::schema::{self, LiveSchema, Read, ValueType};
-use crate::{ConnectorError, PersonQuery, System, find, search};
+use crate::{ConnectorError, PersonQuery, System, find, rows_by_table, search};
 
 /// Most values bound in one statement: well under the 65,535 parameters both servers allow.
-const MAX_VALUES: usize = 5_000;
+pub(crate) const MAX_VALUES: usize = 5_000;
 
 /// Most rows of the deciding table in one batch of a sweep.
 pub const MAX_BATCH: usize = 50_000;
@@ -53,7 +52,7 @@ pub struct SystemErasureReport {
     pub tables: Vec<TableErasureReport>,
     /// Why the system was not erased completely. What the tables report was done and
     /// committed before; running the erasure again goes on from there.
-    #[serde(serialize_with = "as_text")]
+    #[serde(serialize_with = "crate::error::as_text")]
     pub error: Option<ConnectorError>,
 }
 
@@ -94,13 +93,6 @@ pub struct EndedRetention {
     pub rule: String,
     /// Rows whose date was before this day were due.
     pub dated_before: Date,
-}
-
-fn as_text<S: Serializer>(error: &Option<ConnectorError>, s: S) -> Result<S::Ok, S::Error> {
-    match error {
-        Some(e) => s.collect_str(e),
-        None => s.serialize_none(),
-    }
 }
 
 impl SystemErasureReport {
@@ -423,13 +415,14 @@ fn refuse_unfit(
     Ok(())
 }
 
-/// The SQL of one system: names quoted from the map, values bound with their type.
-struct Sql<'a> {
-    map: &'a DatasetMap,
-    live: &'a LiveSchema,
-    comment: &'a str,
+/// The SQL of one system: names quoted from the map, values bound with their type. Also
+/// what the restriction marks (`restrict.rs`) are written with.
+pub(crate) struct Sql<'a> {
+    pub(crate) map: &'a DatasetMap,
+    pub(crate) live: &'a LiveSchema,
+    pub(crate) comment: &'a str,
     /// The identifiers of the people under a legal hold: a sweep leaves their rows alone.
-    held: &'a PersonQuery,
+    pub(crate) held: &'a PersonQuery,
 }
 
 /// Which of the due rows: those a sweep erases, or those a legal hold keeps.
@@ -440,21 +433,17 @@ enum Due {
 }
 
 impl Sql<'_> {
-    fn kind(&self) -> SystemKind {
+    pub(crate) fn kind(&self) -> SystemKind {
         self.map.kind
     }
 
     /// The table's name, in its schema.
-    fn table(&self, table: &str) -> String {
-        let k = self.kind();
-        match &self.map.schema {
-            Some(s) => format!("{}.{}", quote(k, s), quote(k, table)),
-            None => quote(k, table),
-        }
+    pub(crate) fn table(&self, table: &str) -> String {
+        qualified(self.kind(), self.map.schema.as_deref(), table)
     }
 
     /// A column, of `alias` when given.
-    fn column(&self, alias: Option<&str>, column: &str) -> String {
+    pub(crate) fn column(&self, alias: Option<&str>, column: &str) -> String {
         match alias {
             Some(a) => format!("{a}.{}", quote(self.kind(), column)),
             None => quote(self.kind(), column),
@@ -479,7 +468,7 @@ impl Sql<'_> {
     }
 
     /// `columns IN (values)` for rows of values, as one column or a row of columns.
-    fn one_of(
+    pub(crate) fn one_of(
         &self,
         binds: &mut Binds,
         alias: Option<&str>,
@@ -729,41 +718,17 @@ impl Sql<'_> {
     }
 }
 
-/// Runs a statement with bound values; returns the rows it changed.
-async fn affect(conn: &mut Conn, sql: String, binds: &[String]) -> Result<u64, sqlx::Error> {
-    match conn {
-        Conn::Postgres(c) => {
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
-            for b in binds {
-                q = q.bind(b.clone());
-            }
-            Ok(q.execute(&mut *c).await?.rows_affected())
-        }
-        Conn::Mysql(c) => {
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for b in binds {
-                q = q.bind(b.clone());
-            }
-            Ok(q.execute(&mut *c).await?.rows_affected())
-        }
-    }
-}
-
-async fn count(conn: &mut Conn, sql: String, binds: &[String]) -> Result<u64, sqlx::Error> {
+pub(crate) async fn count(
+    conn: &mut Conn,
+    sql: String,
+    binds: &[String],
+) -> Result<u64, sqlx::Error> {
     let rows = conn.rows(sql, binds).await?;
     Ok(rows
         .first()
         .and_then(|r| r.first().cloned().flatten())
         .and_then(|n| n.parse().ok())
         .unwrap_or(0))
-}
-
-fn begin_write(kind: SystemKind) -> &'static str {
-    match kind {
-        // Overrides the read-only default every connection of kluis starts with.
-        SystemKind::Postgres => "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE",
-        SystemKind::Mysql => "START TRANSACTION READ WRITE",
-    }
 }
 
 /// The retention that ended for `root`, as reports carry it.
@@ -1425,25 +1390,10 @@ async fn erase_hits(
     report: &mut SystemErasureReport,
 ) -> Result<(), ConnectorError> {
     let hits = find(system, person, trace).await?;
-    // The person's rows per table, by primary key.
-    let mut rows: BTreeMap<&str, (Vec<String>, Vec<Vec<String>>)> = BTreeMap::new();
-    for hit in &hits {
-        let entry = rows.entry(hit.table.as_str()).or_insert_with(|| {
-            (
-                hit.primary_key.iter().map(|(c, _)| c.clone()).collect(),
-                Vec::new(),
-            )
-        });
-        entry
-            .1
-            .push(hit.primary_key.iter().map(|(_, v)| v.clone()).collect());
-    }
+    let rows = rows_by_table(&hits);
     if rows.is_empty() {
         return Ok(());
     }
-    let comment = trace.map_or(String::new(), |t| {
-        format!("/* traceparent='{}' */ ", t.traceparent())
-    });
     let order: Vec<&str> = system
         .map
         .parents_first()
@@ -1452,65 +1402,51 @@ async fn erase_hits(
         .filter(|t| rows.contains_key(t))
         .collect();
     let tables: BTreeSet<&str> = order.iter().copied().collect();
-    let mut conn = system.connect(None).await?;
-    let begin = if dry_run {
-        match system.map.kind {
-            SystemKind::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-            SystemKind::Mysql => "START TRANSACTION READ ONLY",
-        }
-    } else {
-        begin_write(system.map.kind)
-    };
-    let mut tally: Vec<(&str, (u64, u64, u64))> = Vec::new();
-    let work = async {
-        system.exec(&mut conn, format!("{comment}{begin}")).await?;
-        let live = system
-            .live_schema(&mut conn, Read::ColumnsAndForeignKeys, &comment)
-            .await?;
-        refuse_unfit(system, &live, &tables)?;
-        // Erasing a person: the caller decided whether a hold keeps their rows.
-        let sql = Sql {
-            map: &system.map,
-            live: &live,
-            comment: &comment,
-            held: &PersonQuery::new(),
-        };
-        for name in &order {
-            let (columns, keys) = &rows[name];
-            let done = if dry_run {
-                would(&mut conn, &sql, name, columns, keys).await
-            } else {
-                apply(&mut conn, &sql, name, columns, keys).await
+    let result = system
+        .write_session(trace, dry_run, "erasing", async |conn, comment| {
+            let live = system
+                .live_schema(conn, Read::ColumnsAndForeignKeys, comment)
+                .await?;
+            refuse_unfit(system, &live, &tables)?;
+            // Erasing a person: the caller decided whether a hold keeps their rows.
+            let sql = Sql {
+                map: &system.map,
+                live: &live,
+                comment,
+                held: &PersonQuery::new(),
+            };
+            let mut tally: Vec<(&str, (u64, u64, u64))> = Vec::new();
+            for name in &order {
+                let (columns, keys) = &rows[name];
+                let done = if dry_run {
+                    would(conn, &sql, name, columns, keys).await
+                } else {
+                    apply(conn, &sql, name, columns, keys).await
+                }
+                .map_err(|e| system.query_error(&e))?;
+                tally.push((name, done));
             }
-            .map_err(|e| system.query_error(&e))?;
-            tally.push((name, done));
-        }
-        // A dry run changed nothing: rolling back ends it as well.
-        let end = if dry_run { "ROLLBACK" } else { "COMMIT" };
-        system.exec(&mut conn, format!("{comment}{end}")).await
-    };
-    let result = match tokio::time::timeout(system.query_timeout, work).await {
-        Ok(result) => result,
-        Err(_) => Err(system.timeout(system.query_timeout, "erasing")),
-    };
-    if result.is_err() {
-        let _ = conn.execute(format!("{comment}ROLLBACK")).await;
-    }
-    conn.finish(result.is_ok()).await;
+            Ok(tally)
+        })
+        .await;
     for name in &order {
         let table = &system.map.tables[*name];
         let e = report.entry(name, None, &kept_because(name, table));
-        match (&result, tally.iter().find(|(t, _)| t == name)) {
-            (Ok(()), Some((_, (deleted, anonymised, kept)))) => {
+        let done = result
+            .as_ref()
+            .ok()
+            .and_then(|tally| tally.iter().find(|(t, _)| t == name));
+        match done {
+            Some((_, (deleted, anonymised, kept))) => {
                 e.deleted += deleted;
                 e.anonymised += anonymised;
                 e.kept += kept;
             }
             // Rolled back: none of the person's rows in this system were changed.
-            _ => e.failed += rows[name].1.len() as u64,
+            None => e.failed += rows[name].1.len() as u64,
         }
     }
-    result
+    result.map(drop)
 }
 
 /// What [`apply`] would do to the rows, counted without changing them.

@@ -73,6 +73,18 @@ pub(crate) fn redact(message: &str, url: &str) -> String {
     }
 }
 
+/// Serialises an error that stopped a system's part of the work as its message, so a
+/// report says why in words (the error's fields are for the code that matches on them).
+pub(crate) fn as_text<S: serde::Serializer>(
+    error: &Option<ConnectorError>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match error {
+        Some(e) => s.collect_str(e),
+        None => s.serialize_none(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,14 +7,19 @@
 //! read-only transaction with one query per table, and gives the connection back.
 //! [`sweep_expired`] erases the rows whose retention ended and [`erase_person`] one
 //! person's rows, as the map's erasure says (module `erase`); both report per table.
+//! [`restrict_person`] marks a person's rows as restricted, or clears the mark (module
+//! `restrict`). [`find_affected`] counts, per table, the rows and people a data breach
+//! concerns, and lists the people when they must be told (module `affected`).
 //! Table and column names come from the map and are used only after they were found in
 //! the live schema, quoted; values are always bound parameters.
 
+mod affected;
 mod db;
 mod erase;
 mod error;
 mod pool;
 mod rectify;
+mod restrict;
 mod schema;
 mod search;
 #[cfg(feature = "testing")]
@@ -31,6 +36,10 @@ use kluis_domain::identifiers::{Bsn, EmailAddress, IdentifierKind, NationalNumbe
 use kluis_domain::trace::TraceContext;
 use serde::Serialize;
 
+pub use crate::affected::{
+    AffectedPerson, BreachScope, MAX_LISTED, SystemAffected, TableAffected, find_affected,
+    find_affected_all, normalised,
+};
 use crate::db::{Conn, Target};
 pub use crate::erase::{
     EndedRetention, MAX_BATCH, SystemErasureReport, TableErasureReport, erase_person,
@@ -40,7 +49,11 @@ pub use crate::error::{ConnectorError, mask_password};
 use crate::pool::Lease;
 pub use crate::pool::MAX_CONNECTIONS;
 pub use crate::rectify::{
-    RectificationRefused, SystemRectificationReport, TableRectificationReport, rectify_person,
+    OldValue, RectificationRefused, SystemRectificationReport, TableRectificationReport,
+    rectify_person,
+};
+pub use crate::restrict::{
+    SystemRestrictionReport, TableRestrictionReport, restrict_person, restrict_person_all,
 };
 use crate::schema::Read;
 
@@ -200,10 +213,7 @@ impl System {
         trace: Option<&TraceContext>,
         work: impl AsyncFnOnce(&mut Conn, &str) -> Result<T, ConnectorError>,
     ) -> Result<T, ConnectorError> {
-        let comment = trace.map_or(String::new(), |t| {
-            // sqlcommenter style; the traceparent holds only hex digits and dashes.
-            format!("/* traceparent='{}' */ ", t.traceparent())
-        });
+        let comment = sql_comment(trace);
         let (first, begin) = match self.map.kind {
             SystemKind::Postgres => (
                 format!("{comment}BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
@@ -235,6 +245,43 @@ impl System {
             Err(_) => (Err(self.timeout(self.query_timeout, "reading")), false),
         };
         conn.finish(clean).await;
+        result
+    }
+
+    /// Runs `work` in one transaction that may write (READ COMMITTED) on a connection of
+    /// the system's pool, within the query timeout (`doing` names the work in a timeout's
+    /// message): committed when `work` succeeds, rolled back otherwise, so a system is
+    /// changed completely or not at all. With `dry_run`, the transaction is read-only and
+    /// always rolled back. The connection goes back to the pool only after a clean end.
+    async fn write_session<T>(
+        &self,
+        trace: Option<&TraceContext>,
+        dry_run: bool,
+        doing: &'static str,
+        work: impl AsyncFnOnce(&mut Conn, &str) -> Result<T, ConnectorError>,
+    ) -> Result<T, ConnectorError> {
+        let comment = sql_comment(trace);
+        let begin = match (dry_run, self.map.kind) {
+            (false, kind) => db::begin_write(kind),
+            (true, SystemKind::Postgres) => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            (true, SystemKind::Mysql) => "START TRANSACTION READ ONLY",
+        };
+        let end = if dry_run { "ROLLBACK" } else { "COMMIT" };
+        let mut conn = self.connect(None).await?;
+        let run = async {
+            self.exec(&mut conn, format!("{comment}{begin}")).await?;
+            let done = work(&mut conn, &comment).await?;
+            self.exec(&mut conn, format!("{comment}{end}")).await?;
+            Ok(done)
+        };
+        let result = match tokio::time::timeout(self.query_timeout, run).await {
+            Ok(result) => result,
+            Err(_) => Err(self.timeout(self.query_timeout, doing)),
+        };
+        if result.is_err() {
+            let _ = conn.execute(format!("{comment}ROLLBACK")).await;
+        }
+        conn.finish(result.is_ok()).await;
         result
     }
 
@@ -276,6 +323,36 @@ impl System {
             doing,
         }
     }
+}
+
+/// The comment every statement of a traced use starts with, so that the other system's
+/// logs belong to the same trace (sqlcommenter style; the traceparent holds only hex
+/// digits and dashes). Empty without a trace.
+fn sql_comment(trace: Option<&TraceContext>) -> String {
+    trace.map_or(String::new(), |t| {
+        format!("/* traceparent='{}' */ ", t.traceparent())
+    })
+}
+
+/// A person's rows of one table, as [`find`] found them: the key columns, and the key of
+/// each row (as text), for an UPDATE or DELETE by key.
+type KeyedRows = (Vec<String>, Vec<Vec<String>>);
+
+/// The person's rows per table, by primary key.
+fn rows_by_table(hits: &[Hit]) -> BTreeMap<&str, KeyedRows> {
+    let mut rows: BTreeMap<&str, KeyedRows> = BTreeMap::new();
+    for hit in hits {
+        let entry = rows.entry(hit.table.as_str()).or_insert_with(|| {
+            (
+                hit.primary_key.iter().map(|(c, _)| c.clone()).collect(),
+                Vec::new(),
+            )
+        });
+        entry
+            .1
+            .push(hit.primary_key.iter().map(|(_, v)| v.clone()).collect());
+    }
+    rows
 }
 
 /// How a system's live schema differs from its dataset map.
@@ -333,6 +410,9 @@ pub async fn check(system: &System) -> Result<CheckReport, ConnectorError> {
             comparison
                 .mismatches
                 .extend(erase::retention_mismatches(&system.map, &live));
+            comparison
+                .mismatches
+                .extend(restrict::restriction_mismatches(&system.map, &live));
             Ok(CheckReport {
                 system: system.name().to_string(),
                 mismatches: comparison.mismatches,

@@ -8,19 +8,23 @@
 //! the person. As everywhere in this crate, names come from the map and are used only after
 //! they were found in the live schema, quoted; the new value and the keys are bound.
 //!
-//! Rows that already hold the new value are left alone, so running it again changes
-//! nothing and reports 0 rows changed.
+//! In the same write transaction, before the update, the person's rows are locked by
+//! primary key (`SELECT ... FOR UPDATE`) and the column's current values read: the report
+//! gives the old value of every row it changes ([`OldValue`]), so the request can keep old
+//! and new value (GDPR art. 16 and the log's proof of what was changed) and a wrong change
+//! can be undone row by row. Rows that already hold the new value are left alone and have
+//! no old value to report, so running it again changes nothing and reports 0 rows changed.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use kluis_domain::dataset_map::SystemKind;
 use kluis_domain::trace::TraceContext;
-use serde::{Serialize, Serializer};
-use sqlx::AssertSqlSafe;
+use serde::{Deserialize, Serialize};
 
-use crate::db::{Binds, Conn, quote};
-use crate::schema::{LiveSchema, Read};
-use crate::{ConnectorError, PersonQuery, System, find};
+use crate::db::{Binds, affect, qualified, quote};
+use crate::schema::{LiveSchema, Read, ValueType};
+use crate::{ConnectorError, PersonQuery, System, find, rows_by_table};
 
 /// Most rows changed by one statement: keys bound stay well under both servers' limits.
 const MAX_ROWS: usize = 2_000;
@@ -45,7 +49,7 @@ pub struct SystemRectificationReport {
     pub system: String,
     pub tables: Vec<TableRectificationReport>,
     /// Why it was not done: then no row was changed (one transaction).
-    #[serde(serialize_with = "as_text")]
+    #[serde(serialize_with = "crate::error::as_text")]
     pub error: Option<ConnectorError>,
 }
 
@@ -58,6 +62,23 @@ pub struct TableRectificationReport {
     pub rows: u64,
     /// Rows given the new value (the others held it already).
     pub changed: u64,
+    /// The value each changed row held before, one per changed row.
+    pub old_values: Vec<OldValue>,
+}
+
+/// The value one row held before a rectification changed it.
+///
+/// Kept per row, keyed by the row's primary key, not as distinct values with counts: to
+/// undo a wrong change a DPO must give each row back its own value, and one person's rows
+/// may hold different ones (An's two applications have two motivations, one of them none),
+/// which counts cannot tell apart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OldValue {
+    /// The row's primary key, column by column, as text.
+    pub key: BTreeMap<String, String>,
+    /// The value before, as text as the rest of the connector reads values (bytes as hex);
+    /// `None` for NULL, which is not the empty text `Some("")`.
+    pub value: Option<String>,
 }
 
 impl SystemRectificationReport {
@@ -72,6 +93,7 @@ impl SystemRectificationReport {
     }
 }
 
+/// Counts only, never a value: the report is written to logs and error messages.
 impl fmt::Display for SystemRectificationReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "system {}:", self.system)?;
@@ -86,13 +108,6 @@ impl fmt::Display for SystemRectificationReport {
             Some(e) => write!(f, " NOT DONE: {e}"),
             None => Ok(()),
         }
-    }
-}
-
-fn as_text<S: Serializer>(e: &Option<ConnectorError>, s: S) -> Result<S::Ok, S::Error> {
-    match e {
-        Some(e) => s.serialize_some(&e.to_string()),
-        None => s.serialize_none(),
     }
 }
 
@@ -144,73 +159,74 @@ async fn rectify_rows(
     trace: Option<&TraceContext>,
 ) -> Result<TableRectificationReport, ConnectorError> {
     let hits = find(system, person, trace).await?;
-    let mut key_columns: Vec<String> = Vec::new();
-    let mut keys: Vec<Vec<String>> = Vec::new();
-    for hit in hits.iter().filter(|h| h.table == table) {
-        key_columns = hit.primary_key.iter().map(|(c, _)| c.clone()).collect();
-        keys.push(hit.primary_key.iter().map(|(_, v)| v.clone()).collect());
-    }
+    let (key_columns, keys) = rows_by_table(&hits).remove(table).unwrap_or_default();
     let mut done = TableRectificationReport {
         table: table.to_string(),
         column: column.to_string(),
         rows: keys.len() as u64,
         changed: 0,
+        old_values: Vec::new(),
     };
     if keys.is_empty() {
         return Ok(done);
     }
-    let comment = trace.map_or(String::new(), |t| {
-        format!("/* traceparent='{}' */ ", t.traceparent())
-    });
     let kind = system.map.kind;
-    let begin = match kind {
-        // Overrides the read-only default every connection of kluis starts with.
-        SystemKind::Postgres => "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE",
-        SystemKind::Mysql => "START TRANSACTION READ WRITE",
-    };
-    let mut conn = system.connect(None).await?;
-    let work = async {
-        system.exec(&mut conn, format!("{comment}{begin}")).await?;
-        let live = system
-            .live_schema(&mut conn, Read::Columns, &comment)
-            .await?;
-        let in_live = |c: &str| {
-            live.tables
-                .get(table)
-                .is_some_and(|t| t.column(c).is_some())
-        };
-        if let Some(missing) = std::iter::once(column)
-            .chain(key_columns.iter().map(String::as_str))
-            .find(|c| !in_live(c))
-        {
-            return Err(ConnectorError::SchemaMismatch {
-                system: system.name().to_string(),
-                mismatches: vec![format!("column '{table}.{missing}' is not in the database")],
-            });
-        }
-        for chunk in keys.chunks(MAX_ROWS) {
+    let done = system
+        .write_session(trace, false, "rectifying", async |conn, comment| {
+            let live = system.live_schema(conn, Read::Columns, comment).await?;
+            let in_live = |c: &str| {
+                live.tables
+                    .get(table)
+                    .is_some_and(|t| t.column(c).is_some())
+            };
+            if let Some(missing) = std::iter::once(column)
+                .chain(key_columns.iter().map(String::as_str))
+                .find(|c| !in_live(c))
+            {
+                return Err(ConnectorError::SchemaMismatch {
+                    system: system.name().to_string(),
+                    mismatches: vec![format!("column '{table}.{missing}' is not in the database")],
+                });
+            }
             let sql = Update {
                 kind,
                 live: &live,
                 schema: system.map.schema.as_deref(),
                 table,
             };
-            let (statement, binds) = sql.statement(&comment, column, value, &key_columns, chunk);
-            done.changed += affect(&mut conn, statement, &binds)
-                .await
-                .map_err(|e| system.query_error(&e))?;
-        }
-        system.exec(&mut conn, format!("{comment}COMMIT")).await
-    };
-    let result = match tokio::time::timeout(system.query_timeout, work).await {
-        Ok(result) => result,
-        Err(_) => Err(system.timeout(system.query_timeout, "rectifying")),
-    };
-    if result.is_err() {
-        let _ = conn.execute(format!("{comment}ROLLBACK")).await;
-    }
-    conn.finish(result.is_ok()).await;
-    result?;
+            for chunk in keys.chunks(MAX_ROWS) {
+                // Locked and read first, so the old values are exactly those the update replaces.
+                let (lock, binds) = sql.lock(comment, column, value, &key_columns, chunk);
+                let rows = conn
+                    .rows(lock, &binds)
+                    .await
+                    .map_err(|e| system.query_error(&e))?;
+                let old: Vec<OldValue> = rows
+                    .into_iter()
+                    .filter_map(|row| to_change(&key_columns, row))
+                    .collect();
+                if old.is_empty() {
+                    continue;
+                }
+                let changing: Vec<Vec<String>> = old
+                    .iter()
+                    .map(|o| {
+                        key_columns
+                            .iter()
+                            .map(|c| o.key.get(c).cloned().unwrap_or_default())
+                            .collect()
+                    })
+                    .collect();
+                let (statement, binds) =
+                    sql.statement(comment, column, value, &key_columns, &changing);
+                done.changed += affect(conn, statement, &binds)
+                    .await
+                    .map_err(|e| system.query_error(&e))?;
+                done.old_values.extend(old);
+            }
+            Ok(done)
+        })
+        .await?;
     tracing::info!(
         system = system.name(),
         table,
@@ -222,7 +238,23 @@ async fn rectify_rows(
     Ok(done)
 }
 
-/// Writes the UPDATE of one table, with names checked against `live`.
+/// The old value of a row read by [`Update::lock`] (key columns, the value, whether it
+/// differs from the new one), or None when the row holds the new value already.
+fn to_change(key_columns: &[String], mut row: Vec<Option<String>>) -> Option<OldValue> {
+    let differs = row.pop().flatten().as_deref() == Some("1");
+    let value = row.pop().flatten();
+    if !differs {
+        return None;
+    }
+    let key = key_columns
+        .iter()
+        .cloned()
+        .zip(row.into_iter().map(Option::unwrap_or_default))
+        .collect();
+    Some(OldValue { key, value })
+}
+
+/// Writes the statements of one table, with names checked against `live`.
 struct Update<'a> {
     kind: SystemKind,
     live: &'a LiveSchema,
@@ -251,6 +283,88 @@ impl Update<'_> {
         }
     }
 
+    /// The table's name in SQL, with its schema.
+    fn table_name(&self) -> String {
+        qualified(self.kind, self.schema, self.table)
+    }
+
+    /// `(k1, k2) IN ((v, v), ...)` for `keys`, their values bound.
+    fn keys_in(&self, binds: &mut Binds, key_columns: &[String], keys: &[Vec<String>]) -> String {
+        let rows: Vec<String> = keys
+            .iter()
+            .map(|row| {
+                let values: Vec<String> = key_columns
+                    .iter()
+                    .zip(row)
+                    .map(|(c, v)| self.value(binds, c, v))
+                    .collect();
+                format!("({})", values.join(", "))
+            })
+            .collect();
+        let lhs: Vec<String> = key_columns.iter().map(|c| quote(self.kind, c)).collect();
+        format!("({}) IN ({})", lhs.join(", "), rows.join(", "))
+    }
+
+    /// `c is not already v`, its value bound. Text is compared byte for byte: MariaDB's
+    /// usual `_ci` collations hold "peeters" equal to "Peeters", and putting a name's
+    /// capitals right is a rectification too.
+    fn differs(&self, binds: &mut Binds, column: &str, value: &str) -> String {
+        let guard_value = self.value(binds, column, value);
+        let target = quote(self.kind, column);
+        let text = self
+            .live
+            .tables
+            .get(self.table)
+            .and_then(|t| t.column(column))
+            .is_none_or(|c| c.value_type == ValueType::Text);
+        match self.kind {
+            SystemKind::Postgres => format!("{target} IS DISTINCT FROM {guard_value}"),
+            SystemKind::Mysql if text => {
+                format!("NOT (CAST({target} AS BINARY) <=> CAST({guard_value} AS BINARY))")
+            }
+            SystemKind::Mysql => format!("NOT ({target} <=> {guard_value})"),
+        }
+    }
+
+    /// A column read as text, as every value crosses the connection.
+    fn as_text(&self, column: &str) -> String {
+        let value_type = self
+            .live
+            .tables
+            .get(self.table)
+            .and_then(|t| t.column(column))
+            .map_or(ValueType::Text, |c| c.value_type);
+        value_type.select(self.kind, &quote(self.kind, column))
+    }
+
+    /// `SELECT keys, c, c is not already v FROM t WHERE (keys) IN (...) FOR UPDATE`, in key
+    /// order (two rectifications of the same rows lock them in the same order), with its
+    /// binds: the rows stay as read until the transaction ends.
+    fn lock(
+        &self,
+        comment: &str,
+        column: &str,
+        value: &str,
+        key_columns: &[String],
+        keys: &[Vec<String>],
+    ) -> (String, Vec<String>) {
+        let mut binds = Binds::new(self.kind);
+        // Placeholders in the order they are written: the select list, then WHERE keys.
+        let mut select: Vec<String> = key_columns.iter().map(|c| self.as_text(c)).collect();
+        select.push(self.as_text(column));
+        let differs = self.differs(&mut binds, column, value);
+        select.push(format!("CASE WHEN {differs} THEN '1' ELSE '0' END"));
+        let within = self.keys_in(&mut binds, key_columns, keys);
+        let order: Vec<String> = key_columns.iter().map(|c| quote(self.kind, c)).collect();
+        let sql = format!(
+            "{comment}SELECT {} FROM {} WHERE {within} ORDER BY {} FOR UPDATE",
+            select.join(", "),
+            self.table_name(),
+            order.join(", ")
+        );
+        (sql, binds.values)
+    }
+
     /// `UPDATE t SET c = v WHERE (keys) IN (...) AND c is not already v`, with its binds.
     fn statement(
         &self,
@@ -260,56 +374,16 @@ impl Update<'_> {
         key_columns: &[String],
         keys: &[Vec<String>],
     ) -> (String, Vec<String>) {
-        let k = self.kind;
-        let table = match self.schema {
-            Some(s) => format!("{}.{}", quote(k, s), quote(k, self.table)),
-            None => quote(k, self.table),
-        };
-        let mut binds = Binds::new(k);
+        let mut binds = Binds::new(self.kind);
         // Placeholders in the order they are written: SET, WHERE keys, then the guard.
         let set = self.value(&mut binds, column, value);
-        let rows: Vec<String> = keys
-            .iter()
-            .map(|row| {
-                let values: Vec<String> = key_columns
-                    .iter()
-                    .zip(row)
-                    .map(|(c, v)| self.value(&mut binds, c, v))
-                    .collect();
-                format!("({})", values.join(", "))
-            })
-            .collect();
-        let lhs: Vec<String> = key_columns.iter().map(|c| quote(k, c)).collect();
-        let guard_value = self.value(&mut binds, column, value);
-        let target = quote(k, column);
-        let not_yet = match k {
-            SystemKind::Postgres => format!("{target} IS DISTINCT FROM {guard_value}"),
-            SystemKind::Mysql => format!("NOT ({target} <=> {guard_value})"),
-        };
+        let within = self.keys_in(&mut binds, key_columns, keys);
+        let not_yet = self.differs(&mut binds, column, value);
         let sql = format!(
-            "{comment}UPDATE {table} SET {target} = {set} WHERE ({}) IN ({}) AND {not_yet}",
-            lhs.join(", "),
-            rows.join(", ")
+            "{comment}UPDATE {} SET {} = {set} WHERE {within} AND {not_yet}",
+            self.table_name(),
+            quote(self.kind, column)
         );
         (sql, binds.values)
-    }
-}
-
-async fn affect(conn: &mut Conn, sql: String, binds: &[String]) -> Result<u64, sqlx::Error> {
-    match conn {
-        Conn::Postgres(c) => {
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
-            for b in binds {
-                q = q.bind(b.clone());
-            }
-            Ok(q.execute(&mut *c).await?.rows_affected())
-        }
-        Conn::Mysql(c) => {
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for b in binds {
-                q = q.bind(b.clone());
-            }
-            Ok(q.execute(&mut *c).await?.rows_affected())
-        }
     }
 }

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use kluis_domain::dataset_map::{DatasetMap, NationalNumberFormat, SystemKind, Table};
 use kluis_domain::identifiers::IdentifierKind;
 
-use crate::db::{Binds, Conn, quote};
+use crate::db::{Binds, Conn, qualified, quote};
 use crate::schema::{LiveSchema, LiveTable, ValueType};
 use crate::{Hit, HitColumn, PersonQuery};
 
@@ -99,11 +99,8 @@ impl Sql<'_> {
     }
 
     fn from(&self, table: &str, alias: &str) -> String {
-        let k = self.kind();
-        match &self.map.schema {
-            Some(s) => format!("{}.{} AS {alias}", quote(k, s), quote(k, table)),
-            None => format!("{} AS {alias}", quote(k, table)),
-        }
+        let table = qualified(self.kind(), self.map.schema.as_deref(), table);
+        format!("{table} AS {alias}")
     }
 
     fn column(&self, alias: &str, column: &str) -> String {

@@ -399,7 +399,8 @@ CREATE TABLE hr.applicants (
     phone varchar(20),
     national_number varchar(15),
     birth_date date,
-    created_at timestamptz NOT NULL DEFAULT now()
+    created_at timestamptz NOT NULL DEFAULT now(),
+    processing_restricted boolean NOT NULL DEFAULT false
 );
 CREATE UNIQUE INDEX applicants_email ON hr.applicants (lower(email));
 CREATE INDEX applicants_national_number ON hr.applicants (national_number);
@@ -413,7 +414,8 @@ CREATE TABLE hr.applications (
     status text NOT NULL CHECK (status IN ('received', 'in_review', 'rejected', 'hired')),
     motivation text,
     expected_salary numeric(10, 2),
-    closed_on date
+    closed_on date,
+    processing_restricted boolean NOT NULL DEFAULT false
 );
 CREATE INDEX applications_applicant ON hr.applications (applicant_id);
 CREATE INDEX applications_closed_on ON hr.applications (closed_on);
@@ -479,6 +481,7 @@ CREATE TABLE suppliers (
     natural_person BOOLEAN NOT NULL DEFAULT 1,
     created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
     ended_on DATE,
+    processing_restricted BOOLEAN NOT NULL DEFAULT 0,
     KEY suppliers_email (email),
     KEY suppliers_phone (phone),
     KEY suppliers_national_number (national_number)
@@ -491,6 +494,7 @@ CREATE TABLE invoices (
     invoice_date DATE NOT NULL,
     amount DECIMAL(12, 2) NOT NULL,
     description TEXT,
+    processing_restricted BOOLEAN NOT NULL DEFAULT 0,
     CONSTRAINT invoices_supplier FOREIGN KEY (supplier_id) REFERENCES suppliers (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 

@@ -4,10 +4,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+#[path = "connectors/affected.rs"]
+mod affected;
 #[path = "connectors/pool.rs"]
 mod pool;
 #[path = "connectors/rectify.rs"]
 mod rectify;
+#[path = "connectors/restrict.rs"]
+mod restrict;
 
 use kluis_connectors::testing::{self, people};
 use kluis_connectors::{
@@ -77,6 +81,8 @@ fn table(columns: &[(&str, Column)], link: Option<(&str, &str, &str)>) -> Table 
             .collect(),
         erasure: Some(TableErasure::DeleteRow),
         retention: None,
+        restriction: None,
+        provided_by_subject: false,
     }
 }
 

@@ -250,30 +250,56 @@ impl AccessPackage {
     /// One line per field of each vault record.
     pub fn records_csv(&self) -> String {
         let mut w = csv_writer();
-        let _ = w.write_record([
-            "record",
-            "activity",
-            "category",
-            "source",
-            "collected_on",
-            "retention",
-            "provided_by_subject",
-            "field",
-            "value",
-        ]);
+        let _ = w.write_record(RECORD_COLUMNS);
         for r in &self.records {
-            let collected = r.collected_on.to_string();
-            let provided = r.provided_by_subject.to_string();
-            let fields = fields_or_none(&r.fields);
-            for (field, value) in fields {
+            for line in record_lines(r) {
+                let _ = w.write_record(&line);
+            }
+        }
+        finish(w)
+    }
+
+    /// The portability export as one CSV: the vault's records and the connected systems'
+    /// rows in one table, told apart by `system` (`kluis` for the vault, as the processing
+    /// log names it; not `source`, which already says where a record came from). One file,
+    /// because the export is one machine-readable document that a receiving controller's
+    /// endpoint takes as it is; a system row fills the record columns it has (`record` is
+    /// its key, `category` its categories, `provided_by_subject` true: only rows of tables
+    /// marked so are in it).
+    pub fn portability_csv(&self) -> String {
+        let mut w = csv_writer();
+        let mut header = vec!["system", "table"];
+        header.extend(RECORD_COLUMNS);
+        let _ = w.write_record(&header);
+        for r in &self.records {
+            for line in record_lines(r) {
+                let _ = w.write_record(
+                    ["kluis", ""]
+                        .iter()
+                        .copied()
+                        .chain(line.iter().map(String::as_str)),
+                );
+            }
+        }
+        for r in &self.system_rows {
+            let activities = r.activities.join(",");
+            let categories = r
+                .categories
+                .iter()
+                .map(|c| c.name())
+                .collect::<Vec<_>>()
+                .join(",");
+            for (field, value) in fields_or_none(&r.fields) {
                 let _ = w.write_record([
-                    r.id.as_str(),
-                    r.activity.as_str(),
-                    r.category.name(),
-                    r.source.as_deref().unwrap_or(""),
-                    collected.as_str(),
-                    r.retention.as_str(),
-                    provided.as_str(),
+                    r.system.as_str(),
+                    r.table.as_str(),
+                    r.key.as_str(),
+                    activities.as_str(),
+                    categories.as_str(),
+                    "",
+                    "",
+                    "",
+                    "true",
                     field,
                     cell(value).as_str(),
                 ]);
@@ -328,6 +354,39 @@ impl AccessPackage {
         }
         finish(w)
     }
+}
+
+/// The columns of a vault record's lines.
+const RECORD_COLUMNS: [&str; 9] = [
+    "record",
+    "activity",
+    "category",
+    "source",
+    "collected_on",
+    "retention",
+    "provided_by_subject",
+    "field",
+    "value",
+];
+
+/// One line per field of a vault record, in [`RECORD_COLUMNS`].
+fn record_lines(r: &PackageRecord) -> Vec<[String; 9]> {
+    fields_or_none(&r.fields)
+        .into_iter()
+        .map(|(field, value)| {
+            [
+                r.id.clone(),
+                r.activity.clone(),
+                r.category.name().to_string(),
+                r.source.clone().unwrap_or_default(),
+                r.collected_on.to_string(),
+                r.retention.clone(),
+                r.provided_by_subject.to_string(),
+                field.to_string(),
+                cell(value),
+            ]
+        })
+        .collect()
 }
 
 fn csv_writer() -> csv::Writer<Vec<u8>> {

@@ -298,7 +298,7 @@ pub struct Art34Decision {
 
 /// Which people a breach concerns, looked up in the inventory: records under these
 /// activities and/or of these data categories, collected in the window (both ends
-/// included).
+/// included), in the vault and in the connected systems serving the activities.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AffectedQuery {
@@ -310,6 +310,20 @@ pub struct AffectedQuery {
     pub collected_from: Option<Date>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collected_until: Option<Date>,
+    /// Only these places, by name: connected systems, and [`VAULT`] for kluis's own
+    /// records. Every place when empty.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub systems: BTreeSet<String>,
+}
+
+/// The name the vault goes by among the systems, as in the processing log.
+pub const VAULT: &str = "kluis";
+
+impl AffectedQuery {
+    /// Whether the vault is searched: when no system is named, or it is.
+    pub fn searches_vault(&self) -> bool {
+        self.systems.is_empty() || self.systems.contains(VAULT)
+    }
 }
 
 /// A breach documentation or notification that breaks a rule.
@@ -382,8 +396,8 @@ pub enum BreachError {
     )]
     PublicCommunicationMissing,
     #[error(
-        "say which people are affected: give at least one processing activity or data \
-         category"
+        "say which people are affected: give at least one processing activity, data \
+         category or system"
     )]
     EmptyQuery,
     #[error("the time window ends ({until}) before it starts ({from})")]
@@ -647,7 +661,8 @@ pub fn people_must_be_told(facts: &BreachFacts, decision: Option<&Art34Decision>
 
 impl AffectedQuery {
     pub fn check(&self) -> Result<(), BreachError> {
-        if self.activities.is_empty() && self.data_categories.is_empty() {
+        if self.activities.is_empty() && self.data_categories.is_empty() && self.systems.is_empty()
+        {
             return Err(BreachError::EmptyQuery);
         }
         if let (Some(from), Some(until)) = (self.collected_from, self.collected_until)

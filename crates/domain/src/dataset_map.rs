@@ -94,6 +94,27 @@ pub struct Table {
     /// to it) as `erasure` says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<TableRetention>,
+    /// The column kluis sets on the person's rows when their processing is restricted
+    /// (art. 18) or objected to (art. 21), and clears when that ends. At most one per
+    /// table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restriction: Option<RestrictionMark>,
+    /// The person gave this table's data themselves (a form, an upload): its rows go into
+    /// the portability export (art. 20) of an activity on consent or contract. kluis cannot
+    /// tell what the person gave from what the authority derived, so the map's author says
+    /// it; false when absent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub provided_by_subject: bool,
+}
+
+/// A boolean column of a table that the system's own application honours: a row where it
+/// is true is only stored, not otherwise processed. kluis sets it (TRUE, or 1 on MySQL) on
+/// a person's rows for a granted restriction or objection, and clears it (FALSE) when the
+/// restriction is lifted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestrictionMark {
+    pub column: String,
 }
 
 impl Table {
@@ -622,6 +643,60 @@ impl DatasetMap {
         if let Some(retention) = &table.retention {
             self.check_retention(v, name, retention);
         }
+        if let Some(mark) = &table.restriction {
+            self.check_restriction(v, name, table, mark);
+        }
+        // Only mapped columns leave kluis: a marked table without any would port empty rows.
+        if table.provided_by_subject && table.columns.is_empty() {
+            v.push_at(
+                at(&["provided_by_subject"]),
+                format!("table '{name}' is marked provided_by_subject but lists no columns: name the columns the person provided, or remove the mark"),
+            );
+        }
+    }
+
+    /// The mark is a column of its own: setting it must never change what ties the rows
+    /// together (keys, links) or what finds the person, nor data erasure or rectification
+    /// would change in turn.
+    fn check_restriction(&self, v: &mut Issues, name: &str, table: &Table, mark: &RestrictionMark) {
+        let at = vec![
+            "tables".to_string(),
+            name.to_string(),
+            "restriction".to_string(),
+            "column".to_string(),
+        ];
+        let column = mark.column.as_str();
+        v.name_at(at.clone(), "column", column);
+        let referenced = self
+            .tables
+            .values()
+            .filter_map(|t| t.link.as_ref())
+            .any(|l| l.references.table == name && l.references.column == column);
+        let role = if table.primary_key.iter().any(|k| k == column) {
+            Some("is in its primary key")
+        } else if table.link.as_ref().is_some_and(|l| l.column == column) {
+            Some("is its link")
+        } else if referenced {
+            Some("is what other tables link to")
+        } else if table
+            .columns
+            .get(column)
+            .is_some_and(|c| c.identifies.is_some())
+        {
+            Some("identifies the person")
+        } else if table.columns.contains_key(column) {
+            Some("is listed as personal data, which erasure and rectification change")
+        } else {
+            None
+        };
+        if let Some(role) = role {
+            v.push_at(
+                at,
+                format!(
+                    "the restriction mark of table '{name}' cannot be column '{column}': it {role}; use a boolean column of its own, like processing_restricted"
+                ),
+            );
+        }
     }
 
     /// A retention names its date column, and either a schedule or a period.
@@ -841,6 +916,48 @@ impl DatasetMap {
                 return Reach::Cycle(path);
             }
         }
+    }
+
+    /// Whether the person provided the rows of `table` themselves (portability, art. 20).
+    pub fn provided_by_subject(&self, table: &str) -> bool {
+        self.tables
+            .get(table)
+            .is_some_and(|t| t.provided_by_subject)
+    }
+
+    /// The part of the map a portability export searches: the tables marked
+    /// `provided_by_subject` and those their links go through to reach the person (whose
+    /// rows are read to find theirs, not released). None when no table is marked.
+    pub fn provided_part(&self) -> Option<DatasetMap> {
+        let mut keep: BTreeSet<&str> = BTreeSet::new();
+        for (name, table) in &self.tables {
+            if !table.provided_by_subject {
+                continue;
+            }
+            // Up the link chain; the set also stops a cycle, which `problems` refuses.
+            let mut current = name.as_str();
+            while keep.insert(current) {
+                match self.tables.get(current).and_then(|t| t.link.as_ref()) {
+                    Some(link) => current = link.references.table.as_str(),
+                    None => break,
+                }
+            }
+        }
+        if keep.is_empty() {
+            return None;
+        }
+        let mut part = self.clone();
+        part.tables.retain(|name, _| keep.contains(name.as_str()));
+        Some(part)
+    }
+
+    /// The tables that carry a restriction mark, with the mark's column.
+    pub fn restriction_marks(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.tables.iter().filter_map(|(name, t)| {
+            t.restriction
+                .as_ref()
+                .map(|m| (name.as_str(), m.column.as_str()))
+        })
     }
 
     /// Table names with every table after the table it links to, so that a person's
@@ -1340,6 +1457,152 @@ tables:
         let err = parse("hr.yaml", &text).unwrap_err().to_string();
         let line = line_of(&text, "applicant.id").unwrap();
         assert!(err.contains(&format!("hr.yaml:{line}:")), "{err}");
+    }
+
+    /// The HR example with a restriction mark on applicants and applications.
+    fn with_marks(applicants: &str, applications: &str) -> String {
+        HR.replace(
+            "    erasure: delete_row\n  applications:\n",
+            &format!("    erasure: delete_row\n    restriction: {applicants}\n  applications:\n"),
+        )
+        .replace(
+            "  interview_notes:\n",
+            &format!("    restriction: {applications}\n  interview_notes:\n"),
+        )
+    }
+
+    #[test]
+    fn a_restriction_mark_parses_round_trips_and_is_listed() {
+        let text = with_marks(
+            "{column: processing_restricted}",
+            "{column: processing_restricted}",
+        );
+        let map = parse("hr.yaml", &text).unwrap();
+        assert_eq!(
+            map.restriction_marks().collect::<Vec<_>>(),
+            [
+                ("applicants", "processing_restricted"),
+                ("applications", "processing_restricted")
+            ]
+        );
+        let yaml = to_yaml(&map).unwrap();
+        assert_eq!(parse("again.yaml", &yaml).unwrap(), map);
+        assert_eq!(parse("hr.yaml", HR).unwrap().restriction_marks().count(), 0);
+    }
+
+    #[test]
+    fn a_restriction_mark_on_a_key_link_identifier_or_data_is_refused() {
+        let text = HR.replace(
+            "primary_key: [id]",
+            "primary_key: [id]\n    restriction: {column: id}",
+        );
+        let p = problems(&text);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].message
+                .contains("restriction mark of table 'documents'")
+                && p[0].message.contains("primary key")
+                && p[0].message.contains("processing_restricted"),
+            "{p:?}"
+        );
+        assert_eq!(p[0].line, line_of(&text, "restriction:"));
+        for (applicants, applications, expected) in [
+            ("{column: email}", "{column: x}", "identifies the person"),
+            (
+                "{column: first_name}",
+                "{column: x}",
+                "listed as personal data",
+            ),
+            ("{column: id}", "{column: x}", "what other tables link to"),
+            ("{column: x}", "{column: applicant_id}", "is its link"),
+            (
+                "{column: \" x\"}",
+                "{column: x}",
+                "starts or ends with a space",
+            ),
+        ] {
+            let m = messages(&with_marks(applicants, applications));
+            assert!(m.contains(expected), "{applicants} {applications}: {m}");
+        }
+    }
+
+    #[test]
+    fn a_table_has_at_most_one_restriction_mark() {
+        let two = with_marks("{column: a}", "{column: b}").replace(
+            "    restriction: {column: a}\n",
+            "    restriction: {column: a}\n    restriction: {column: c}\n",
+        );
+        assert!(parse("hr.yaml", &two).is_err(), "a key given twice");
+        let list = with_marks("[{column: a}, {column: c}]", "{column: b}");
+        assert!(parse("hr.yaml", &list).is_err(), "a list of marks");
+        let other = with_marks("{column: a, kind: flag}", "{column: b}");
+        assert!(messages(&other).contains("kind"), "{}", messages(&other));
+    }
+
+    /// The HR example with `line` added to the applications table.
+    fn with_applications(line: &str) -> String {
+        HR.replace(
+            "  interview_notes:\n",
+            &format!("    {line}\n  interview_notes:\n"),
+        )
+    }
+
+    #[test]
+    fn provided_by_subject_parses_round_trips_and_is_false_unless_said() {
+        let text = with_applications("provided_by_subject: true");
+        let map = parse("hr.yaml", &text).unwrap();
+        assert!(map.provided_by_subject("applications"));
+        assert!(!map.provided_by_subject("interview_notes"), "not said");
+        assert!(!map.provided_by_subject("no_such_table"));
+        let yaml = to_yaml(&map).unwrap();
+        assert_eq!(yaml.matches("provided_by_subject").count(), 1, "{yaml}");
+        assert_eq!(parse("again.yaml", &yaml).unwrap(), map);
+        let unmarked = parse("hr.yaml", HR).unwrap();
+        assert!(unmarked.tables.values().all(|t| !t.provided_by_subject));
+        assert!(!to_yaml(&unmarked).unwrap().contains("provided_by_subject"));
+        let said_false = parse("hr.yaml", &with_applications("provided_by_subject: false"));
+        assert_eq!(said_false.unwrap(), unmarked);
+    }
+
+    #[test]
+    fn the_provided_part_keeps_the_marked_tables_and_their_way_to_the_person() {
+        assert_eq!(parse("hr.yaml", HR).unwrap().provided_part(), None);
+        let text = HR.replace(
+            "      score: employment\n",
+            "      score: employment\n    provided_by_subject: true\n",
+        );
+        let map = parse("hr.yaml", &text).unwrap();
+        let part = map.provided_part().unwrap();
+        assert_eq!(
+            part.tables.keys().collect::<Vec<_>>(),
+            ["applicants", "applications", "interview_notes"],
+            "the notes, and the tables they are found through; not the documents"
+        );
+        assert!(part.problems().is_empty(), "{:?}", part.problems());
+        assert_eq!(
+            part.tables["interview_notes"],
+            map.tables["interview_notes"]
+        );
+    }
+
+    #[test]
+    fn provided_by_subject_is_a_yes_or_no_on_a_table_with_columns() {
+        let text = with_applications("provided_by_subject: sometimes");
+        let p = problems(&text);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].line, line_of(&text, "provided_by_subject:"));
+        let text = format!(
+            "{HR}  uploads:\n    link: {{column: application_id, references: applications.id}}\n    erasure: delete_row\n    provided_by_subject: true\n"
+        );
+        let p = problems(&text);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].message
+                .contains("table 'uploads' is marked provided_by_subject")
+                && p[0].message.contains("lists no columns"),
+            "{p:?}"
+        );
+        assert_eq!(p[0].line, line_of(&text, "provided_by_subject:"));
     }
 
     /// The HR example with a retention on applications.

@@ -9,9 +9,11 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use time::{Date, Duration, Month};
 
 use crate::register::Slug;
+use crate::statistics::{Generalisation, is_direct_field, looks_like_identifier};
 use crate::text::Text;
 use crate::vocabulary;
 
@@ -266,6 +268,60 @@ pub struct RetentionSchedule {
 pub struct Anonymisation {
     #[serde(default)]
     pub keep: Vec<String>,
+}
+
+/// How an anonymised copy keeps a date: to the month, which monthly statistics need; a
+/// birth date to the year, as an extract's first level does. An exact date is a
+/// quasi-identifier: with the category and a kept field it can single a person out.
+pub const COPY_DATES: Generalisation = Generalisation::Month;
+pub const COPY_BIRTH_DATES: Generalisation = Generalisation::Year;
+
+/// Parts of a field name (lower case) that say it holds a birth date.
+const BIRTH_DATE_NAMES: &[&str] = &["birth", "geboorte", "geboren", "naissance", "born"];
+
+impl Anonymisation {
+    /// The fields an anonymised copy of a record with `fields` keeps: those `keep`
+    /// names, without a field whose name or value is a direct identifier (an e-mail
+    /// address, a national number, ...), with every date in them generalised (see
+    /// [`COPY_DATES`]).
+    pub fn kept_fields(&self, fields: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
+        self.keep
+            .iter()
+            .filter_map(|name| fields.get_key_value(name))
+            .filter(|(name, _)| !is_direct_field(name))
+            .filter_map(|(name, value)| {
+                let folded = name.to_lowercase();
+                let level = if BIRTH_DATE_NAMES.iter().any(|b| folded.contains(b)) {
+                    &COPY_BIRTH_DATES
+                } else {
+                    &COPY_DATES
+                };
+                Some((name.clone(), generalised(value, level)?))
+            })
+            .collect()
+    }
+}
+
+/// `value` with every date in it generalised to `level`; None when it (or all of it) is a
+/// direct identifier.
+fn generalised(value: &Value, level: &Generalisation) -> Option<Value> {
+    match value {
+        Value::String(s) if looks_like_identifier(s).is_some() => None,
+        Value::Number(n) if looks_like_identifier(&n.to_string()).is_some() => None,
+        Value::String(s) => Some(Value::String(
+            level.date_in_text(s).unwrap_or_else(|| s.clone()),
+        )),
+        Value::Array(items) => Some(Value::Array(
+            items.iter().filter_map(|v| generalised(v, level)).collect(),
+        )),
+        Value::Object(map) => Some(Value::Object(
+            map.iter()
+                .filter(|(k, _)| !is_direct_field(k))
+                .filter_map(|(k, v)| Some((k.clone(), generalised(v, level)?)))
+                .collect(),
+        )),
+        other => Some(other.clone()),
+    }
 }
 
 /// What kluis knows of a record that decides its retention.
@@ -701,5 +757,64 @@ mod tests {
         fn period_text_round_trips(p in any_period()) {
             prop_assert_eq!(p.to_string().parse::<Period>(), Ok(p));
         }
+    }
+}
+
+#[cfg(test)]
+mod copy_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_anonymised_copy_keeps_no_exact_date_and_no_identifier() {
+        let rule = Anonymisation {
+            keep: [
+                "zone",
+                "seen_at",
+                "birth_date",
+                "diploma",
+                "contact",
+                "email",
+                "events",
+            ]
+            .map(String::from)
+            .to_vec(),
+        };
+        let fields = BTreeMap::from([
+            ("zone".to_string(), json!("Markt")),
+            ("seen_at".to_string(), json!("2026-09-01T22:14:05Z")),
+            ("birth_date".to_string(), json!("1985-07-30")),
+            ("diploma".to_string(), json!("Master")),
+            ("contact".to_string(), json!("an.peeters@example.be")),
+            ("email".to_string(), json!("Markt")),
+            (
+                "events".to_string(),
+                json!([{"on": "2026-09-03", "what": "beroep"}, 85073003328_u64]),
+            ),
+            ("plate".to_string(), json!("1-ABC-123")),
+        ]);
+        let kept = rule.kept_fields(&fields);
+        assert_eq!(
+            kept,
+            BTreeMap::from([
+                ("zone".to_string(), json!("Markt")),
+                ("seen_at".to_string(), json!("2026-09")),
+                ("birth_date".to_string(), json!("1985")),
+                ("diploma".to_string(), json!("Master")),
+                (
+                    "events".to_string(),
+                    json!([{"on": "2026-09", "what": "beroep"}])
+                ),
+            ]),
+            "dates to the month, a birth date to the year; an e-mail address and a national \
+             number (by value) and a field named email (by name) dropped; fields not kept \
+             never copied"
+        );
+        assert_eq!(
+            COPY_DATES
+                .date(time::macros::date!(2026 - 09 - 01))
+                .as_deref(),
+            Some("2026-09")
+        );
     }
 }

@@ -13,6 +13,7 @@ use kluis_domain::breach::{
     NotificationPhase, RiskLevel,
 };
 use kluis_domain::category::DataCategory;
+use kluis_domain::identifiers::{EmailAddress, IdentifierKind};
 use kluis_domain::mail::OutgoingMail;
 use kluis_domain::processing_log::{LogAction, NewLogEntry};
 use kluis_domain::text::Lang;
@@ -36,6 +37,9 @@ pub struct Breach {
     /// Of those, how many got their mail: sent by the outbox (sent mail leaves the
     /// outbox after 30 days and still counts).
     pub people_mailed: i64,
+    /// People found only in a connected system who were mailed a notice, per system
+    /// (see [`Store::notify_system_people`]).
+    pub people_told_in_systems: BTreeMap<String, i64>,
     pub version: i64,
     pub created_at: OffsetDateTime,
     pub created_by: String,
@@ -54,6 +58,19 @@ impl Breach {
     pub fn clock(&self, now: OffsetDateTime) -> ClockStatus {
         let notices: Vec<AuthorityNotice> = self.notices.iter().map(|n| n.notice.clone()).collect();
         breach::clock(&self.facts, &notices, now)
+    }
+
+    /// Refuses to prepare notices to the people before the decision to tell them
+    /// (art. 34): the rule for the vault's people and the systems' alike.
+    pub fn require_decision_to_tell(&self) -> Result<(), StoreError> {
+        if self.art34.as_ref().is_some_and(|d| d.decision.inform) {
+            return Ok(());
+        }
+        Err(StoreError::Invalid(
+            "record the decision to tell the people affected (art. 34) before preparing their \
+             notices"
+                .into(),
+        ))
     }
 
     /// The notices as the domain knows them.
@@ -103,7 +120,19 @@ pub struct Affected {
     pub records: i64,
     /// People per processing activity.
     pub by_activity: BTreeMap<String, i64>,
+    /// The identifiers of the people found (national number and BSN as digits, e-mail in
+    /// lower case): to tell whether someone found in a connected system is one of them.
+    /// Never shown.
+    pub identifiers: BTreeSet<(IdentifierKind, String)>,
 }
+
+/// A person a breach search found in a connected system: their identifiers (the first
+/// names them in the log) and the categories found.
+pub type FoundPerson = (Vec<(IdentifierKind, String)>, BTreeSet<DataCategory>);
+
+/// The purpose the processing log gives every search for the people a breach affects.
+pub const BREACH_PURPOSE: &str = "breach handling: documenting a personal data breach and \
+     telling the people affected (GDPR art. 33 and 34)";
 
 /// What [`Store::notify_affected`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -114,6 +143,25 @@ pub struct NotifyOutcome {
     /// People without an e-mail address in kluis: recorded, to be told otherwise.
     pub without_email: i64,
     /// People told before, left alone.
+    pub already_told: i64,
+}
+
+/// A person found only in a connected system, known there by an e-mail address: the
+/// notice goes to that address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemRecipient {
+    pub system: String,
+    /// The processing activities the system serves for the breach: the log's entries.
+    pub activities: Vec<String>,
+    pub email: EmailAddress,
+}
+
+/// What [`Store::notify_system_people`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SystemNotifyOutcome {
+    /// Mails queued now, per system.
+    pub queued: BTreeMap<String, i64>,
+    /// Addresses told before (or twice in this list), left alone.
     pub already_told: i64,
 }
 
@@ -430,9 +478,11 @@ impl Store {
     }
 
     /// The people in the vault with records under the query's activities and/or of its
-    /// data categories, collected in its window. Each person found is logged as a search
-    /// hit under the activities matched, with the breach as case. Connected systems are
-    /// not searched.
+    /// data categories, collected in its window; nobody when the query names systems but
+    /// not the vault. Each person found is logged as a search hit under the activities
+    /// matched, for breach handling, with the breach as case. Connected systems are
+    /// searched by the caller (`kluis_connectors::find_affected`), and logged with
+    /// [`Store::log_breach_system_hits`].
     pub async fn find_affected(
         &self,
         processing: &Processing,
@@ -443,26 +493,76 @@ impl Store {
         if self.breach(breach_id).await?.is_none() {
             return Err(not_found(breach_id));
         }
+        if !query.searches_vault() {
+            return Ok(Affected::default());
+        }
         let hits = self.affected_records(query).await?;
-        let affected = summarise(&hits);
+        let mut affected = summarise(&hits);
         let mut entries = Vec::new();
         let by_subject = by_subject(&hits);
         let activities = self.activity_refs_by_id(&hits).await?;
         for (subject, per_activity) in &by_subject {
-            let (_, log_subject) = self.subject_for_log(*subject).await?;
+            let (found, log_subject) = self.subject_for_log(*subject).await?;
+            affected.identifiers.extend(found.identity.identifiers());
             for (activity, categories) in per_activity {
                 if let Some(activity) = activities.get(activity) {
-                    entries.push(activity.entry(
+                    let mut entry = activity.entry(
                         LogAction::SearchHit,
                         log_subject.clone(),
                         categories.iter().map(|c| c.to_string()).collect(),
                         Some(reference(breach_id)),
-                    ));
+                    );
+                    entry.purpose = BREACH_PURPOSE.into();
+                    entries.push(entry);
                 }
             }
         }
         self.append_log(processing, entries).await?;
         Ok(affected)
+    }
+
+    /// Logs the people a breach search found in a connected system: per person, one
+    /// search hit per activity the system serves, for breach handling, with the breach as
+    /// case, under the pseudonym of the person's first identifier (`people` gives each
+    /// person's identifiers and the categories found).
+    pub async fn log_breach_system_hits(
+        &self,
+        processing: &Processing,
+        breach_id: Uuid,
+        system: &str,
+        activities: &[String],
+        people: &[FoundPerson],
+    ) -> Result<(), StoreError> {
+        let keys = self.keys()?;
+        let mut refs = Vec::new();
+        for id in activities {
+            if let Some(activity) = self.activity(id).await? {
+                refs.push(ActivityRef::from_activity(
+                    &activity.value,
+                    activity.version,
+                ));
+            }
+        }
+        let mut entries = Vec::new();
+        for (identifiers, categories) in people {
+            let Some((kind, value)) = identifiers.first() else {
+                continue;
+            };
+            let pseudonym = (keys.pseudonym(kind.name(), value), kind.name().to_string());
+            for activity in &refs {
+                let mut entry = activity.entry(
+                    LogAction::SearchHit,
+                    pseudonym.clone(),
+                    categories.iter().map(|c| c.name().to_string()).collect(),
+                    Some(reference(breach_id)),
+                );
+                entry.purpose = BREACH_PURPOSE.into();
+                entry.system = system.to_string();
+                entries.push(entry);
+            }
+        }
+        self.append_log(processing, entries).await?;
+        Ok(())
     }
 
     /// Prepares the notice to each person affected (art. 34): a mail in their language
@@ -482,16 +582,9 @@ impl Store {
     ) -> Result<NotifyOutcome, StoreError> {
         query.check().map_err(invalid)?;
         let now = timestamp(processing.now);
-        let found = self
-            .breach(breach_id)
-            .await?
-            .ok_or_else(|| not_found(breach_id))?;
-        if !found.art34.as_ref().is_some_and(|d| d.decision.inform) {
-            return Err(StoreError::Invalid(
-                "record the decision to tell the people affected (art. 34) before preparing \
-                 their notices"
-                    .into(),
-            ));
+        self.require_decision_to_tell(breach_id).await?;
+        if !query.searches_vault() {
+            return Ok(NotifyOutcome::default());
         }
         let hits = self.affected_records(query).await?;
         let affected = summarise(&hits);
@@ -603,6 +696,141 @@ impl Store {
             outcome.already_told += already;
         }
         Ok(outcome)
+    }
+
+    /// Mails the notice (art. 34) to people found only in a connected system, in
+    /// `lang`, through the outbox: one mail per address and breach, however often this
+    /// runs, as the address's pseudonym is recorded with the system (never the address).
+    /// Needs a recorded decision to tell the people, as [`Store::notify_affected`] does.
+    /// Each mail is logged under the activities its system serves, for the address's
+    /// pseudonym, with the breach as case.
+    pub async fn notify_system_people(
+        &self,
+        processing: &Processing,
+        breach_id: Uuid,
+        recipients: &[SystemRecipient],
+        text: &(String, String),
+        lang: Lang,
+    ) -> Result<SystemNotifyOutcome, StoreError> {
+        let now = timestamp(processing.now);
+        self.require_decision_to_tell(breach_id).await?;
+        let keys = self.keys()?;
+        let mut refs: BTreeMap<String, ActivityRef> = BTreeMap::new();
+        for id in recipients.iter().flat_map(|r| &r.activities) {
+            if !refs.contains_key(id)
+                && let Some(activity) = self.activity(id).await?
+            {
+                refs.insert(
+                    id.clone(),
+                    ActivityRef::from_activity(&activity.value, activity.version),
+                );
+            }
+        }
+        let case = Some(reference(breach_id));
+        let mut outcome = SystemNotifyOutcome::default();
+        let mut seen = BTreeSet::new();
+        for chunk in recipients.chunks(NOTIFY_CHUNK) {
+            // Prepared outside the transaction: pseudonyms, mails and log entries.
+            let mut prepared = Vec::with_capacity(chunk.len());
+            for r in chunk {
+                let pseudonym = keys.pseudonym(
+                    IdentifierKind::Email.name(),
+                    &r.email.as_str().to_lowercase(),
+                );
+                if !seen.insert(pseudonym.clone()) {
+                    outcome.already_told += 1;
+                    continue;
+                }
+                let mail = OutgoingMail {
+                    to: r.email.clone(),
+                    subject: text.0.clone(),
+                    body_text: text.1.clone(),
+                    activity: None,
+                    unsubscribe_url: None,
+                };
+                let entries: Vec<NewLogEntry> = r
+                    .activities
+                    .iter()
+                    .filter_map(|a| refs.get(a))
+                    .map(|a| {
+                        let mut entry = a.entry(
+                            LogAction::Create,
+                            (pseudonym.clone(), IdentifierKind::Email.name().to_string()),
+                            vec![DataCategory::Contact.name().to_string()],
+                            case.clone(),
+                        );
+                        entry.system = r.system.clone();
+                        entry
+                    })
+                    .collect();
+                prepared.push((pseudonym, &r.system, mail, entries));
+            }
+            if prepared.is_empty() {
+                continue;
+            }
+            // The mails, their records and their log entries commit together; addresses
+            // told before, also by a run in between, are checked under the write lock.
+            let (queued, already) = write_transaction!(self, |tx| {
+                let mut check = sqlx::QueryBuilder::new(
+                    "SELECT address_pseudonym FROM breach_system_notices WHERE breach_id = ",
+                );
+                check
+                    .push_bind(breach_id)
+                    .push(" AND address_pseudonym IN (");
+                let mut list = check.separated(", ");
+                for (pseudonym, ..) in &prepared {
+                    list.push_bind(pseudonym.clone());
+                }
+                check.push(")");
+                let told: BTreeSet<String> = check
+                    .build_query_scalar()
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .collect();
+                let mut queued: BTreeMap<String, i64> = BTreeMap::new();
+                let mut already = 0i64;
+                let mut entries = Vec::new();
+                for (pseudonym, system, mail, mail_entries) in prepared {
+                    if told.contains(&pseudonym) {
+                        already += 1;
+                        continue;
+                    }
+                    let mail_id = crate::mail::enqueue_mail!(tx, &mail, now);
+                    sqlx::query(
+                        "INSERT INTO breach_system_notices (breach_id, address_pseudonym, \
+                         system, language, mail_id, queued_at, queued_by) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(breach_id)
+                    .bind(&pseudonym)
+                    .bind(system.as_str())
+                    .bind(lang.code())
+                    .bind(mail_id)
+                    .bind(now)
+                    .bind(&processing.actor.name)
+                    .execute(&mut *tx)
+                    .await?;
+                    *queued.entry(system.clone()).or_default() += 1;
+                    entries.extend(mail_entries);
+                }
+                append_log!(tx, processing, entries);
+                (queued, already)
+            });
+            for (system, n) in queued {
+                *outcome.queued.entry(system).or_default() += n;
+            }
+            outcome.already_told += already;
+        }
+        Ok(outcome)
+    }
+
+    /// Refuses to prepare notices before the decision to tell the people (art. 34).
+    async fn require_decision_to_tell(&self, breach_id: Uuid) -> Result<(), StoreError> {
+        self.breach(breach_id)
+            .await?
+            .ok_or_else(|| not_found(breach_id))?
+            .require_decision_to_tell()
     }
 
     /// (subject, activity, category) of every record matching the query, without logging.
@@ -760,6 +988,15 @@ impl Store {
             .fetch_one(pool)
             .await?
         });
+        let per_system: Vec<(String, i64)> = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT system, COUNT(*) FROM breach_system_notices WHERE breach_id = $1 \
+                 GROUP BY system ORDER BY system",
+            )
+            .bind(id)
+            .fetch_all(pool)
+            .await?
+        });
         let art34 = match (art34, decided_at, decided_by) {
             (Some(Json(decision)), Some(decided_at), Some(decided_by)) => {
                 Some(StoredArt34Decision {
@@ -782,6 +1019,7 @@ impl Store {
             art34,
             people_told,
             people_mailed,
+            people_told_in_systems: per_system.into_iter().collect(),
             version,
             created_at,
             created_by,
@@ -845,5 +1083,6 @@ fn summarise(hits: &[(Uuid, String, String)]) -> Affected {
         subjects: grouped.keys().copied().collect(),
         records: i64::try_from(hits.len()).unwrap_or(i64::MAX),
         by_activity,
+        identifiers: BTreeSet::new(),
     }
 }

@@ -5,7 +5,9 @@
 //! rectification, erasure or restriction (GDPR art. 19).
 //!
 //! An action is carried out by kluis (erasure in the vault and in connected systems,
-//! consent withdrawal) or by hand (everything kluis does not automate yet): a by-hand
+//! consent withdrawal, restriction and objection marks in the vault and in connected
+//! systems whose map has a restriction mark, see `system_marks.rs`) or by hand (everything
+//! kluis does not automate yet): a by-hand
 //! action stays pending until a staff member confirms what they did. An action is marked
 //! done in the transaction that does it (vault, consents) or that records its result
 //! (connected systems, after their own transaction committed), and a done action is never
@@ -63,7 +65,7 @@ impl ActionStatus {
         }
     }
 
-    fn parse(s: &str) -> Result<Self, StoreError> {
+    pub(crate) fn parse(s: &str) -> Result<Self, StoreError> {
         match s {
             "pending" => Ok(ActionStatus::Pending),
             "done" => Ok(ActionStatus::Done),
@@ -260,33 +262,55 @@ pub fn plan_actions(decisions: &[Decision], systems: &[DatasetMap]) -> Vec<Plann
             }
             Right::ConsentWithdrawal => push(&mut out, VAULT, (!whole).then(|| partly.to_string())),
             // Restriction and objection are marks kluis keeps on the vault's records (the
-            // vault then refuses other processing); a connected system has no such mark, so
-            // its part is by hand.
+            // vault then refuses other processing), and on the person's rows in a system
+            // whose map names a restriction mark (the system's application honours it).
             Right::Restriction | Right::Objection => {
                 push(&mut out, VAULT, (!whole).then(|| partly.to_string()));
                 for map in serving {
-                    push(
-                        &mut out,
-                        &map.name,
-                        Some(format!(
-                            "system {} cannot mark rows: stop processing there for anything \
-                             but storage ({}), then confirm",
-                            map.name,
-                            d.right.name()
-                        )),
-                    );
+                    let by_hand = if !whole {
+                        Some(partly.to_string())
+                    } else {
+                        marks_by_hand(d.right, &d.activity, map, &granted_whole)
+                    };
+                    push(&mut out, &map.name, by_hand);
                 }
             }
             // Rectification needs the new values, which only a person can tell from the
-            // request; `kluis record rectify` applies them in the vault with the old and new
-            // value in the log.
-            Right::Rectification | Right::NoAutomatedDecision => {
-                let by_hand = match d.right {
-                    Right::Rectification => "rectification needs the new values: apply them \
-                         (in the vault: kluis record rectify), then confirm"
-                        .to_string(),
-                    _ => format!("{}: carry it out by hand, then confirm", d.right.name()),
-                };
+            // request; `kluis record rectify` applies them in the vault and `kluis request
+            // rectify` in a system, each keeping the old and new value. A system's action is
+            // marked done by its first rectification when granted whole (see
+            // `record_system_rectification`); further columns can be rectified after that.
+            Right::Rectification => {
+                push(
+                    &mut out,
+                    VAULT,
+                    Some(
+                        "rectification needs the new values: apply them (in the vault: kluis \
+                         record rectify), then confirm"
+                            .to_string(),
+                    ),
+                );
+                for map in serving {
+                    let how = format!(
+                        "apply the new values in system {0} one column at a time: kluis \
+                         request rectify <reference> --as <you> --system {0} --table <table> \
+                         --column <column> --value <new value> (API: POST \
+                         /api/v1/rights-requests/<id>/rectifications)",
+                        map.name
+                    );
+                    let by_hand = if whole {
+                        format!(
+                            "{how}; the first marks this done, rectify further columns the \
+                             same way"
+                        )
+                    } else {
+                        format!("{partly}; {how}")
+                    };
+                    push(&mut out, &map.name, Some(by_hand));
+                }
+            }
+            Right::NoAutomatedDecision => {
+                let by_hand = format!("{}: carry it out by hand, then confirm", d.right.name());
                 push(&mut out, VAULT, Some(by_hand.clone()));
                 for map in serving {
                     push(&mut out, &map.name, Some(by_hand.clone()));
@@ -295,6 +319,48 @@ pub fn plan_actions(decisions: &[Decision], systems: &[DatasetMap]) -> Vec<Plann
         }
     }
     out
+}
+
+/// Why kluis cannot mark the person's rows in `map`'s system for a restriction or
+/// objection granted whole for `activity`, as the instruction to staff; None when it can.
+///
+/// A restriction is of the data (art. 18(1)): the person's rows are marked whatever else the
+/// system serves. An objection is to processing for one purpose (art. 21(1)); the mark stops
+/// every purpose of the system, since its rows are not told apart per activity, so kluis
+/// sets it only when objection was granted for every activity the system serves.
+fn marks_by_hand(
+    right: Right,
+    activity: &str,
+    map: &DatasetMap,
+    granted_whole: &impl Fn(Right, &str) -> bool,
+) -> Option<String> {
+    if map.restriction_marks().next().is_none() {
+        return Some(format!(
+            "system {} has no restriction mark, so kluis cannot mark the person's rows there: \
+             stop processing them for anything but storage ({}), then confirm. To have kluis \
+             do it, add a restriction mark to its dataset map (restriction: {{column: ...}}, a \
+             boolean column the system honours) and register the map again",
+            map.name,
+            right.name()
+        ));
+    }
+    let others: Vec<&str> = map
+        .activities
+        .iter()
+        .filter(|a| !granted_whole(right, a))
+        .map(String::as_str)
+        .collect();
+    if right == Right::Objection && !others.is_empty() {
+        return Some(format!(
+            "system {} also serves {}, where objection was not granted, and its rows are not \
+             told apart per activity, so marking them would stop that processing too: stop \
+             processing the person's rows for {} by hand, then confirm",
+            map.name,
+            others.join(", "),
+            activity
+        ));
+    }
+    None
 }
 
 /// The recipients to tell (art. 19): for every right granted that is told to recipients,
@@ -405,7 +471,7 @@ fn action_from_row(row: ActionRow) -> Result<FulfilmentAction, StoreError> {
     })
 }
 
-fn to_json<T: Serialize>(value: &T) -> Result<String, StoreError> {
+pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
@@ -428,6 +494,7 @@ macro_rules! complete_action {
         .await?;
     }};
 }
+pub(crate) use complete_action;
 
 /// The status of one action inside `$tx`: None when it was never planned.
 macro_rules! action_status {
@@ -445,8 +512,9 @@ macro_rules! action_status {
         status.map(|s| ActionStatus::parse(&s)).transpose()?
     }};
 }
+pub(crate) use action_status;
 
-fn not_planned(right: Right, activity: &str, target: &str) -> StoreError {
+pub(crate) fn not_planned(right: Right, activity: &str, target: &str) -> StoreError {
     StoreError::Invalid(format!(
         "{right} for {activity} in {target} is not an action of this request: run the \
          fulfilment, which plans the actions from the decisions"
@@ -988,6 +1056,21 @@ impl Store {
                 });
                 insert.build().execute(&mut *tx).await?;
             }
+            // The sealed old and new values of the person's rectifications in the system go
+            // with the rows they were about, as the vault's go with an erased record; those
+            // of a table where rows were kept stay with the rows.
+            for t in tables.iter().filter(|t| t.kept == 0) {
+                sqlx::query(
+                    "DELETE FROM system_rectifications WHERE system = $1 AND table_name = $2 \
+                     AND request_id IN (SELECT r.id FROM rights_requests r WHERE r.id = $3 \
+                     OR r.subject_id = (SELECT subject_id FROM rights_requests WHERE id = $3))",
+                )
+                .bind(system)
+                .bind(&t.table)
+                .bind(request_id)
+                .execute(&mut *tx)
+                .await?;
+            }
             if let (true, Some(log_subject)) = (changed, log_subject) {
                 let mut entries = Vec::new();
                 for id in activities {
@@ -1178,6 +1261,10 @@ pub fn summary(status: &FulfilmentStatus) -> String {
             Some(r) if r.get("records_marked").is_some() => {
                 format!("{} record(s) marked", r["records_marked"])
             }
+            Some(r) if r.get("rows_marked").is_some() => format!(
+                "{} row(s) of the person marked as restricted ({} newly)",
+                r["rows"], r["rows_marked"]
+            ),
             Some(r) if r.get("transmitted").is_some() => format!(
                 "transmitted {}",
                 r["transmitted"].as_str().unwrap_or_default()
@@ -1190,6 +1277,23 @@ pub fn summary(status: &FulfilmentStatus) -> String {
                     .unwrap_or_default()
                     .join("; ")
             ),
+            Some(r) if r.get("rectified").is_some() => r["rectified"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|t| {
+                            format!(
+                                "{}.{} rectified: {} of {} row(s) changed",
+                                t["table"].as_str().unwrap_or_default(),
+                                t["column"].as_str().unwrap_or_default(),
+                                t["changed"],
+                                t["rows"]
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default(),
             Some(r) if r.get("consents_withdrawn").is_some() => format!(
                 "{} consent(s) withdrawn, {} already withdrawn",
                 r["consents_withdrawn"], r["already_withdrawn"]
@@ -1226,4 +1330,113 @@ pub fn summary(status: &FulfilmentStatus) -> String {
         .map(|(k, v)| format!("{k}: {v}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decision(right: Right, activity: &str, outcome: Outcome) -> Decision {
+        Decision {
+            right,
+            activity: activity.into(),
+            outcome,
+            grounds: Vec::new(),
+            motivation: "gemotiveerd".into(),
+        }
+    }
+
+    /// A system serving `activities`, with a restriction mark on its one table or not.
+    fn map(name: &str, activities: &str, marked: bool) -> DatasetMap {
+        let mark = if marked {
+            "    restriction: {column: processing_restricted}\n"
+        } else {
+            ""
+        };
+        kluis_domain::dataset_map::parse(
+            "test.yaml",
+            &format!(
+                "name: {name}\nkind: postgres\nactivities: [{activities}]\ntables:\n  \
+                 people:\n    columns:\n      email: {{category: contact, identifies: \
+                 email}}\n    erasure: delete_row\n{mark}"
+            ),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn by(plan: &[PlannedAction], right: Right, target: &str) -> (CarriedOutBy, String) {
+        let p = plan
+            .iter()
+            .find(|p| p.right == right && p.target == target)
+            .unwrap_or_else(|| panic!("no {right} in {target}: {plan:?}"));
+        (p.by, p.instruction.clone().unwrap_or_default())
+    }
+
+    #[test]
+    fn plan_marks_restriction_and_objection_where_the_map_has_a_mark() {
+        let maps = [
+            map("hr", "werving", true),
+            map("vms", "camera", false),
+            map("shared", "werving, camera", true),
+        ];
+        let plan = plan_actions(
+            &[
+                decision(Right::Restriction, "werving", Outcome::Granted),
+                decision(Right::Objection, "camera", Outcome::Granted),
+                decision(Right::Objection, "werving", Outcome::Refused),
+            ],
+            &maps,
+        );
+        // A restriction is of the data: marked in every system serving the activity that
+        // has a mark, also one that serves other activities.
+        assert_eq!(by(&plan, Right::Restriction, VAULT).0, CarriedOutBy::Kluis);
+        assert_eq!(by(&plan, Right::Restriction, "hr").0, CarriedOutBy::Kluis);
+        assert_eq!(
+            by(&plan, Right::Restriction, "shared").0,
+            CarriedOutBy::Kluis
+        );
+        // No mark: by hand, saying how to automate it.
+        let (who, what) = by(&plan, Right::Objection, "vms");
+        assert_eq!(who, CarriedOutBy::Staff);
+        assert!(
+            what.contains("system vms has no restriction mark")
+                && what.contains("restriction: {column: ...}"),
+            "{what}"
+        );
+        // An objection is to one purpose: not in a system that also serves an activity
+        // where it was not granted.
+        let (who, what) = by(&plan, Right::Objection, "shared");
+        assert_eq!(who, CarriedOutBy::Staff);
+        assert!(
+            what.contains("also serves werving, where objection was not granted"),
+            "{what}"
+        );
+        // Granted for both activities: kluis marks the shared system.
+        let both = plan_actions(
+            &[
+                decision(Right::Objection, "camera", Outcome::Granted),
+                decision(Right::Objection, "werving", Outcome::Granted),
+            ],
+            &maps,
+        );
+        assert_eq!(by(&both, Right::Objection, "shared").0, CarriedOutBy::Kluis);
+        assert_eq!(by(&both, Right::Objection, "hr").0, CarriedOutBy::Kluis);
+        // Partly granted: by hand everywhere.
+        let partly = plan_actions(
+            &[decision(
+                Right::Restriction,
+                "werving",
+                Outcome::PartlyGranted,
+            )],
+            &maps,
+        );
+        assert!(
+            partly.iter().all(|p| p.by == CarriedOutBy::Staff
+                && p.instruction.as_deref().unwrap().contains("partly granted")),
+            "{partly:?}"
+        );
+        for instruction in plan.iter().filter_map(|p| p.instruction.as_deref()) {
+            assert!(!instruction.contains("  "), "no gaps: {instruction:?}");
+        }
+    }
 }

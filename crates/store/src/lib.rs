@@ -78,6 +78,7 @@ mod rights;
 mod staff;
 mod statements;
 mod statistics;
+mod system_marks;
 mod systems;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -96,7 +97,8 @@ use uuid::Uuid;
 
 pub use accounts::{ApiToken, Session, User};
 pub use breaches::{
-    Affected, Breach, BreachFilter, NotifyOutcome, StoredArt34Decision, StoredNotice,
+    Affected, BREACH_PURPOSE, Breach, BreachFilter, NotifyOutcome, StoredArt34Decision,
+    StoredNotice, SystemNotifyOutcome, SystemRecipient,
 };
 pub use consent::{
     Consent, ConsentAnswer, ConsentSubject, StoredConsentEvent, TokenConsentCheck, Withdrawal,
@@ -114,20 +116,22 @@ pub use media::{MediaItem, MediaItemView, MediaRemovalRequest, MediaSubject};
 pub use register::{ActivityVersion, ImportSummary, Versioned};
 pub use restriction::{
     FieldChange, Objection, ObjectionReport, RecordRestriction, Rectification, RectificationReport,
-    Restriction, RestrictionReport,
+    Restriction, RestrictionReport, may_lift,
 };
 pub use retention::{
     AnonymisedRecord, DestructionList, DestructionLogEntry, Extension, Hold, PlanLine,
     RetentionPlan, RetentionRun, SweepOptions, SweepOutcome,
 };
 pub use rights::{
-    FiledRequest, IdentityDocument, MAX_DOCUMENT_BYTES, NewRequest, PublicStatus, Reminder,
-    ReminderRun, RequestChange, RequestFilter, RequestStep, RequestSummary, RightsRequest,
-    SystemRectification, Transmission, TransmissionOutcome,
+    FiledRequest, IdentityDocument, MAX_DOCUMENT_BYTES, NewRequest, PublicStatus,
+    RectificationInSystem, Reminder, ReminderRun, RequestChange, RequestFilter, RequestStep,
+    RequestSummary, RightsRequest, RowValue, SystemRectification, Transmission,
+    TransmissionOutcome,
 };
 pub use staff::ConfidentialityStatement;
 pub use statements::StatementVersion;
 pub use statistics::{LoggedExtract, StatisticsExtract};
+pub use system_marks::SystemMarks;
 pub use systems::StoredSystem;
 pub use vault::{Record, RecordChange, Subject, SubjectQuery, SubjectView};
 

@@ -343,6 +343,34 @@ fn objection_from_row(row: ObjectionRow) -> Objection {
 }
 
 /// Refuses an empty actor or text, which the tables require.
+/// Refuses to lift `restriction` (when known) unless the person was told (art. 18(3)) on a
+/// day not after today and not before it began, and a reason is given. Callers that do
+/// something first, like clearing the marks in connected systems, ask before they start.
+pub fn may_lift(
+    restriction: Option<&Restriction>,
+    told_on: Date,
+    reason: &str,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    required(reason, "the reason the restriction ends")?;
+    if told_on > now.date() {
+        return Err(StoreError::Invalid(format!(
+            "the person must be told before the restriction is lifted (GDPR art. 18(3)): \
+             {told_on} is after today; lift it once they have been told"
+        )));
+    }
+    if let Some(r) = restriction
+        && told_on < r.since.date()
+    {
+        return Err(StoreError::Invalid(format!(
+            "the person was told on {told_on}, before the restriction began on {}: tell \
+             them now that it will be lifted",
+            r.since.date()
+        )));
+    }
+    Ok(())
+}
+
 fn required(value: &str, what: &str) -> Result<String, StoreError> {
     let value = value.trim();
     if value.is_empty() {
@@ -468,12 +496,7 @@ impl Store {
         let now = timestamp(now);
         let actor = required(actor, "who lifts the restriction (the actor)")?;
         let reason = required(reason, "the reason the restriction ends")?;
-        if told_on > now.date() {
-            return Err(StoreError::Invalid(format!(
-                "the person must be told before the restriction is lifted (GDPR art. 18(3)): \
-                 {told_on} is after today; lift it once they have been told"
-            )));
-        }
+        may_lift(None, told_on, &reason, now)?;
         write_transaction!(self, |tx| {
             let row: Option<RestrictionRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT {RESTRICTION_COLUMNS} \
@@ -488,13 +511,7 @@ impl Store {
                     what: "restriction in force",
                     id: format!("data subject {subject_id} under {activity}"),
                 })?);
-            if told_on < restriction.since.date() {
-                return Err(StoreError::Invalid(format!(
-                    "the person was told on {told_on}, before the restriction began on {}: \
-                     tell them now that it will be lifted",
-                    restriction.since.date()
-                )));
-            }
+            may_lift(Some(&restriction), told_on, &reason, now)?;
             sqlx::query(
                 "UPDATE restrictions SET told_on = $2, lifted_at = $3, lifted_by = $4, \
                  lift_reason = $5 WHERE id = $1",

@@ -19,12 +19,12 @@ use kluis_domain::identifiers::IdentifierKind;
 use kluis_domain::inventory::{self, RecordRetention, SubjectIdentity};
 use kluis_domain::processing_log::{LogAction, NewLogEntry};
 use kluis_domain::register::ProcessingActivity;
-use kluis_domain::retention::{RetentionEvent, RetentionRule};
+use kluis_domain::retention::{Anonymisation, COPY_DATES, RetentionEvent, RetentionRule};
 use sqlx::types::Json;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::log::{ActivityRef, Processing, append_log, append_log_bulk};
+use crate::log::{ActivityRef, Processing, append_log};
 use crate::vault::{aad, load_activity};
 use crate::{Store, StoreError, new_id, timestamp};
 
@@ -75,6 +75,11 @@ pub struct PlanLine {
     pub controller: String,
     /// Records whose deadline falls on or before the plan's day and that no hold keeps.
     pub due: i64,
+    /// Of `due`, those erased: their schedule has no `anonymise`.
+    pub to_erase: i64,
+    /// Of `due`, those anonymised: their schedule keeps an anonymous copy (the fields it
+    /// names, dates generalised) and the link to the person goes.
+    pub to_anonymise: i64,
     pub earliest_deadline: Option<Date>,
     /// Records past or reaching their deadline that a legal hold keeps.
     pub held: i64,
@@ -187,7 +192,9 @@ pub struct DestructionLogEntry {
     pub deadline: Option<Date>,
 }
 
-/// A record the sweep anonymised: no person, a new id, the fields its schedule keeps.
+/// A record the sweep anonymised: no person, a new id, the fields its schedule keeps, and
+/// no exact date: each to its month (`2026-09`), a birth date in a field to its year
+/// (`kluis_domain::retention::COPY_DATES`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct AnonymisedRecord {
     pub id: Uuid,
@@ -195,10 +202,12 @@ pub struct AnonymisedRecord {
     pub schedule: String,
     pub category: String,
     pub fields: BTreeMap<String, serde_json::Value>,
-    pub collected_on: Date,
-    pub deadline: Option<Date>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub anonymised_at: OffsetDateTime,
+    /// The month the record's data was collected in.
+    pub collected_in: String,
+    /// The month its retention ended in.
+    pub deadline_in: Option<String>,
+    /// The month the sweep anonymised it in.
+    pub anonymised_in: String,
 }
 
 /// A due record's columns that its anonymised copy keeps, as read in a batch.
@@ -795,14 +804,14 @@ struct ActivityInfo {
     log: ActivityRef,
     controller: String,
     rules: BTreeMap<String, RetentionRule>,
-    /// The schedules whose records are anonymised, with the fields they keep.
-    anonymise: BTreeMap<String, Vec<String>>,
+    /// The schedules whose records are anonymised, with what they keep.
+    anonymise: BTreeMap<String, Anonymisation>,
 }
 
 impl ActivityInfo {
-    /// The fields a record of `schedule` keeps when anonymised; None when it is erased.
-    fn keeps(&self, schedule: &str) -> Option<&[String]> {
-        self.anonymise.get(schedule).map(Vec::as_slice)
+    /// What a record of `schedule` keeps when anonymised; None when it is erased.
+    fn keeps(&self, schedule: &str) -> Option<&Anonymisation> {
+        self.anonymise.get(schedule)
     }
 }
 
@@ -1078,15 +1087,15 @@ impl Store {
             String,
             String,
             Json<BTreeMap<String, serde_json::Value>>,
-            Date,
-            Option<Date>,
-            OffsetDateTime,
+            String,
+            Option<String>,
+            String,
         );
         let rows: Vec<Row> = on_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT id, activity_id, schedule, category, fields, collected_on, deadline, \
-                 anonymised_at FROM anonymised_records WHERE activity_id = $1 \
-                 ORDER BY anonymised_at, id",
+                "SELECT id, activity_id, schedule, category, fields, collected_in, deadline_in, \
+                 anonymised_in FROM anonymised_records WHERE activity_id = $1 \
+                 ORDER BY anonymised_in, id",
             )
             .bind(activity)
             .fetch_all(pool)
@@ -1095,16 +1104,25 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(
-                |(id, activity, schedule, category, Json(fields), collected_on, deadline, at)| {
+                |(
+                    id,
+                    activity,
+                    schedule,
+                    category,
+                    Json(fields),
+                    collected_in,
+                    deadline_in,
+                    at,
+                )| {
                     AnonymisedRecord {
                         id,
                         activity,
                         schedule,
                         category,
                         fields,
-                        collected_on,
-                        deadline,
-                        anonymised_at: at,
+                        collected_in,
+                        deadline_in,
+                        anonymised_in: at,
                     }
                 },
             )
@@ -1540,8 +1558,9 @@ impl Store {
 
     // ── The plan ─────────────────────────────────────────────────────────────────────
 
-    /// What will be destroyed up to and including `until`, per activity, leaving out what
-    /// the holds in force on `today` keep (counted apart), with the records to review.
+    /// What will be destroyed up to and including `until`, per activity, erased and
+    /// anonymised apart, leaving out what the holds in force on `today` keep (counted
+    /// apart), with the records to review.
     pub async fn retention_plan(
         &self,
         until: Date,
@@ -1556,14 +1575,19 @@ impl Store {
                 .collect()
         });
         type Counts = Vec<(String, i64, Option<String>)>;
-        let (due, held, approved, review): (Counts, Counts, Counts, Counts) =
+        let (due, held, approved, review, by_schedule): (Counts, Counts, Counts, Counts, Counts) =
             read_transaction!(self, |tx| {
                 let holds = active_holds!(tx, today);
-                let grouped = |held: Option<bool>, approved: bool| {
-                    let mut q = sqlx::QueryBuilder::new(
+                // Per activity, with the earliest deadline; or per activity and schedule,
+                // which says whether the records are erased or anonymised.
+                let grouped = |held: Option<bool>, approved: bool, per_schedule: bool| {
+                    let mut q = sqlx::QueryBuilder::new(if per_schedule {
+                        "SELECT r.activity_id, COUNT(*), r.schedule \
+                         FROM records r WHERE r.deadline_kind = 'on' AND r.deadline <= "
+                    } else {
                         "SELECT r.activity_id, COUNT(*), CAST(MIN(r.deadline) AS TEXT) \
-                         FROM records r WHERE r.deadline_kind = 'on' AND r.deadline <= ",
-                    );
+                         FROM records r WHERE r.deadline_kind = 'on' AND r.deadline <= "
+                    });
                     q.push_bind(until);
                     match held {
                         Some(true) => {
@@ -1583,17 +1607,25 @@ impl Store {
                              WHERE lr.record_id = r.id AND l.state = 'approved')",
                         );
                     }
-                    q.push(" GROUP BY r.activity_id");
+                    q.push(if per_schedule {
+                        " GROUP BY r.activity_id, r.schedule"
+                    } else {
+                        " GROUP BY r.activity_id"
+                    });
                     q
                 };
-                let due: Counts = grouped(Some(false), false)
+                let due: Counts = grouped(Some(false), false, false)
+                    .build_query_as()
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let by_schedule: Counts = grouped(Some(false), false, true)
                     .build_query_as()
                     .fetch_all(&mut *tx)
                     .await?;
                 let held: Counts = if holds.is_empty() {
                     Vec::new()
                 } else {
-                    grouped(Some(true), false)
+                    grouped(Some(true), false, false)
                         .build_query_as()
                         .fetch_all(&mut *tx)
                         .await?
@@ -1601,7 +1633,7 @@ impl Store {
                 let approved: Counts = if approval.is_empty() {
                     Vec::new()
                 } else {
-                    grouped(Some(false), true)
+                    grouped(Some(false), true, false)
                         .build_query_as()
                         .fetch_all(&mut *tx)
                         .await?
@@ -1613,7 +1645,7 @@ impl Store {
                 )
                 .fetch_all(&mut *tx)
                 .await?;
-                (due, held, approved, review)
+                (due, held, approved, review, by_schedule)
             });
         let mut lines: BTreeMap<String, PlanLine> = BTreeMap::new();
         fn line<'l>(
@@ -1629,6 +1661,8 @@ impl Store {
                     approval_required: approval.contains(&controller),
                     controller,
                     due: 0,
+                    to_erase: 0,
+                    to_anonymise: 0,
                     earliest_deadline: None,
                     held: 0,
                     to_review: 0,
@@ -1650,6 +1684,20 @@ impl Store {
             let l = line(&mut lines, &controllers, &approval, &activity);
             l.due = n;
             l.earliest_deadline = date(earliest)?;
+        }
+        // The activity's schedule decides: anonymised when it says so, erased otherwise.
+        let activities = self.sweep_context().await?;
+        for (activity, n, schedule) in by_schedule {
+            let anonymised = activities
+                .get(&activity)
+                .zip(schedule.as_deref())
+                .is_some_and(|(a, s)| a.keeps(s).is_some());
+            let l = line(&mut lines, &controllers, &approval, &activity);
+            if anonymised {
+                l.to_anonymise += n;
+            } else {
+                l.to_erase += n;
+            }
         }
         for (activity, n, _) in held {
             line(&mut lines, &controllers, &approval, &activity).held = n;
@@ -1898,7 +1946,7 @@ impl Store {
                     anonymise: a
                         .retention
                         .iter()
-                        .filter_map(|s| Some((s.key.clone(), s.anonymise.as_ref()?.keep.clone())))
+                        .filter_map(|s| Some((s.key.clone(), s.anonymise.clone()?)))
                         .collect(),
                 };
                 (a.id, info)
@@ -2047,25 +2095,25 @@ impl Store {
                     .collect::<Result<Vec<Uuid>, StoreError>>()?;
                 let mut insert = sqlx::QueryBuilder::new(
                     "INSERT INTO anonymised_records (id, activity_id, schedule, category, fields, \
-                     collected_on, deadline, anonymised_at) ",
+                     collected_in, deadline_in, anonymised_in) ",
                 );
+                // No exact date survives: each to its month, as a statistics extract would.
+                let month = |d: Date| COPY_DATES.date(d).unwrap_or_else(|| d.year().to_string());
                 insert.push_values(chunk.iter().zip(ids), |mut row, (r, id)| {
                     let (_, activity, schedule, category, Json(fields), collected_on, deadline) = r;
-                    let kept: BTreeMap<&String, &serde_json::Value> = activities
+                    let kept = activities
                         .get(activity)
                         .and_then(|a| a.keeps(schedule))
-                        .unwrap_or_default()
-                        .iter()
-                        .filter_map(|k| fields.get_key_value(k))
-                        .collect();
+                        .map(|rule| rule.kept_fields(fields))
+                        .unwrap_or_default();
                     row.push_bind(id)
                         .push_bind(activity.clone())
                         .push_bind(schedule.clone())
                         .push_bind(category.clone())
                         .push_bind(Json(kept))
-                        .push_bind(*collected_on)
-                        .push_bind(*deadline)
-                        .push_bind(now);
+                        .push_bind(month(*collected_on))
+                        .push_bind(deadline.map(month))
+                        .push_bind(month(now.date()));
                 });
                 insert.build().execute(&mut *tx).await?;
             }
@@ -2116,7 +2164,7 @@ impl Store {
                 q.build().execute(&mut *tx).await?;
             }
             insert_destructions!(tx, Some(run_id), now, &subjects);
-            append_log_bulk!(tx, processing, log_entries);
+            append_log!(tx, processing, log_entries);
             sqlx::query(
                 "UPDATE retention_runs SET destroyed = destroyed + $2, \
                  subjects_deleted = subjects_deleted + $3, held = held + $4, \

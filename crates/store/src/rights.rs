@@ -284,7 +284,7 @@ mod letter;
 mod rectification;
 mod transmission;
 pub use assignment::{Reminder, ReminderRun};
-pub use rectification::SystemRectification;
+pub use rectification::{RectificationInSystem, RowValue, SystemRectification};
 pub use transmission::{Transmission, TransmissionOutcome};
 
 impl Store {

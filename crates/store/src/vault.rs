@@ -14,6 +14,7 @@ use kluis_domain::processing_log::{LogAction, NewLogEntry};
 use kluis_domain::retention::{Deadline, RetentionEvent};
 use kluis_keys::Keyring;
 use serde_json::Value;
+use sqlx::Row;
 use sqlx::types::Json;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -199,6 +200,12 @@ pub(crate) type RecordRow = (
     Option<String>,
     i64,
 );
+
+/// A record with the restriction in force on it, if any: request reference and since when.
+type RestrictedRecordRow = (RecordRow, Option<String>, Option<OffsetDateTime>);
+
+/// Subjects per IN list: under both backends' bound-parameter limits.
+const SUBJECTS_PER_QUERY: usize = 1_000;
 
 pub(crate) const RECORD_COLUMNS: &str = "id, subject_id, activity_id, schedule, category, fields, source, \
      collected_on, events, provided_by_subject, extensions, deadline_kind, deadline, \
@@ -469,89 +476,91 @@ impl Store {
     ) -> Result<Record, StoreError> {
         let now = timestamp(processing.now);
         let (subject, log_subject) = self.subject_for_log(subject_id).await?;
-        self.refuse_if_stopped(processing, subject_id, &input.activity, false)
-            .await?;
         let id = new_id(now)?;
-        let record = write_transaction!(self, |tx| {
-            let (activity, version) = load_activity!(tx, &input.activity);
-            if let Some(reference) = objection_in_force!(&mut *tx, subject_id, &activity.id) {
-                return Err(StoreError::Objected {
-                    activity: activity.id.clone(),
-                    reference,
-                });
-            }
-            // Storing is what a restriction still allows: the new record is restricted too.
-            let restriction = restriction_in_force!(&mut *tx, subject_id, &activity.id).map(
-                |(request_reference, since)| RecordRestriction {
-                    request_reference,
-                    since,
-                },
-            );
-            let schedule = input
-                .check(&activity, now.date())
+        let added = async {
+            Ok(write_transaction!(self, |tx| {
+                let (activity, version) = load_activity!(tx, &input.activity);
+                if let Some(reference) = objection_in_force!(&mut *tx, subject_id, &activity.id) {
+                    return Err(StoreError::Objected {
+                        activity: activity.id.clone(),
+                        reference,
+                    });
+                }
+                // Storing is what a restriction still allows: the new record is restricted too.
+                let restriction = restriction_in_force!(&mut *tx, subject_id, &activity.id).map(
+                    |(request_reference, since)| RecordRestriction {
+                        request_reference,
+                        since,
+                    },
+                );
+                let schedule = input
+                    .check(&activity, now.date())
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?;
+                let deadline = inventory::deadline(
+                    schedule,
+                    &RecordRetention {
+                        collected_on: Some(input.collected_on),
+                        events: input.events.clone(),
+                        birth_date: subject.identity.birth_date,
+                        extensions: 0,
+                        withdrawn_on: None,
+                    },
+                )
                 .map_err(|e| StoreError::Invalid(e.to_string()))?;
-            let deadline = inventory::deadline(
-                schedule,
-                &RecordRetention {
-                    collected_on: Some(input.collected_on),
-                    events: input.events.clone(),
-                    birth_date: subject.identity.birth_date,
-                    extensions: 0,
-                    withdrawn_on: None,
-                },
-            )
-            .map_err(|e| StoreError::Invalid(e.to_string()))?;
-            let (kind, date, event) = inventory::deadline_columns(&deadline);
-            sqlx::query(
-                "INSERT INTO records (id, subject_id, activity_id, schedule, category, fields, \
+                let (kind, date, event) = inventory::deadline_columns(&deadline);
+                sqlx::query(
+                    "INSERT INTO records (id, subject_id, activity_id, schedule, category, fields, \
                  source, collected_on, events, provided_by_subject, extensions, deadline_kind, \
                  deadline, deadline_event, version, created_at, updated_at, case_ref) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $12, $13, 1, $14, $14, \
                  $15)",
-            )
-            .bind(id)
-            .bind(subject_id)
-            .bind(&activity.id)
-            .bind(&schedule.key)
-            .bind(input.category.name())
-            .bind(Json(&input.fields))
-            .bind(input.source.clone())
-            .bind(input.collected_on)
-            .bind(Json(&input.events))
-            .bind(input.provided_by_subject)
-            .bind(kind)
-            .bind(date)
-            .bind(event)
-            .bind(now)
-            // The case the record was collected for: a legal hold on the case keeps it.
-            .bind(processing.case_ref.as_deref())
-            .execute(&mut *tx)
-            .await?;
-            let entry = ActivityRef::from_activity(&activity, version).entry(
-                LogAction::Create,
-                log_subject,
-                vec![input.category.name().to_string()],
-                processing.case_ref.clone(),
-            );
-            append_log!(tx, processing, vec![entry]);
-            Record {
-                id,
-                subject_id,
-                activity: activity.id.clone(),
-                schedule: schedule.key.clone(),
-                category: input.category,
-                fields: input.fields.clone(),
-                source: input.source.clone(),
-                collected_on: input.collected_on,
-                events: input.events.clone(),
-                provided_by_subject: input.provided_by_subject,
-                extensions: 0,
-                deadline,
-                version: 1,
-                restriction,
-            }
-        });
-        Ok(record)
+                )
+                .bind(id)
+                .bind(subject_id)
+                .bind(&activity.id)
+                .bind(&schedule.key)
+                .bind(input.category.name())
+                .bind(Json(&input.fields))
+                .bind(input.source.clone())
+                .bind(input.collected_on)
+                .bind(Json(&input.events))
+                .bind(input.provided_by_subject)
+                .bind(kind)
+                .bind(date)
+                .bind(event)
+                .bind(now)
+                // The case the record was collected for: a legal hold on the case keeps it.
+                .bind(processing.case_ref.as_deref())
+                .execute(&mut *tx)
+                .await?;
+                let entry = ActivityRef::from_activity(&activity, version).entry(
+                    LogAction::Create,
+                    log_subject,
+                    vec![input.category.name().to_string()],
+                    processing.case_ref.clone(),
+                );
+                append_log!(tx, processing, vec![entry]);
+                Record {
+                    id,
+                    subject_id,
+                    activity: activity.id.clone(),
+                    schedule: schedule.key.clone(),
+                    category: input.category,
+                    fields: input.fields.clone(),
+                    source: input.source.clone(),
+                    collected_on: input.collected_on,
+                    events: input.events.clone(),
+                    provided_by_subject: input.provided_by_subject,
+                    extensions: 0,
+                    deadline,
+                    version: 1,
+                    restriction,
+                }
+            }))
+        }
+        .await;
+        self.log_if_stopped(processing, subject_id, &input.activity, added)
+            .await
     }
 
     /// Changes a record of an activity in `scope`, if its stored version is
@@ -573,151 +582,134 @@ impl Store {
                 .fetch_optional(pool)
                 .await?
         });
-        if let Some((subject_id, activity)) = owner {
-            if !scope.allows(&activity) {
-                let activities = vec![activity];
-                self.record_refusal(processing, subject_id, &activities)
-                    .await?;
-                return Err(StoreError::OutOfScope { activities });
-            }
-            // Then a restriction or objection: refused, and logged as refused.
-            self.refuse_if_stopped(processing, subject_id, &activity, true)
+        if let Some((subject_id, activity)) = &owner
+            && !scope.allows(activity)
+        {
+            let activities = vec![activity.clone()];
+            self.record_refusal(processing, *subject_id, &activities)
                 .await?;
+            return Err(StoreError::OutOfScope { activities });
         }
-        let record = write_transaction!(self, |tx| {
-            let row: Option<RecordRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {RECORD_COLUMNS} WHERE id = $1"
-            )))
-            .bind(record_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let mut record = record_from_row(row.ok_or_else(|| StoreError::NotFound {
-                what: "record",
-                id: record_id.to_string(),
-            })?)?;
-            if record.version != expected_version {
-                return Err(crate::error::stale(
-                    "record",
-                    &record_id.to_string(),
-                    expected_version,
-                    Some(record.version),
-                ));
-            }
-            // Checked again here: a restriction or objection recorded since then wins.
-            if let Some((reference, since)) =
-                restriction_in_force!(&mut *tx, record.subject_id, &record.activity)
-            {
-                return Err(StoreError::Restricted {
-                    activity: record.activity,
-                    reference,
-                    since: since.date(),
-                });
-            }
-            if let Some(reference) =
-                objection_in_force!(&mut *tx, record.subject_id, &record.activity)
-            {
-                return Err(StoreError::Objected {
-                    activity: record.activity,
-                    reference,
-                });
-            }
-            let subject_row: SubjectRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {SUBJECT_COLUMNS} WHERE id = $1"
-            )))
-            .bind(record.subject_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            let identity = self.identity_from_row(&subject_row)?;
-            let (activity, version) = load_activity!(tx, &record.activity);
-            if let Some(fields) = &change.fields {
-                record.fields = fields.clone();
-            }
-            if let Some(source) = &change.source {
-                record.source = source.clone();
-            }
-            if let Some(events) = &change.events {
-                record.events = events.clone();
-            }
-            let schedule = inventory::schedule(&activity, Some(&record.schedule))
+        let changed = async {
+            Ok(write_transaction!(self, |tx| {
+                let row: Option<RecordRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {RECORD_COLUMNS} WHERE id = $1"
+                )))
+                .bind(record_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let mut record = record_from_row(row.ok_or_else(|| StoreError::NotFound {
+                    what: "record",
+                    id: record_id.to_string(),
+                })?)?;
+                if record.version != expected_version {
+                    return Err(crate::error::stale(
+                        "record",
+                        &record_id.to_string(),
+                        expected_version,
+                        Some(record.version),
+                    ));
+                }
+                // A restriction or objection in force stops the change (logged as refused).
+                if let Some((reference, since)) =
+                    restriction_in_force!(&mut *tx, record.subject_id, &record.activity)
+                {
+                    return Err(StoreError::Restricted {
+                        activity: record.activity,
+                        reference,
+                        since: since.date(),
+                    });
+                }
+                if let Some(reference) =
+                    objection_in_force!(&mut *tx, record.subject_id, &record.activity)
+                {
+                    return Err(StoreError::Objected {
+                        activity: record.activity,
+                        reference,
+                    });
+                }
+                let subject_row: SubjectRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT {SUBJECT_COLUMNS} WHERE id = $1"
+                )))
+                .bind(record.subject_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                let identity = self.identity_from_row(&subject_row)?;
+                let (activity, version) = load_activity!(tx, &record.activity);
+                if let Some(fields) = &change.fields {
+                    record.fields = fields.clone();
+                }
+                if let Some(source) = &change.source {
+                    record.source = source.clone();
+                }
+                if let Some(events) = &change.events {
+                    record.events = events.clone();
+                }
+                let schedule = inventory::schedule(&activity, Some(&record.schedule))
+                    .map_err(|e| StoreError::Invalid(e.to_string()))?;
+                record.deadline = inventory::deadline(
+                    schedule,
+                    &RecordRetention {
+                        collected_on: Some(record.collected_on),
+                        events: record.events.clone(),
+                        birth_date: identity.birth_date,
+                        extensions: u8::try_from(record.extensions).unwrap_or(u8::MAX),
+                        withdrawn_on: None,
+                    },
+                )
                 .map_err(|e| StoreError::Invalid(e.to_string()))?;
-            record.deadline = inventory::deadline(
-                schedule,
-                &RecordRetention {
-                    collected_on: Some(record.collected_on),
-                    events: record.events.clone(),
-                    birth_date: identity.birth_date,
-                    extensions: u8::try_from(record.extensions).unwrap_or(u8::MAX),
-                    withdrawn_on: None,
-                },
-            )
-            .map_err(|e| StoreError::Invalid(e.to_string()))?;
-            let (kind, date, event) = inventory::deadline_columns(&record.deadline);
-            sqlx::query(
-                "UPDATE records SET fields = $2, source = $3, events = $4, deadline_kind = $5, \
+                let (kind, date, event) = inventory::deadline_columns(&record.deadline);
+                sqlx::query(
+                    "UPDATE records SET fields = $2, source = $3, events = $4, deadline_kind = $5, \
                  deadline = $6, deadline_event = $7, version = version + 1, updated_at = $8 \
                  WHERE id = $1",
-            )
-            .bind(record_id)
-            .bind(Json(&record.fields))
-            .bind(record.source.clone())
-            .bind(Json(&record.events))
-            .bind(kind)
-            .bind(date)
-            .bind(event)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            record.version += 1;
-            let entry = ActivityRef::from_activity(&activity, version).entry(
-                LogAction::Update,
-                keys_subject(&identity)?,
-                vec![record.category.name().to_string()],
-                processing.case_ref.clone(),
-            );
-            append_log!(tx, processing, vec![entry]);
-            record
-        });
-        Ok(record)
+                )
+                .bind(record_id)
+                .bind(Json(&record.fields))
+                .bind(record.source.clone())
+                .bind(Json(&record.events))
+                .bind(kind)
+                .bind(date)
+                .bind(event)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                record.version += 1;
+                let entry = ActivityRef::from_activity(&activity, version).entry(
+                    LogAction::Update,
+                    keys_subject(&identity)?,
+                    vec![record.category.name().to_string()],
+                    processing.case_ref.clone(),
+                );
+                append_log!(tx, processing, vec![entry]);
+                record
+            }))
+        }
+        .await;
+        match owner {
+            Some((subject_id, activity)) => {
+                self.log_if_stopped(processing, subject_id, &activity, changed)
+                    .await
+            }
+            None => changed,
+        }
     }
 
-    /// Refuses, and logs as refused, processing of a subject's data under `activity` that an
-    /// objection in force stops (GDPR art. 21), or with `restricted` also a restriction in
-    /// force (art. 18).
-    async fn refuse_if_stopped(
+    /// Logs as refused a change that a restriction (GDPR art. 18) or objection (art. 21) in
+    /// force stopped. The write transaction checks them, so one recorded meanwhile wins;
+    /// the refusal is logged after its rollback.
+    async fn log_if_stopped<T>(
         &self,
         processing: &Processing,
         subject_id: Uuid,
         activity: &str,
-        restricted: bool,
-    ) -> Result<(), StoreError> {
-        let stop: Option<StoreError> = on_pool!(self, |pool| {
-            let restriction = if restricted {
-                restriction_in_force!(pool, subject_id, activity)
-            } else {
-                None
-            };
-            match restriction {
-                Some((reference, since)) => Some(StoreError::Restricted {
-                    activity: activity.to_string(),
-                    reference,
-                    since: since.date(),
-                }),
-                None => objection_in_force!(pool, subject_id, activity).map(|reference| {
-                    StoreError::Objected {
-                        activity: activity.to_string(),
-                        reference,
-                    }
-                }),
-            }
-        });
-        match stop {
-            Some(e) => {
-                self.record_refusal(processing, subject_id, &[activity.to_string()])
-                    .await?;
-                Err(e)
-            }
-            None => Ok(()),
+        result: Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if let Err(StoreError::Restricted { .. } | StoreError::Objected { .. }) = &result {
+            self.record_refusal(processing, subject_id, &[activity.to_string()])
+                .await?;
         }
+        result
     }
 
     /// A data subject with the records of the activities in `scope`, logged as a read.
@@ -733,7 +725,7 @@ impl Store {
         id: Uuid,
         scope: &Scope,
     ) -> Result<Option<SubjectView>, StoreError> {
-        self.subject_view(processing, id, scope, true).await
+        self.subject_view(processing, id, scope, None).await
     }
 
     /// A data subject with the records of the activities in `scope`, restricted records
@@ -749,27 +741,34 @@ impl Store {
         scope: &Scope,
         request_reference: &str,
     ) -> Result<Option<SubjectView>, StoreError> {
-        if self.subject_unlogged(id).await?.is_none() {
-            return Ok(None);
-        }
-        let (reference, _) = on_pool!(self, |pool| request_about!(pool, request_reference, id));
-        let processing = Processing {
-            case_ref: Some(reference),
-            ..processing.clone()
-        };
-        self.subject_view(&processing, id, scope, false).await
+        self.subject_view(processing, id, scope, Some(request_reference))
+            .await
     }
 
+    /// The subject's view: for a rights request (`request_reference`) restricted records
+    /// keep their fields and the read is logged under the request; otherwise restricted
+    /// records are withheld.
     async fn subject_view(
         &self,
         processing: &Processing,
         id: Uuid,
         scope: &Scope,
-        withhold_restricted: bool,
+        request_reference: Option<&str>,
     ) -> Result<Option<SubjectView>, StoreError> {
         let Some(subject) = self.subject_unlogged(id).await? else {
             return Ok(None);
         };
+        let processing = match request_reference {
+            Some(reference) => {
+                let (reference, _) = on_pool!(self, |pool| request_about!(pool, reference, id));
+                Processing {
+                    case_ref: Some(reference),
+                    ..processing.clone()
+                }
+            }
+            None => processing.clone(),
+        };
+        let withhold_restricted = request_reference.is_none();
         let records = self.records_of(&[id], withhold_restricted).await?;
         let (visible, hidden): (Vec<Record>, Vec<Record>) =
             records.into_iter().partition(|r| scope.allows(&r.activity));
@@ -777,7 +776,7 @@ impl Store {
             let mut activities: BTreeSet<String> = hidden.into_iter().map(|r| r.activity).collect();
             activities.insert(subject.recorded_under.clone());
             let activities: Vec<String> = activities.into_iter().collect();
-            self.record_refusal(processing, id, &activities).await?;
+            self.record_refusal(&processing, id, &activities).await?;
             return Err(StoreError::OutOfScope { activities });
         }
         let view = SubjectView {
@@ -785,7 +784,7 @@ impl Store {
             records: visible,
         };
         self.log_views(
-            processing,
+            &processing,
             LogAction::Read,
             std::slice::from_ref(&view),
             withhold_restricted,
@@ -1089,35 +1088,47 @@ impl Store {
         withhold_restricted: bool,
     ) -> Result<Vec<Record>, StoreError> {
         let mut out = Vec::new();
-        for id in subjects {
-            let restricted: Vec<(String, String, OffsetDateTime)> = on_pool!(self, |pool| {
-                sqlx::query_as(
-                    "SELECT activity_id, request_reference, since FROM restrictions \
-                     WHERE subject_id = $1 AND lifted_at IS NULL",
-                )
-                .bind(*id)
-                .fetch_all(pool)
-                .await?
+        for chunk in subjects.chunks(SUBJECTS_PER_QUERY) {
+            let list = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            // One query with the restriction in force joined in (at most one per subject and
+            // activity, by the unique index `restrictions_in_force`): a lookup is on the hot
+            // path of every search.
+            let sql = format!(
+                "SELECT rec.*, x.request_reference, x.since FROM (SELECT {RECORD_COLUMNS} \
+                 WHERE subject_id IN ({list})) rec LEFT JOIN restrictions x \
+                 ON x.subject_id = rec.subject_id AND x.activity_id = rec.activity_id \
+                 AND x.lifted_at IS NULL ORDER BY rec.subject_id, rec.activity_id, rec.id"
+            );
+            let rows: Vec<RestrictedRecordRow> = on_pool!(self, |pool| {
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+                for id in chunk {
+                    query = query.bind(*id);
+                }
+                query
+                    .fetch_all(pool)
+                    .await?
+                    .iter()
+                    .map(|row| {
+                        Ok((
+                            sqlx::FromRow::from_row(row)?,
+                            row.try_get(15)?,
+                            row.try_get(16)?,
+                        ))
+                    })
+                    .collect::<Result<_, sqlx::Error>>()?
             });
-            let rows: Vec<RecordRow> = on_pool!(self, |pool| {
-                sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT {RECORD_COLUMNS} WHERE subject_id = $1 ORDER BY activity_id, id"
-                )))
-                .bind(*id)
-                .fetch_all(pool)
-                .await?
-            });
-            for row in rows {
+            for (row, reference, since) in rows {
                 let mut record = record_from_row(row)?;
-                if let Some((_, reference, since)) =
-                    restricted.iter().find(|(a, _, _)| *a == record.activity)
-                {
+                if let (Some(request_reference), Some(since)) = (reference, since) {
                     if withhold_restricted {
                         record.fields.clear();
                     }
                     record.restriction = Some(RecordRestriction {
-                        request_reference: reference.clone(),
-                        since: *since,
+                        request_reference,
+                        since,
                     });
                 }
                 out.push(record);

@@ -73,6 +73,8 @@ mod rights;
 mod rights_assignment;
 #[path = "store/statistics.rs"]
 mod statistics;
+#[path = "store/system_rectification.rs"]
+mod system_rectification;
 
 stories!(
     every_activity_write_moves_the_revision,

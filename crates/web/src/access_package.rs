@@ -46,7 +46,7 @@ pub enum Format {
     Zip,
     /// JSON (portability).
     Json,
-    /// CSV (portability: the records).
+    /// CSV (portability: the records and the systems' rows, in one table).
     Csv,
 }
 
@@ -101,6 +101,28 @@ pub struct Download {
     /// A file name made of the reference only: safe in Content-Disposition.
     pub file_name: String,
     pub body: Vec<u8>,
+}
+
+impl Download {
+    /// The package as a download to save, never kept by a cache: the one way the API and
+    /// the back-office answer with one.
+    pub fn into_attachment(self) -> axum::response::Response {
+        use axum::http::HeaderValue;
+        use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
+        use axum::response::IntoResponse;
+
+        let mut response = self.body.into_response();
+        let h = response.headers_mut();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static(self.content_type));
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        // The file name is made of the reference's letters, digits and dashes only.
+        if let Ok(v) =
+            HeaderValue::from_str(&format!("attachment; filename=\"{}\"", self.file_name))
+        {
+            h.insert(CONTENT_DISPOSITION, v);
+        }
+        response
+    }
 }
 
 /// Why no package was made.
@@ -251,10 +273,10 @@ pub async fn assemble(
         .map(|r| package_record(r, lang))
         .collect();
 
-    let (system_rows, incomplete) = if kind == PackageKind::Access && !released.is_empty() {
-        system_rows(store, urls, processing, request, &identity, &scope).await?
-    } else {
+    let (system_rows, incomplete) = if released.is_empty() {
         (Vec::new(), Vec::new())
+    } else {
+        system_rows(store, urls, processing, request, &identity, &scope, kind).await?
     };
 
     let activities = granted
@@ -337,7 +359,10 @@ async fn consultations(
         .collect())
 }
 
-/// The rows the connected systems serving the released activities hold on the person.
+/// The rows the connected systems serving the released activities hold on the person: for
+/// portability only those of the tables the maps mark as provided by the person, with the
+/// mapped columns only (as for access), searched only in systems with such a table. A
+/// system that cannot be searched is a gap, named in the package, as for access.
 async fn system_rows(
     store: &Store,
     urls: &SystemUrls,
@@ -345,11 +370,36 @@ async fn system_rows(
     request: &RightsRequest,
     identity: &SubjectIdentity,
     scope: &Scope,
+    kind: PackageKind,
 ) -> Result<(Vec<SystemRow>, Vec<SystemGap>), StoreError> {
     let query = SubjectQuery::Id(request.subject_id.unwrap_or_default());
     let (person, primary) = systems::person_query(&query, &[identity]);
-    let results =
-        systems::search(store, urls, processing, &person, primary.as_ref(), scope).await?;
+    let (results, provided) = match kind {
+        PackageKind::Access => (
+            systems::search(store, urls, processing, &person, primary.as_ref(), scope).await?,
+            None,
+        ),
+        PackageKind::Portability => {
+            let results = systems::search_part(
+                store,
+                urls,
+                processing,
+                &person,
+                primary.as_ref(),
+                scope,
+                |map| map.provided_part(),
+            )
+            .await?;
+            // Read after the search: a mark removed meanwhile releases nothing.
+            (results, Some(provided_tables(store).await?))
+        }
+    };
+    // The rows of the tables a marked table is found through are read, not released.
+    let released = |system: &str, hit: &Hit| {
+        provided
+            .as_ref()
+            .is_none_or(|p| p.contains(&(system.to_string(), hit.table.clone())))
+    };
     let mut rows = Vec::new();
     let mut gaps = Vec::new();
     for result in results {
@@ -361,10 +411,29 @@ async fn system_rows(
             continue;
         }
         for hit in result.rows {
-            rows.push(system_row(&result.system, &result.activities, hit));
+            if released(&result.system, &hit) {
+                rows.push(system_row(&result.system, &result.activities, hit));
+            }
         }
     }
     Ok((rows, gaps))
+}
+
+/// The (system, table) pairs whose rows the person provided, as the dataset maps say.
+async fn provided_tables(store: &Store) -> Result<BTreeSet<(String, String)>, StoreError> {
+    Ok(store
+        .systems()
+        .await?
+        .into_iter()
+        .flat_map(|s| {
+            let system = s.map.name;
+            s.map
+                .tables
+                .into_iter()
+                .filter(|(_, t)| t.provided_by_subject)
+                .map(move |(table, _)| (system.clone(), table))
+        })
+        .collect())
 }
 
 fn system_row(system: &str, activities: &[String], hit: Hit) -> SystemRow {
@@ -578,7 +647,7 @@ pub fn render(package: &AccessPackage, format: Format) -> Result<Vec<u8>, Packag
         Format::Pdf => Ok(pdf(package)),
         Format::Zip => zip(package),
         Format::Json => Ok(package.to_json().into_bytes()),
-        Format::Csv => Ok(package.records_csv().into_bytes()),
+        Format::Csv => Ok(package.portability_csv().into_bytes()),
     }
 }
 

@@ -4,12 +4,14 @@
 //! A run plans the actions from the decisions (see `kluis_store::plan_actions`), then
 //! carries out the pending and failed ones that kluis automates: erasure in the vault,
 //! erasure in each connected system (all systems at once; one that fails is recorded as
-//! failed with its error and does not stop the others), consent withdrawal. Done actions
-//! are never carried out again, so running it again after a failure goes on where it
-//! stopped. Actions by hand stay pending until a staff member confirms them with a note.
-//! When every action is done the request moves to fulfilled, with a note that sums up what
-//! was done per right, activity, place and table; otherwise it stays decided and the status
-//! says, per place, what is done and what failed. Nothing is reported done that was not.
+//! failed with its error and does not stop the others), consent withdrawal, restriction and
+//! objection marked in the vault and in each connected system whose map has a restriction
+//! mark (`system_marks.rs`). Done actions are never carried out again, so running it again
+//! after a failure goes on where it stopped. Actions by hand stay pending until a staff
+//! member confirms them with a note. When every action is done the request moves to
+//! fulfilled, with a note that sums up what was done per right, activity, place and table;
+//! otherwise it stays decided and the status says, per place, what is done and what failed.
+//! Nothing is reported done that was not.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -70,6 +72,7 @@ pub async fn fulfil(
         .filter(|a| a.status != ActionStatus::Done && a.carried_out_by == CarriedOutBy::Kluis)
         .collect();
     let mut in_systems: BTreeMap<&str, Vec<&FulfilmentAction>> = BTreeMap::new();
+    let mut to_mark: BTreeMap<&str, Vec<&FulfilmentAction>> = BTreeMap::new();
     for a in open {
         match (a.right, a.target.as_str()) {
             (Right::Erasure, VAULT) => {
@@ -125,11 +128,12 @@ pub async fn fulfil(
                 .await?
             }
             (Right::Erasure, system) => in_systems.entry(system).or_default().push(a),
+            (Right::Restriction | Right::Objection, system) => {
+                to_mark.entry(system).or_default().push(a)
+            }
             // Always planned by hand (see `kluis_store::plan_actions`): never done by a run.
             (
-                Right::Restriction
-                | Right::Objection
-                | Right::Rectification
+                Right::Rectification
                 | Right::Access
                 | Right::Portability
                 | Right::NoAutomatedDecision,
@@ -139,6 +143,10 @@ pub async fn fulfil(
     }
     if !in_systems.is_empty() {
         erase_in_systems(store, urls, &processing, &request, &maps, in_systems).await?;
+    }
+    if !to_mark.is_empty() {
+        crate::system_marks::mark_in_systems(store, urls, &processing, &request, &maps, to_mark)
+            .await?;
     }
     if let Some(note) = by_hand {
         store
@@ -280,45 +288,16 @@ async fn erase_in_systems(
                 .start_action(request.id, a.right, &a.activity, name, now)
                 .await?;
         }
-        let system = match (maps.iter().find(|m| m.name == name), urls.0.get(name)) {
-            (None, _) => Err(format!(
-                "system '{name}' is no longer registered: register its dataset map again \
-                 (kluis systems add) or erase by hand"
-            )),
-            (Some(_), None) => Err(format!(
-                "no connection is configured for system '{name}': set [systems.{name}] url in \
-                 the configuration or KLUIS_SYSTEM_{}_URL",
-                name.to_uppercase().replace('-', "_")
-            )),
-            (Some(map), Some(url)) => System::new(map.clone(), url).map_err(|e| e.to_string()),
-        };
-        match system {
+        match system_of(maps, urls, name, "erase") {
             Ok(system) => reachable.push((system, list)),
-            Err(error) => {
-                for a in list {
-                    store
-                        .fail_action(request.id, a.right, &a.activity, name, &error, None, now)
-                        .await?;
-                }
-            }
+            Err(error) => fail_actions(store, request, &list, name, &error, None, now).await?,
         }
     }
     if person.is_empty() {
         for (system, list) in &reachable {
-            for a in list {
-                store
-                    .fail_action(
-                        request.id,
-                        a.right,
-                        &a.activity,
-                        system.name(),
-                        "the person has no identifier the systems can be searched by \
-                         (national number, BSN, e-mail or phone): erase by hand",
-                        None,
-                        now,
-                    )
-                    .await?;
-            }
+            let error = "the person has no identifier the systems can be searched by \
+                 (national number, BSN, e-mail or phone): erase by hand";
+            fail_actions(store, request, list, system.name(), error, None, now).await?;
         }
         return Ok(());
     }
@@ -328,6 +307,27 @@ async fn erase_in_systems(
         record(store, processing, request, &identity, system, list, &report).await?;
     }
     Ok(())
+}
+
+/// The connected system `name`, to `what` in (erase, mark, ...); or why it cannot be had.
+pub(crate) fn system_of(
+    maps: &[DatasetMap],
+    urls: &SystemUrls,
+    name: &str,
+    what: &str,
+) -> Result<System, String> {
+    match (maps.iter().find(|m| m.name == name), urls.0.get(name)) {
+        (None, _) => Err(format!(
+            "system '{name}' is no longer registered: register its dataset map again \
+             (kluis systems add) or {what} by hand"
+        )),
+        (Some(_), None) => Err(format!(
+            "no connection is configured for system '{name}': set [systems.{name}] url in \
+             the configuration or KLUIS_SYSTEM_{}_URL",
+            name.to_uppercase().replace('-', "_")
+        )),
+        (Some(map), Some(url)) => System::new(map.clone(), url).map_err(|e| e.to_string()),
+    }
 }
 
 /// Records one system's erasure: done only when it completed with nothing failed.
@@ -367,19 +367,36 @@ async fn record(
             .map_err(|e| format!("erased, but kluis could not record it: {e}; run again")),
     };
     if let Err(error) = outcome {
-        for a in actions {
-            store
-                .fail_action(
-                    request.id,
-                    a.right,
-                    &a.activity,
-                    system.name(),
-                    &error,
-                    Some(&json),
-                    processing.now,
-                )
-                .await?;
-        }
+        let now = processing.now;
+        fail_actions(
+            store,
+            request,
+            actions,
+            system.name(),
+            &error,
+            Some(&json),
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Marks one system's `actions` failed with `error` (and its report, when there is one):
+/// the next run carries them out again.
+pub(crate) async fn fail_actions(
+    store: &Store,
+    request: &RightsRequest,
+    actions: &[&FulfilmentAction],
+    system: &str,
+    error: &str,
+    report: Option<&serde_json::Value>,
+    now: time::OffsetDateTime,
+) -> Result<(), StoreError> {
+    for a in actions {
+        store
+            .fail_action(request.id, a.right, &a.activity, system, error, report, now)
+            .await?;
     }
     Ok(())
 }
@@ -436,6 +453,20 @@ pub fn status_text(status: &FulfilmentStatus) -> String {
             }
             if let Some(n) = report.get("records_marked") {
                 out.push_str(&format!("  records marked: {n}\n"));
+            }
+            for m in report
+                .get("marks")
+                .and_then(|v| v.as_array())
+                .into_iter()
+                .flatten()
+            {
+                out.push_str(&format!(
+                    "  {}.{}: {} row(s) marked as restricted, {} newly\n",
+                    m["table"].as_str().unwrap_or_default(),
+                    m["column"].as_str().unwrap_or_default(),
+                    m["rows"],
+                    m["changed"]
+                ));
             }
             if let Some(note) = report.get("transmitted").and_then(|v| v.as_str()) {
                 out.push_str(&format!("  transmitted {note}\n"));

@@ -4,14 +4,20 @@
 //! Refused unless the request may change data (identity verified, decided, something
 //! granted) and rectification was granted for an activity the system serves. The change
 //! is made where the data lives (`kluis_connectors::rectify_person`, one transaction in the
-//! system); the request records it on its timeline (`rectified_in_system`: system, table,
-//! column and rows changed, never the value) and in the processing log (an Update with the
-//! request as case and the system and field named), in one transaction of the store. The
-//! old values are not kept: the connector does not read them back.
+//! system that reads each changed row's old value before it changes it); the request
+//! records it in one transaction of the store: on its timeline (`rectified_in_system`:
+//! system, table, column and rows changed, never the value), in the processing log (an
+//! Update with the request as case and the system and field named), the old and new values
+//! sealed (read back with `Store::rectifications_in_systems`), and the request's
+//! rectification action for the system marked done when granted whole. The request's
+//! actions are planned first (as a fulfilment run plans them), so there is an action to
+//! mark. A done action does not stop further columns from being rectified. When the system
+//! fails, nothing is recorded.
 
 use kluis_connectors::{RectificationRefused, System, rectify_person};
+use kluis_domain::dataset_map::DatasetMap;
 use kluis_domain::rights::{self, Right, Stage};
-use kluis_store::{Processing, Store, StoreError, SubjectQuery, SystemRectification};
+use kluis_store::{Processing, RowValue, Store, StoreError, SubjectQuery, SystemRectification};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -50,6 +56,9 @@ pub struct RectificationOutcome {
     pub rows: u64,
     /// The rows given the new value (the others held it already).
     pub changed: u64,
+    /// The value each changed row held before, by primary key (`null` for NULL): what
+    /// undoes a wrong change.
+    pub old_values: Vec<RowValue>,
 }
 
 /// Sets `column` of the person's rows in `table` of `system` to `value`, for request
@@ -89,17 +98,12 @@ pub async fn rectify_in_system(
             request.stage
         )));
     }
-    let Some(stored) = store
-        .systems()
-        .await?
-        .into_iter()
-        .find(|s| s.map.name == system)
-    else {
+    let maps: Vec<DatasetMap> = store.systems().await?.into_iter().map(|s| s.map).collect();
+    let Some(map) = maps.iter().find(|m| m.name == system).cloned() else {
         return Err(RectificationError::Invalid(format!(
             "no system '{system}' is registered: register its dataset map (kluis systems add)"
         )));
     };
-    let map = stored.map;
     let granted: Vec<String> = request
         .decisions
         .iter()
@@ -155,6 +159,10 @@ pub async fn rectify_in_system(
                 .into(),
         ));
     }
+    if request.stage != Stage::Fulfilled {
+        // The action a rectification marks done, as a fulfilment run plans it.
+        store.plan_fulfilment(request.id, &maps).await?;
+    }
     let report = rectify_person(
         &connection,
         &person,
@@ -175,6 +183,15 @@ pub async fn rectify_in_system(
         .tables
         .iter()
         .fold((0, 0), |(r, c), t| (r + t.rows, c + t.changed));
+    let old_values: Vec<RowValue> = report
+        .tables
+        .into_iter()
+        .flat_map(|t| t.old_values)
+        .map(|o| RowValue {
+            key: o.key,
+            value: o.value,
+        })
+        .collect();
     let done = SystemRectification {
         system: system.to_string(),
         table: table.to_string(),
@@ -183,6 +200,8 @@ pub async fn rectify_in_system(
         activities: granted,
         rows,
         changed,
+        new_value: value.to_string(),
+        old_values,
     };
     store
         .record_system_rectification(&processing, request.id, &identity, &done)
@@ -195,5 +214,6 @@ pub async fn rectify_in_system(
         activities: done.activities,
         rows,
         changed,
+        old_values: done.old_values,
     })
 }

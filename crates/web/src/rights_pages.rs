@@ -32,8 +32,10 @@ use crate::pages::{Translated, language_links, negotiate};
 use crate::public::render;
 use crate::state::AppState;
 
-/// The form with its ID copy, and some room for the other fields.
-const MAX_FORM_BYTES: usize = MAX_DOCUMENT_BYTES + 64 * 1024;
+/// The whole form. An ID copy over its own limit is read and dropped (so the fields typed
+/// after it are still read and shown again), up to twice that limit; a larger body is cut
+/// off by the server and then only what came before the upload is kept.
+const MAX_FORM_BYTES: usize = 2 * MAX_DOCUMENT_BYTES + 64 * 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -278,10 +280,11 @@ async fn read_form(mut multipart: Multipart) -> (Filled, Option<Vec<u8>>, bool) 
         };
         let name = field.name().unwrap_or_default().to_string();
         if name == "id_document" {
-            match field.bytes().await {
-                Ok(bytes) if !bytes.is_empty() => upload = Some(bytes.to_vec()),
-                Ok(_) => {}
-                Err(_) => {
+            match read_upload(field).await {
+                Ok(Some(bytes)) => upload = Some(bytes),
+                Ok(None) => {}
+                Err(Oversized) => too_big = true,
+                Err(Cut) => {
                     too_big = true;
                     break;
                 }
@@ -309,6 +312,40 @@ async fn read_form(mut multipart: Multipart) -> (Filled, Option<Vec<u8>>, bool) 
         }
     }
     (filled, upload, too_big)
+}
+
+/// Why an upload was not kept.
+enum UploadError {
+    /// Over [`MAX_DOCUMENT_BYTES`]: read to its end and dropped, the form goes on.
+    Oversized,
+    /// The body ended or was cut off (over [`MAX_FORM_BYTES`]): nothing more can be read.
+    Cut,
+}
+use UploadError::{Cut, Oversized};
+
+/// The uploaded file, None when empty. Read in chunks so an oversized one is never held
+/// whole in memory.
+async fn read_upload(
+    mut field: axum::extract::multipart::Field<'_>,
+) -> Result<Option<Vec<u8>>, UploadError> {
+    let mut bytes = Vec::new();
+    let mut oversized = false;
+    while let Some(chunk) = field.chunk().await.map_err(|_| Cut)? {
+        if oversized {
+            continue;
+        }
+        if bytes.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+            oversized = true;
+            bytes = Vec::new();
+        } else {
+            bytes.extend_from_slice(&chunk);
+        }
+    }
+    match (oversized, bytes.is_empty()) {
+        (true, _) => Err(Oversized),
+        (false, true) => Ok(None),
+        (false, false) => Ok(Some(bytes)),
+    }
 }
 
 fn optional(value: &str) -> Option<String> {
@@ -418,10 +455,6 @@ fn request_from(
         }
         None => {
             error(10, "id_document", "error_id_missing");
-            None
-        }
-        Some(bytes) if bytes.len() > MAX_DOCUMENT_BYTES => {
-            error(10, "id_document", "error_id_size");
             None
         }
         Some(bytes) => match sniff(bytes) {

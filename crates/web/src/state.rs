@@ -30,10 +30,12 @@ pub struct Settings {
     /// start of every link kluis puts in mail.
     pub public_url: String,
     /// How portability exports are sent to other controllers (art. 20(2)): extra trusted
-    /// CA certificates, the timeout.
+    /// CA certificates, the hosts allowed on internal networks, the timeout. Its TLS set-up
+    /// is made on the first send and reused.
     pub portability: crate::portability::Transmitter,
-    /// How many heavy rights-request jobs (access packages, portability exports and
-    /// transmissions, fulfilment runs) run at once; see [`BulkGate`]. At least 1.
+    /// How many heavy rights-request jobs (access packages, portability exports, fulfilment
+    /// runs) run at once; see [`BulkGate`]. At least 1. A transmission holds a turn while
+    /// its export is made, not while the other controller answers.
     pub bulk_concurrency: usize,
 }
 

@@ -6,6 +6,7 @@ use std::fmt;
 
 use kluis_connectors::{Hit, PersonQuery, System, find_all, mask_password};
 use kluis_domain::access::Scope;
+use kluis_domain::dataset_map::DatasetMap;
 use kluis_domain::identifiers::IdentifierKind;
 use kluis_domain::inventory::SubjectIdentity;
 use kluis_store::{Processing, Store, StoreError, SubjectQuery};
@@ -93,14 +94,30 @@ pub async fn search(
     primary: Option<&(IdentifierKind, String)>,
     scope: &Scope,
 ) -> Result<Vec<SystemResult>, StoreError> {
+    search_part(store, urls, processing, person, primary, scope, Some).await
+}
+
+/// As [`search`], each system searched by the part of its map `part` gives; a system
+/// it gives none of is not searched (nor named).
+pub async fn search_part(
+    store: &Store,
+    urls: &SystemUrls,
+    processing: &Processing,
+    person: &PersonQuery,
+    primary: Option<&(IdentifierKind, String)>,
+    scope: &Scope,
+    part: impl Fn(DatasetMap) -> Option<DatasetMap>,
+) -> Result<Vec<SystemResult>, StoreError> {
     if person.is_empty() {
         return Ok(Vec::new());
     }
     let mut results = Vec::new();
     let mut searchable = Vec::new();
     for stored in store.systems().await? {
-        let activities: Vec<String> = stored
-            .map
+        let Some(map) = part(stored.map) else {
+            continue;
+        };
+        let activities: Vec<String> = map
             .activities
             .iter()
             .filter(|a| scope.allows(a))
@@ -109,14 +126,14 @@ pub async fn search(
         if activities.is_empty() {
             continue;
         }
-        let name = stored.map.name.clone();
+        let name = map.name.clone();
         let system = match urls.0.get(&name) {
             None => Err(format!(
                 "no connection is configured for system '{name}': set [systems.{name}] url in \
                  the configuration or KLUIS_SYSTEM_{}_URL",
                 name.to_uppercase().replace('-', "_")
             )),
-            Some(url) => System::new(stored.map, url).map_err(|e| e.to_string()),
+            Some(url) => System::new(map, url).map_err(|e| e.to_string()),
         };
         match system {
             Ok(system) => searchable.push((system, activities)),

@@ -10,7 +10,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
 /// One request the endpoint received.
 #[derive(Debug, Clone)]
@@ -23,12 +23,14 @@ pub struct Received {
 }
 
 /// An HTTPS endpoint on 127.0.0.1 answering every request with one status (201 unless
-/// told otherwise). Stops when dropped.
+/// told otherwise), at once or when released (see [`HttpsEndpoint::hold`]). Stops when
+/// dropped.
 pub struct HttpsEndpoint {
     port: u16,
     ca_pem: String,
-    ca_der: CertificateDer<'static>,
     status: Arc<AtomicU16>,
+    /// Whether answers wait for [`HttpsEndpoint::release`].
+    held: tokio::sync::watch::Sender<bool>,
     received: Arc<Mutex<Vec<Received>>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -67,19 +69,22 @@ impl HttpsEndpoint {
         let port = listener.local_addr().expect("the port").port();
         let status = Arc::new(AtomicU16::new(201));
         let received = Arc::new(Mutex::new(Vec::new()));
+        let (held, held_rx) = tokio::sync::watch::channel(false);
         let (s, r) = (status.clone(), received.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((tcp, _)) = listener.accept().await else {
                     continue;
                 };
-                let (acceptor, status, received) = (acceptor.clone(), s.clone(), r.clone());
+                let (acceptor, status, received, held) =
+                    (acceptor.clone(), s.clone(), r.clone(), held_rx.clone());
                 tokio::spawn(async move {
                     let Ok(tls) = acceptor.accept(tcp).await else {
                         return;
                     };
                     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-                        let (status, received) = (status.clone(), received.clone());
+                        let (status, received, mut held) =
+                            (status.clone(), received.clone(), held.clone());
                         async move {
                             let (parts, body) = request.into_parts();
                             let body = body.collect().await?.to_bytes().to_vec();
@@ -93,6 +98,7 @@ impl HttpsEndpoint {
                                 headers: parts.headers,
                                 body,
                             });
+                            let _ = held.wait_for(|held| !held).await;
                             let code = StatusCode::from_u16(status.load(Ordering::SeqCst))
                                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                             let mut response = Response::new(Full::new(Bytes::new()));
@@ -115,8 +121,8 @@ impl HttpsEndpoint {
         HttpsEndpoint {
             port,
             ca_pem: ca.pem(),
-            ca_der: ca.der().clone(),
             status,
+            held,
             received,
             task,
         }
@@ -132,12 +138,24 @@ impl HttpsEndpoint {
         &self.ca_pem
     }
 
-    /// A transmitter that trusts the endpoint.
+    /// A transmitter that trusts the endpoint's certificate. It does not reach it yet:
+    /// 127.0.0.1 is internal, so it must be allowed too (see
+    /// [`Transmitter::with_allowed_hosts`](crate::portability::Transmitter::with_allowed_hosts)).
     pub fn transmitter(&self) -> crate::portability::Transmitter {
-        crate::portability::Transmitter {
-            extra_roots: vec![self.ca_der.clone()],
-            ..Default::default()
-        }
+        crate::portability::Transmitter::default()
+            .with_ca_pem(self.ca_pem.as_bytes())
+            .expect("the test CA is a CA")
+    }
+
+    /// From now on, requests are received and then wait for [`HttpsEndpoint::release`]
+    /// before they are answered.
+    pub fn hold(&self) {
+        self.held.send_replace(true);
+    }
+
+    /// Answers the requests held, and the next ones at once.
+    pub fn release(&self) {
+        self.held.send_replace(false);
     }
 
     /// The status every request is answered with from now on.

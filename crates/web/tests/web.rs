@@ -185,6 +185,8 @@ macro_rules! on_both_backends {
 
 #[path = "web/access_package.rs"]
 mod access_package;
+#[path = "web/admin_release.rs"]
+mod admin_release;
 #[path = "web/breaches.rs"]
 mod breaches;
 #[path = "web/consent.rs"]

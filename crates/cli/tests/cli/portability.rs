@@ -1,11 +1,16 @@
 //! `kluis request portability --send-to URL --recipient NAME`: the portability export sent
 //! straight to another controller (art. 20(2)), to a real HTTPS endpoint started here whose
-//! CA is trusted through `KLUIS_RIGHTS_PORTABILITY_CA_FILE`; on SQLite and PostgreSQL.
+//! CA is trusted through `KLUIS_RIGHTS_PORTABILITY_CA_FILE` and whose address, 127.0.0.1,
+//! is allowed through `KLUIS_RIGHTS_PORTABILITY_ALLOWED_HOSTS` (internal addresses are
+//! refused otherwise); on SQLite and PostgreSQL. With the HR test system (through
+//! `KLUIS_SYSTEM_HR_URL`, when TEST_DATABASE_URL is set), the rows An provided there go
+//! along.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use kluis_connectors::testing::{hr_map, hr_postgres};
 use kluis_domain::access::{Role, Scope};
 use kluis_domain::category::DataCategory;
 use kluis_domain::inventory::{RecordInput, SubjectIdentity};
@@ -15,7 +20,7 @@ use kluis_domain::trace::TraceContext;
 use kluis_store::testing::{TestStore, postgres_store, sqlite_store};
 use kluis_web::testing::HttpsEndpoint;
 
-use super::{KLUIS, LIMBURG, empty_dir, fails, kluis_keys, ok};
+use super::{KLUIS, LIMBURG, empty_dir, fails, ok};
 
 const NIEUWSBRIEVEN: &str = "limburg-nieuwsbrieven";
 
@@ -27,16 +32,35 @@ async fn portability_sent_from_the_command_line() {
     }
 }
 
-/// `kluis` with the database, keys and the extra trusted CA file.
+/// `kluis` with the database, keys, the extra trusted CA file and 127.0.0.1 allowed.
 fn kluis_ca(db: &str, keys: &Path, ca: &Path, args: &[&str]) -> Output {
-    Command::new(KLUIS)
+    kluis_with(db, keys, Some(ca), Some("127.0.0.1"), &[], args)
+}
+
+/// `kluis` with the database and keys, `env`, and optionally the extra trusted CA file and
+/// the hosts allowed on an internal network.
+fn kluis_with(
+    db: &str,
+    keys: &Path,
+    ca: Option<&Path>,
+    allowed_hosts: Option<&str>,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Output {
+    let mut command = Command::new(KLUIS);
+    command
         .args(args)
+        .envs(env.iter().copied())
         .env("KLUIS_DATABASE_URL", db)
         .env("KLUIS_KEYS_FILE", keys)
-        .env("KLUIS_RIGHTS_PORTABILITY_CA_FILE", ca)
-        .env("KLUIS_LOG", "warn")
-        .output()
-        .expect("kluis runs")
+        .env("KLUIS_LOG", "warn");
+    if let Some(ca) = ca {
+        command.env("KLUIS_RIGHTS_PORTABILITY_CA_FILE", ca);
+    }
+    if let Some(hosts) = allowed_hosts {
+        command.env("KLUIS_RIGHTS_PORTABILITY_ALLOWED_HOSTS", hosts);
+    }
+    command.output().expect("kluis runs")
 }
 
 async fn disclosures(store: &TestStore, subject: uuid::Uuid, reference: &str) -> usize {
@@ -69,8 +93,22 @@ async fn send_story(store: TestStore) {
     std::fs::write(&keys, store.keys().to_key_file_text().as_bytes()).unwrap();
     let ca = dir.join("partner-ca.pem");
     std::fs::write(&ca, endpoint.ca_pem()).unwrap();
-    let k = |args: &[&str]| kluis_ca(&db, &keys, &ca, args);
+    // The HR system, mapped to the newsletter (on consent) to be searched for it.
+    let hr = hr_postgres().await;
+    let env: Vec<(&str, &str)> = hr
+        .iter()
+        .map(|hr| ("KLUIS_SYSTEM_HR_URL", hr.url()))
+        .collect();
+    let k = |args: &[&str]| kluis_with(&db, &keys, Some(&ca), Some("127.0.0.1"), &env, args);
     ok(&k(&["register", "import", LIMBURG]));
+    if hr.is_some() {
+        let mut map = hr_map();
+        map.activities = vec![NIEUWSBRIEVEN.to_string()];
+        store
+            .put_system(&map, "test", time::OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+    }
     let now = time::OffsetDateTime::now_utc();
     store
         .create_user(
@@ -273,21 +311,51 @@ async fn send_story(store: TestStore) {
     assert_eq!(store.log_head().await.unwrap(), head_before_bad);
     assert_eq!(timeline().await.len(), steps);
 
+    let send_args = [
+        "request",
+        "portability",
+        reference,
+        "--send-to",
+        &inbox,
+        "--recipient",
+        "Stad Gent",
+        "--as",
+        "els",
+    ];
+    // Without the allow-list, 127.0.0.1 is internal: refused with what to do, nothing
+    // sent, the refusal on the timeline. The same for a name that resolves to loopback.
+    let localhost = inbox.replace("127.0.0.1", "localhost");
+    for (url, says) in [
+        (inbox.as_str(), "127.0.0.1 is a loopback address"),
+        (localhost.as_str(), "localhost resolves to "),
+    ] {
+        let mut args = send_args;
+        args[4] = url;
+        let err = fails(&kluis_with(&db, &keys, Some(&ca), None, &[], &args));
+        assert!(
+            err.contains(reference)
+                && err.contains(says)
+                && err.contains(
+                    "add the host to [rights] portability_allowed_hosts if it is a trusted \
+                     partner on an internal network"
+                ),
+            "{err}"
+        );
+        let (step, note) = timeline().await.pop().unwrap();
+        assert_eq!(step, "portability_transmission_failed");
+        assert!(note.contains(says), "{note}");
+    }
+    assert!(endpoint.received().is_empty(), "nothing sent");
+    assert_eq!(disclosures(&store, an.id, reference).await, 0);
+
     // Without the CA file, the endpoint's certificate is not trusted: not delivered.
-    let err = fails(&kluis_keys(
+    let err = fails(&kluis_with(
         &db,
         &keys,
-        &[
-            "request",
-            "portability",
-            reference,
-            "--send-to",
-            &inbox,
-            "--recipient",
-            "Stad Gent",
-            "--as",
-            "els",
-        ],
+        None,
+        Some("127.0.0.1"),
+        &[],
+        &send_args,
     ));
     assert!(err.contains("TLS"), "{err}");
     assert!(
@@ -323,6 +391,23 @@ async fn send_story(store: TestStore) {
         records[0]["fields"]["nieuwsbrief_email"],
         "an.peeters@example.be"
     );
+    // What she provided in the HR system, searched with the configured URL; not the
+    // interview note the authority wrote.
+    let mut tables: Vec<&str> = ported["system_rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["table"].as_str().unwrap())
+        .collect();
+    tables.sort();
+    tables.dedup();
+    let expected: &[&str] = if hr.is_some() {
+        &["applicants", "applications", "documents"]
+    } else {
+        &[]
+    };
+    assert_eq!(tables, expected, "{ported}");
+    assert_eq!(ported["incomplete"], serde_json::json!([]), "{ported}");
     let (step, note) = timeline().await.pop().unwrap();
     assert_eq!(step, "portability_transmitted");
     assert!(
@@ -364,6 +449,34 @@ async fn send_story(store: TestStore) {
         ],
     ));
     assert!(err.contains("KLUIS_RIGHTS_PORTABILITY_CA_FILE"), "{err}");
+    // `kluis serve` does not start with it either: the mistake shows at start, not at the
+    // first transmission.
+    let err = fails(&kluis_ca(
+        &db,
+        &keys,
+        &empty,
+        &["serve", "--listen", "127.0.0.1:0"],
+    ));
+    assert!(
+        err.contains("KLUIS_RIGHTS_PORTABILITY_CA_FILE") && err.contains("no PEM certificate"),
+        "{err}"
+    );
+    // An allowed host that is a URL is a configuration error too.
+    let err = fails(&kluis_with(
+        &db,
+        &keys,
+        None,
+        Some("https://partner.example/inbox"),
+        &[],
+        &send_args,
+    ));
+    assert!(
+        err.contains("KLUIS_RIGHTS_PORTABILITY_ALLOWED_HOSTS") && err.contains("is a URL"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
     store.cleanup().await;
+    if let Some(hr) = hr {
+        hr.cleanup().await;
+    }
 }

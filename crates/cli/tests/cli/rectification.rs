@@ -134,7 +134,8 @@ async fn rectification_in_a_connected_system_from_the_command_line() {
         "els",
     ]));
     assert!(
-        printed.contains("hr: applicants.last_name: 1 of 1 row(s) changed"),
+        printed.contains("hr: applicants.last_name: 1 of 1 row(s) changed")
+            && printed.contains("row id=1: was \"Peeters\""),
         "{printed}"
     );
     assert_eq!(

@@ -304,3 +304,136 @@ async fn the_daily_sweep_runs_once_across_servers() {
         daily_sweep_story(pg).await;
     }
 }
+
+/// The plan says what is erased and what is anonymised: in the vault per activity (the
+/// schedule decides), in a connected system per table (the dataset map decides).
+async fn plan_erase_or_anonymise_story(store: TestStore) {
+    use kluis_connectors::testing::{hr_map, hr_postgres};
+    let Some(hr) = hr_postgres().await else {
+        store.cleanup().await;
+        return;
+    };
+    let db = store.url().to_string();
+    let dir = empty_dir(&format!("retention-plan-{:?}", store.backend()));
+    let keys = dir.join("kluis.keys");
+    std::fs::write(&keys, store.keys().to_key_file_text().as_bytes()).unwrap();
+    let env = [("KLUIS_SYSTEM_HR_URL", hr.url())];
+    let k = |args: &[&str]| super::kluis_env(&db, &keys, &env, args);
+    // Limburg, with candidates not selected anonymised: only the diploma stays.
+    let register = std::fs::read_to_string(LIMBURG).unwrap().replace(
+        "rule: {after_event: {event: end_of_procedure, period: \"4 weeks\"}}",
+        "rule: {after_event: {event: end_of_procedure, period: \"4 weeks\"}}\n        \
+         anonymise: {keep: [diploma]}",
+    );
+    let register_file = dir.join("limburg.yaml");
+    std::fs::write(&register_file, register).unwrap();
+    ok(&k(&[
+        "register",
+        "import",
+        &register_file.display().to_string(),
+    ]));
+    let mut map = hr_map();
+    if let Some(r) = map
+        .tables
+        .get_mut("applications")
+        .and_then(|t| t.retention.as_mut())
+    {
+        r.schedule = Some("wervingsreserve".into());
+    }
+    let map_file = super::limburg_map(map, WERVING, &dir);
+    ok(&k(&["systems", "add", &map_file.display().to_string()]));
+    let today = time::OffsetDateTime::now_utc().date();
+    candidate(
+        &store,
+        "an@example.be",
+        "niet-weerhouden",
+        date!(2025 - 06 - 01),
+    )
+    .await;
+    candidate(
+        &store,
+        "cas@example.be",
+        "niet-weerhouden",
+        date!(2025 - 06 - 02),
+    )
+    .await;
+    candidate(
+        &store,
+        "bert@example.be",
+        "wervingsreserve",
+        today - time::Duration::days(400),
+    )
+    .await;
+
+    let until = (today + time::Duration::days(1)).to_string();
+    let table = ok(&k(&["retention", "plan", "--until", &until]));
+    assert!(
+        table.contains("erased") && table.contains("anonymised"),
+        "{table}"
+    );
+    assert!(
+        table.contains("system hr: 3 rows to delete, 0 to anonymise"),
+        "{table}"
+    );
+    assert!(
+        table.contains(
+            "table applications (limburg-werving-selectie): 1 to delete, 0 to anonymise, 0 \
+             kept, 0 held (legal hold); delete row"
+        ),
+        "{table}"
+    );
+    let json = ok(&k(&[
+        "retention",
+        "plan",
+        "--until",
+        &until,
+        "--format",
+        "json",
+    ]));
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let werving = &json["activities"][0];
+    assert_eq!(werving["activity"], WERVING, "{json}");
+    assert_eq!(
+        (
+            werving["due"].clone(),
+            werving["to_erase"].clone(),
+            werving["to_anonymise"].clone()
+        ),
+        (3.into(), 1.into(), 2.into()),
+        "{json}"
+    );
+    let hr_plan = &json["systems"][0];
+    assert_eq!(hr_plan["system"], "hr", "{json}");
+    let mut tables: Vec<(&str, u64)> = hr_plan["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["table"].as_str().unwrap(),
+                t["to_delete"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    tables.sort();
+    assert_eq!(
+        tables,
+        [
+            ("applications", 1),
+            ("documents", 1),
+            ("interview_notes", 1)
+        ],
+        "{json}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    store.cleanup().await;
+    hr.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_plan_says_what_is_erased_and_what_is_anonymised() {
+    plan_erase_or_anonymise_story(sqlite_store().await).await;
+    if let Some(pg) = postgres_store().await {
+        plan_erase_or_anonymise_story(pg).await;
+    }
+}

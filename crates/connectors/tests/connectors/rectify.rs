@@ -1,8 +1,11 @@
 //! Rectification of one column of a person's rows, in the real HR system (PostgreSQL) and
-//! the real accounting system (MariaDB).
+//! the real accounting system (MariaDB): the rows change, and the report gives each changed
+//! row's old value by primary key (NULL as None, not as an empty text).
+
+use std::collections::BTreeMap;
 
 use kluis_connectors::testing::{self, people};
-use kluis_connectors::{RectificationRefused, rectify_person};
+use kluis_connectors::{OldValue, RectificationRefused, rectify_person};
 
 use super::{email, national_number};
 
@@ -35,6 +38,11 @@ async fn a_column_of_a_persons_rows_is_rectified_in_postgres() {
             .await,
         "Peeters-Claes"
     );
+    assert_eq!(
+        report.tables[0].old_values,
+        [old(&[("id", "1")], Some("Peeters"))],
+        "{report}"
+    );
     let report = rectify_person(
         hr.system(),
         &an,
@@ -46,6 +54,11 @@ async fn a_column_of_a_persons_rows_is_rectified_in_postgres() {
     .await
     .unwrap();
     assert_eq!(report.changed(), 1, "{report}");
+    assert_eq!(
+        report.tables[0].old_values,
+        [old(&[("id", "1")], Some("1985-07-30"))],
+        "a date as text"
+    );
     assert_eq!(
         hr.scalar("SELECT birth_date::text FROM hr.applicants WHERE first_name = 'An'")
             .await,
@@ -76,6 +89,15 @@ async fn a_column_of_a_persons_rows_is_rectified_in_postgres() {
             .await,
         "2"
     );
+    // Each row's own old value, by key: her second application had no motivation (NULL).
+    assert_eq!(
+        report.tables[0].old_values,
+        [
+            old(&[("id", "1")], Some("Ik werk graag met mensen.")),
+            old(&[("id", "2")], None),
+        ],
+        "{report}"
+    );
     // Again: nothing left to change.
     let again = rectify_person(
         hr.system(),
@@ -88,6 +110,25 @@ async fn a_column_of_a_persons_rows_is_rectified_in_postgres() {
     .await
     .unwrap();
     assert_eq!((again.tables[0].rows, again.changed()), (2, 0), "{again}");
+    assert!(again.tables[0].old_values.is_empty(), "{again}");
+    // An empty text is a value, not NULL: one row emptied, then both set again.
+    hr.execute("UPDATE hr.applications SET motivation = '' WHERE id = 2")
+        .await;
+    let report = rectify_person(
+        hr.system(),
+        &an,
+        "applications",
+        "motivation",
+        "Verbeterd",
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (report.changed(), &report.tables[0].old_values[..]),
+        (1, &[old(&[("id", "2")], Some(""))][..]),
+        "{report}"
+    );
 
     // Refused before anything is read: a column the map does not list, a table it lacks.
     for (table, column) in [
@@ -115,7 +156,10 @@ async fn a_column_of_a_persons_rows_is_rectified_in_postgres() {
     .await
     .unwrap();
     assert!(report.error.is_some(), "{report}");
-    assert!(report.tables.is_empty(), "{report}");
+    assert!(
+        report.tables.is_empty(),
+        "no old values of a change not made: {report}"
+    );
     assert_eq!(
         hr.scalar("SELECT birth_date::text FROM hr.applicants WHERE first_name = 'An'")
             .await,
@@ -169,6 +213,11 @@ async fn a_column_of_a_persons_rows_is_rectified_in_mariadb() {
         "1",
         "only Dirk's row"
     );
+    assert_eq!(
+        report.tables[0].old_values,
+        [old(&[("id", "2")], Some("Markt 5"))],
+        "{report}"
+    );
     let again = rectify_person(
         accounting.system(),
         &dirk,
@@ -180,6 +229,50 @@ async fn a_column_of_a_persons_rows_is_rectified_in_mariadb() {
     .await
     .unwrap();
     assert_eq!(again.changed(), 0, "{again}");
+    assert!(again.tables[0].old_values.is_empty(), "{again}");
+    // Only the capitals put right: a change, although the table's `_ci` collation holds
+    // both spellings equal.
+    let report = rectify_person(
+        accounting.system(),
+        &dirk,
+        "suppliers",
+        "street",
+        "NIEUWSTRAAT 9",
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.changed(), 1, "{report}");
+    assert_eq!(
+        report.tables[0].old_values,
+        [old(&[("id", "2")], Some("Nieuwstraat 9"))],
+        "{report}"
+    );
+    assert_eq!(accounting.scalar(street).await, "NIEUWSTRAAT 9");
+    // A NULL on MariaDB: his invoice without a description gets one.
+    accounting
+        .execute("UPDATE invoices SET description = NULL WHERE number = 'F2024-002'")
+        .await;
+    let report = rectify_person(
+        accounting.system(),
+        &dirk,
+        "invoices",
+        "description",
+        "Herstelling verwarming stadhuis",
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (report.tables[0].rows, report.changed()),
+        (1, 1),
+        "{report}"
+    );
+    assert_eq!(
+        report.tables[0].old_values,
+        [old(&[("id", "3")], None)],
+        "{report}"
+    );
     let err = rectify_person(
         accounting.system(),
         &dirk,
@@ -194,6 +287,17 @@ async fn a_column_of_a_persons_rows_is_rectified_in_mariadb() {
         matches!(err, RectificationRefused::NotInMap { .. }),
         "{err:?}"
     );
-    assert_eq!(accounting.scalar(street).await, "Nieuwstraat 9");
+    assert_eq!(accounting.scalar(street).await, "NIEUWSTRAAT 9");
     accounting.cleanup().await;
+}
+
+/// A row's old value as the report gives it.
+fn old(key: &[(&str, &str)], value: Option<&str>) -> OldValue {
+    OldValue {
+        key: key
+            .iter()
+            .map(|(c, v)| (c.to_string(), v.to_string()))
+            .collect::<BTreeMap<_, _>>(),
+        value: value.map(str::to_string),
+    }
 }

@@ -118,6 +118,41 @@ pub fn looks_like_identifier(value: &str) -> Option<&'static str> {
     None
 }
 
+impl Generalisation {
+    /// `date` as an extract releases it at this level: `1984` (year), `1984-05` (month),
+    /// `1980-1984` (a 5-year band). None for a generalisation that does not coarsen a date
+    /// on its own (an age band needs the collection day; prefixes and groups work on text).
+    pub fn date(&self, date: Date) -> Option<String> {
+        if !matches!(
+            self,
+            Generalisation::Year | Generalisation::Month | Generalisation::YearBand(_)
+        ) {
+            return None;
+        }
+        // The extract's own code path, so a copy and an extract coarsen alike.
+        let generaliser = Generaliser::new(Source::CollectedOn, Some(self.clone()));
+        let fields = BTreeMap::new();
+        let row = SourceRow {
+            subject: "",
+            birth_date: None,
+            category: DataCategory::CaseFile,
+            collected_on: date,
+            source: None,
+            fields: &fields,
+        };
+        match generaliser.key(&row) {
+            Key::Int(n) => Some(generaliser.label(n)),
+            _ => None,
+        }
+    }
+
+    /// A text that holds a date (`1984-05-03`, or a moment `1984-05-03T10:00:00Z`) at this
+    /// level; None when it holds none.
+    pub fn date_in_text(&self, text: &str) -> Option<String> {
+        parse_date(text.trim()).and_then(|d| self.date(d))
+    }
+}
+
 /// A column as it generalises: the plan's column with lookups prepared.
 struct Generaliser {
     source: Source,

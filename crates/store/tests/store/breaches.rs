@@ -10,12 +10,13 @@ use kluis_domain::breach::{
     ClockStatus, NotificationPhase, ReportedBy, RiskAssessment, RiskLevel,
 };
 use kluis_domain::category::{DataCategory, SubjectCategory};
+use kluis_domain::identifiers::IdentifierKind;
 use kluis_domain::inventory::{RecordInput, SubjectIdentity};
 use kluis_domain::processing_log::{Actor, ActorKind, LogAction, LogSelector};
 use kluis_domain::register::Register;
 use kluis_domain::text::Lang;
 use kluis_domain::trace::TraceContext;
-use kluis_store::{BreachFilter, Processing, Store, StoreError};
+use kluis_store::{BREACH_PURPOSE, BreachFilter, Processing, Store, StoreError, SystemRecipient};
 use time::macros::{date, datetime};
 use time::{Date, Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -27,6 +28,8 @@ stories!(
     a_breach_with_an_awareness_time_in_the_future_is_refused_and_nothing_is_stored,
     the_authority_is_notified_in_phases_and_late_notices_need_reasons,
     people_affected_are_found_in_the_inventory_and_told_once_with_their_log_entries,
+    a_breach_search_names_its_places_and_logs_people_found_in_systems_for_breach_handling,
+    people_found_only_in_systems_are_mailed_once_per_address_and_counted_per_system,
 );
 
 const NOW: OffsetDateTime = datetime!(2026-11-23 10:00:00 UTC);
@@ -423,6 +426,7 @@ async fn people_affected_are_found_in_the_inventory_and_told_once_with_their_log
         data_categories: BTreeSet::new(),
         collected_from: Some(date!(2026 - 10 - 01)),
         collected_until: Some(date!(2026 - 10 - 31)),
+        systems: BTreeSet::new(),
     };
     let affected = store.find_affected(&p, breach.id, &query).await.unwrap();
     let mut expected = vec![an, bart];
@@ -585,4 +589,224 @@ async fn people_affected_are_found_in_the_inventory_and_told_once_with_their_log
     assert_eq!((again.queued, again.already_told), (0, 2));
     let status = store.mail_status(10).await.unwrap();
     assert_eq!((status.pending, status.sent), (0, 1), "no second mail");
+}
+
+async fn a_breach_search_names_its_places_and_logs_people_found_in_systems_for_breach_handling(
+    store: &Store,
+) {
+    register(store).await;
+    let p = processing();
+    let an = person(store, Some("an@example.be"), "An").await;
+    store
+        .add_record(
+            &p,
+            an,
+            &record("subsidies", DataCategory::Financial, date!(2026 - 10 - 15)),
+        )
+        .await
+        .unwrap();
+    let breach = store.create_breach(&facts(NOW), "dpo", NOW).await.unwrap();
+    let case = Some(breach.reference());
+
+    // The vault: its people, with the identifiers that tell them apart from people in
+    // connected systems, logged for breach handling.
+    let query = AffectedQuery {
+        activities: ["subsidies".to_string()].into(),
+        ..AffectedQuery::default()
+    };
+    let found = store.find_affected(&p, breach.id, &query).await.unwrap();
+    assert_eq!(found.subjects, [an]);
+    assert!(
+        found
+            .identifiers
+            .contains(&(IdentifierKind::Email, "an@example.be".to_string())),
+        "{:?}",
+        found.identifiers
+    );
+
+    // A search of named systems only leaves the vault alone; a system alone is a
+    // criterion.
+    let elsewhere = AffectedQuery {
+        systems: ["hr".to_string()].into(),
+        ..AffectedQuery::default()
+    };
+    let none = store
+        .find_affected(&p, breach.id, &elsewhere)
+        .await
+        .unwrap();
+    assert!(none.subjects.is_empty() && none.identifiers.is_empty());
+    let vault = AffectedQuery {
+        systems: ["kluis".to_string()].into(),
+        ..AffectedQuery::default()
+    };
+    assert_eq!(
+        store
+            .find_affected(&p, breach.id, &vault)
+            .await
+            .unwrap()
+            .subjects,
+        [an]
+    );
+
+    // People found in a connected system: one search hit each, under the system's name.
+    let people = vec![
+        (
+            vec![(IdentifierKind::Email, "bram@example.be".to_string())],
+            BTreeSet::from([DataCategory::Financial]),
+        ),
+        (
+            vec![(IdentifierKind::NationalNumber, "85073003328".to_string())],
+            BTreeSet::from([DataCategory::Financial]),
+        ),
+    ];
+    store
+        .log_breach_system_hits(&p, breach.id, "accounting", &["subsidies".into()], &people)
+        .await
+        .unwrap();
+    let entries = store
+        .log_entries(
+            &LogSelector {
+                activity: Some("subsidies".into()),
+                ..Default::default()
+            },
+            &Scope::All,
+            100,
+        )
+        .await
+        .unwrap();
+    let searched: Vec<_> = entries
+        .iter()
+        .filter(|e| e.entry.action == LogAction::SearchHit && e.entry.case_ref == case)
+        .collect();
+    assert_eq!(
+        searched.len(),
+        4,
+        "An twice in the vault, two in accounting"
+    );
+    assert!(searched.iter().all(|e| e.entry.purpose == BREACH_PURPOSE));
+    let in_system: Vec<_> = searched
+        .iter()
+        .filter(|e| e.entry.system == "accounting")
+        .collect();
+    assert_eq!(in_system.len(), 2);
+    assert!(
+        in_system
+            .iter()
+            .all(|e| !e.entry.subject.contains("example") && !e.entry.subject.contains("8507")),
+        "pseudonyms, never the identifier"
+    );
+    assert_eq!(in_system[1].entry.subject_type, "national_number");
+}
+
+async fn people_found_only_in_systems_are_mailed_once_per_address_and_counted_per_system(
+    store: &Store,
+) {
+    register(store).await;
+    let p = processing();
+    let mut high = facts(NOW);
+    high.risk = Some(risk(RiskLevel::HighRisk));
+    let breach = store.create_breach(&high, "dpo", NOW).await.unwrap();
+    let recipient = |system: &str, email: &str| SystemRecipient {
+        system: system.into(),
+        activities: vec!["subsidies".into()],
+        email: email.parse().unwrap(),
+    };
+    // Bram twice (once in capitals), Chloé in another system.
+    let recipients = [
+        recipient("accounting", "bram@example.be"),
+        recipient("accounting", "Bram@Example.be"),
+        recipient("hr", "chloe@example.be"),
+    ];
+    let text = ("Datalek".to_string(), "Wat er gebeurde.".to_string());
+
+    // Without the decision to tell them (a high risk alone is not it), nothing is queued.
+    let message = invalid(
+        store
+            .notify_system_people(&p, breach.id, &recipients, &text, Lang::Nl)
+            .await
+            .unwrap_err(),
+    );
+    assert!(message.contains("art. 34"), "{message}");
+    assert_eq!(store.mail_status(10).await.unwrap().pending, 0);
+    let inform = Art34Decision {
+        inform: true,
+        ground: None,
+        reasons: "Hoog risico.".into(),
+        public_communication: None,
+    };
+    store
+        .record_art34_decision(breach.id, &inform, "dpo", NOW)
+        .await
+        .unwrap();
+
+    // One mail per address, in the language given, counted per system.
+    let outcome = store
+        .notify_system_people(&p, breach.id, &recipients, &text, Lang::Nl)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.queued,
+        BTreeMap::from([("accounting".to_string(), 1), ("hr".to_string(), 1)])
+    );
+    assert_eq!(
+        outcome.already_told, 1,
+        "Bram's second address is his first"
+    );
+    let mail = store
+        .claim_due_mail(NOW, Duration::minutes(5), 10)
+        .await
+        .unwrap();
+    let mut to: Vec<&str> = mail.iter().map(|m| m.mail.to.as_str()).collect();
+    to.sort();
+    assert_eq!(to, ["bram@example.be", "chloe@example.be"]);
+    assert!(mail.iter().all(|m| m.mail.subject == "Datalek"));
+    let told = store.breach(breach.id).await.unwrap().unwrap();
+    assert_eq!(
+        told.people_told_in_systems,
+        BTreeMap::from([("accounting".to_string(), 1), ("hr".to_string(), 1)])
+    );
+    assert_eq!(told.people_told, 0, "nobody from the vault");
+
+    // Again: nothing new is queued.
+    let again = store
+        .notify_system_people(&p, breach.id, &recipients, &text, Lang::Nl)
+        .await
+        .unwrap();
+    assert!(again.queued.is_empty(), "{again:?}");
+    assert_eq!(again.already_told, 3);
+    let status = store.mail_status(10).await.unwrap();
+    assert_eq!(status.pending, 2, "the two mails of the first run only");
+
+    // Each mail is logged under the system's activity, for the address's pseudonym.
+    let entries = store
+        .log_entries(
+            &LogSelector {
+                activity: Some("subsidies".into()),
+                ..Default::default()
+            },
+            &Scope::All,
+            100,
+        )
+        .await
+        .unwrap();
+    let mailed: Vec<_> = entries
+        .iter()
+        .filter(|e| {
+            e.entry.action == LogAction::Create && e.entry.case_ref == Some(told.reference())
+        })
+        .collect();
+    assert_eq!(mailed.len(), 2);
+    assert!(
+        mailed
+            .iter()
+            .all(|e| e.entry.subject_type == "email" && !e.entry.subject.contains('@')),
+        "pseudonyms, never the address"
+    );
+    assert_eq!(
+        mailed
+            .iter()
+            .map(|e| e.entry.system.as_str())
+            .collect::<BTreeSet<_>>(),
+        BTreeSet::from(["accounting", "hr"])
+    );
 }

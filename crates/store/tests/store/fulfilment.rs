@@ -555,6 +555,13 @@ async fn system_erasures_are_recorded_per_table_and_failures_stay_visible(store:
             .instruction
             .as_deref()
             .unwrap()
+            .contains("kluis request rectify <reference> --as <you> --system hr")
+    );
+    assert!(
+        find(Right::Rectification, VAULT)
+            .instruction
+            .as_deref()
+            .unwrap()
             .contains("kluis record rectify")
     );
 

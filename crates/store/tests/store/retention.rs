@@ -498,6 +498,11 @@ async fn the_plan_counts_due_held_and_to_review_per_activity(store: &Store) {
         (camera.due, camera.held, camera.earliest_deadline),
         (2, 1, Some(date!(2026 - 10 - 01)))
     );
+    assert_eq!(
+        (camera.to_erase, camera.to_anonymise),
+        (2, 0),
+        "the schedule does not anonymise: erased"
+    );
     assert!(!camera.approval_required);
     let review = plan
         .activities
@@ -1001,7 +1006,11 @@ async fn destruction_of_rows_in_other_systems_is_logged_without_data(store: &Sto
 /// a copy with a new id keeps only the fields the schedule names, its category and dates,
 /// and the destruction log says "anonymise". A held record is not touched.
 async fn a_schedule_that_anonymises_keeps_only_its_fields_and_no_person(store: &Store) {
-    register_with(store, Some(&["clip"])).await;
+    register_with(
+        store,
+        Some(&["clip", "seen_at", "birth_date", "reported_by"]),
+    )
+    .await;
     let recorded = date!(2026 - 09 - 01);
     let a = person(store, "a@example.be", &[]).await;
     let input = RecordInput {
@@ -1011,6 +1020,15 @@ async fn a_schedule_that_anonymises_keeps_only_its_fields_and_no_person(store: &
         fields: BTreeMap::from([
             ("clip".to_string(), serde_json::json!("cam-3/0915.mp4")),
             ("plate".to_string(), serde_json::json!("1-ABC-123")),
+            (
+                "seen_at".to_string(),
+                serde_json::json!("2026-09-01T22:14:05Z"),
+            ),
+            ("birth_date".to_string(), serde_json::json!("1985-07-30")),
+            (
+                "reported_by".to_string(),
+                serde_json::json!("buur@example.be"),
+            ),
         ]),
         source: None,
         collected_on: recorded,
@@ -1029,6 +1047,23 @@ async fn a_schedule_that_anonymises_keeps_only_its_fields_and_no_person(store: &
         .await
         .unwrap();
 
+    // The plan says the record will be anonymised, not erased; the held one is apart.
+    let plan = store.retention_plan(NOW.date(), NOW.date()).await.unwrap();
+    let camera = plan
+        .activities
+        .iter()
+        .find(|l| l.activity == "camera")
+        .unwrap();
+    assert_eq!(
+        (
+            camera.due,
+            camera.to_erase,
+            camera.to_anonymise,
+            camera.held
+        ),
+        (1, 0, 1, 1)
+    );
+
     let run = ran(store
         .sweep_retention(&job(NOW), &SweepOptions::default())
         .await)
@@ -1045,16 +1080,35 @@ async fn a_schedule_that_anonymises_keeps_only_its_fields_and_no_person(store: &
     );
     assert_eq!(
         copy.fields,
-        BTreeMap::from([("clip".to_string(), serde_json::json!("cam-3/0915.mp4"))])
+        BTreeMap::from([
+            ("clip".to_string(), serde_json::json!("cam-3/0915.mp4")),
+            ("seen_at".to_string(), serde_json::json!("2026-09")),
+            ("birth_date".to_string(), serde_json::json!("1985")),
+        ]),
+        "kept fields only, dates generalised, an e-mail address dropped though kept"
     );
     assert_eq!(
         (copy.schedule.as_str(), copy.category.as_str()),
         ("beelden", DataCategory::SoundImage.name())
     );
     assert_eq!(
-        (copy.collected_on, copy.deadline),
-        (recorded, Some(date!(2026 - 10 - 01)))
+        (
+            copy.collected_in.as_str(),
+            copy.deadline_in.as_deref(),
+            copy.anonymised_in.as_str()
+        ),
+        ("2026-09", Some("2026-10"), "2026-11"),
+        "dates to the month"
     );
+    // No exact date survives anywhere in the copy.
+    let text = serde_json::to_string(copy).unwrap();
+    let exact_date = |w: &[u8]| {
+        w.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            _ => b.is_ascii_digit(),
+        })
+    };
+    assert!(!text.as_bytes().windows(10).any(exact_date), "{text}");
     let entries = store.destruction_log(Some(run.id), 0, 100).await.unwrap();
     let records: Vec<_> = entries.iter().filter(|e| e.table == "records").collect();
     assert_eq!(records.len(), 1, "{entries:?}");

@@ -27,6 +27,10 @@ use super::{Ctx, StaffSession, forbidden, lang_of, not_found, page, store_failur
 use crate::pages::Translated as _;
 use crate::state::AppState;
 
+mod affected;
+
+pub use affected::affected;
+
 #[derive(Debug, Default, Deserialize)]
 pub struct ListQuery {
     lang: Option<String>,
@@ -83,6 +87,8 @@ pub struct BreachPage {
     rows: Vec<(String, String)>,
     notifications: Vec<String>,
     people: Vec<String>,
+    /// The search for the people affected, for the DPO who may see them.
+    search: Option<affected::SearchForm>,
     back: String,
 }
 
@@ -396,6 +402,20 @@ async fn breach_page(
             &[("count", &b.people_mailed.to_string())],
         ));
     }
+    if !b.people_told_in_systems.is_empty() {
+        let total: i64 = b.people_told_in_systems.values().sum();
+        let systems = b
+            .people_told_in_systems
+            .iter()
+            .map(|(system, n)| format!("{system}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        people.push(i18n::tf(
+            lang,
+            "admin.breach_affected.told_in_systems",
+            &[("count", &total.to_string()), ("systems", &systems)],
+        ));
+    }
     let ctx = Ctx::new(
         lang,
         Some(&staff.session),
@@ -403,6 +423,14 @@ async fn breach_page(
         "",
         format!("{} {}", t(lang, "title"), b.reference()),
     );
+    let search = match affected::may_search(state, &staff.session).await {
+        Ok(true) => match affected::search_form(state, lang, id, FormData::default()).await {
+            Ok(search) => Some(search),
+            Err(e) => return store_failure(lang, Some(&staff.session), e),
+        },
+        Ok(false) => None,
+        Err(e) => return store_failure(lang, Some(&staff.session), e),
+    };
     let (done, refused, form) = match notice {
         Notice::Done(done) => (done, None, FormData::default()),
         Notice::Refused(message, form) => (None, Some(message), form),
@@ -433,6 +461,7 @@ async fn breach_page(
         rows,
         notifications,
         people,
+        search,
         back: format!("/admin/breaches?lang={}", lang.code()),
     };
     page(status, &p)

@@ -97,12 +97,24 @@ pub fn router() -> Router<AppState> {
         .route("/admin/rights", get(rights::list))
         .route("/admin/rights/{id}", get(rights::view).post(rights::step))
         .route(
+            "/admin/rights/{id}/access-package",
+            get(rights::release::access_package),
+        )
+        .route(
+            "/admin/rights/{id}/portability",
+            get(rights::release::portability),
+        )
+        .route(
             "/admin/breaches/new",
             get(breaches::new_form).post(breaches::create),
         )
         .route(
             "/admin/breaches/{id}",
             get(breaches::view).post(breaches::step),
+        )
+        .route(
+            "/admin/breaches/{id}/affected",
+            axum::routing::post(breaches::affected),
         )
         .route(
             "/admin/statements/{controller}/preview",

@@ -1,6 +1,7 @@
 //! The retention plan in the back-office: what will be destroyed up to a day, per
-//! processing activity, with what legal holds keep and what waits for review, the
-//! destruction lists, the holds in force and the latest sweeps. The DPO and auditors may
+//! processing activity (erased and anonymised apart) and per connected system and table
+//! (deleted, anonymised, kept, as the dataset map says), with what legal holds keep and
+//! what waits for review, the destruction lists, the holds in force and the latest sweeps. The DPO and auditors may
 //! read.
 //!
 //! The DPO also works here, as with `kluis retention`: approves a destruction list where
@@ -49,6 +50,8 @@ pub struct Line {
     activity: String,
     controller: String,
     due: i64,
+    to_erase: i64,
+    to_anonymise: i64,
     earliest: String,
     held: i64,
     to_review: i64,
@@ -117,6 +120,10 @@ pub struct PlanPage {
     /// (value, label) of what a hold can cover.
     scopes: Vec<(String, String)>,
     lines: Vec<Line>,
+    /// The connected systems' part of the plan, per table.
+    systems: Vec<crate::retention_systems::SystemPlan>,
+    /// Some system has tables to show (the others only say why they cannot).
+    system_rows: bool,
     lists: Vec<ListLine>,
     holds: Vec<HoldLine>,
     runs: Vec<Run>,
@@ -193,6 +200,17 @@ async fn render(
         Ok(plan) => plan,
         Err(e) => return store_failure(lang, session, e),
     };
+    let systems = match crate::retention_systems::systems_plan(
+        &state.store,
+        &state.settings.system_urls,
+        until,
+        today,
+    )
+    .await
+    {
+        Ok(systems) => systems,
+        Err(e) => return store_failure(lang, session, e),
+    };
     let runs = match state.store.retention_runs(5).await {
         Ok(runs) => runs,
         Err(e) => return store_failure(lang, session, e),
@@ -257,6 +275,8 @@ async fn render(
                 activity: l.activity,
                 controller: l.controller,
                 due: l.due,
+                to_erase: l.to_erase,
+                to_anonymise: l.to_anonymise,
                 earliest: l.earliest_deadline.map(format_date).unwrap_or_default(),
                 held: l.held,
                 to_review: l.to_review,
@@ -267,6 +287,8 @@ async fn render(
                 },
             })
             .collect(),
+        system_rows: systems.iter().any(|s| !s.tables.is_empty()),
+        systems,
         lists: lists
             .into_iter()
             .map(|l| ListLine {

@@ -1,7 +1,9 @@
 //! Data-subject rights requests in the back-office: the list, the earliest deadline first
 //! (open, overdue, due within 7 days, all), and one request with its decisions, its ID copy's
 //! fate and its timeline, with a form for each step its stage allows (assign, ask for proof
-//! of identity, verify, decide, extend, fulfil, close), as in the API and `kluis request`.
+//! of identity, verify, decide, extend, fulfil, tell a recipient, close), as in the API and
+//! `kluis request`; once data may be released, the access package and portability export to
+//! download or send, and a rectification in a connected system (see [`release`]).
 //! Requests hold personal data: the dpo or caseworker role and a signed confidentiality
 //! statement are needed, as in the API.
 
@@ -11,6 +13,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use kluis_domain::access::Permission;
+use kluis_domain::access_package::PackageKind;
 use kluis_domain::i18n;
 use kluis_domain::processing_log::{Actor, ActorKind};
 use kluis_domain::rights::{self, Decision, Outcome, RefusalGround, Right, Stage, Step, Urgency};
@@ -29,6 +32,9 @@ use crate::fulfilment::FulfilmentError;
 use crate::pages::Translated as _;
 use crate::state::AppState;
 use crate::trace::Trace;
+use release::NotDone;
+
+pub mod release;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ListQuery {
@@ -84,6 +90,10 @@ pub struct RequestPage {
     /// The recipients not told yet, for the "told" form (empty: no form).
     untold: Vec<String>,
     documents: Vec<String>,
+    /// The access package and portability export to download: (link, label).
+    downloads: Vec<(String, String)>,
+    /// Whether the portability export may be sent to another controller.
+    transmit: bool,
     timeline: Vec<String>,
     back: String,
 }
@@ -235,7 +245,21 @@ pub async fn view(
     let done = q
         .done
         .filter(|d| STEPS.contains(&d.as_str()))
-        .map(|d| t(lang, &format!("done_{d}")));
+        .map(|d| match d.as_str() {
+            // Counts only: the values themselves never go into a URL.
+            "rectify" => {
+                let count = |n: &Option<String>| {
+                    let n = n.as_deref().and_then(|n| n.parse::<u64>().ok());
+                    n.unwrap_or_default().to_string()
+                };
+                i18n::tf(
+                    lang,
+                    "admin.rights.done_rectify",
+                    &[("changed", &count(&q.changed)), ("rows", &count(&q.rows))],
+                )
+            }
+            d => t(lang, &format!("done_{d}")),
+        });
     request_page(&state, &staff, lang, id, StatusCode::OK, Notice::Done(done)).await
 }
 
@@ -244,6 +268,10 @@ pub struct ViewQuery {
     lang: Option<String>,
     /// The step just taken, to confirm it.
     done: Option<String>,
+    /// After a rectification: the person's rows changed, of how many (text: a tampered
+    /// link shows 0 rather than an error).
+    changed: Option<String>,
+    rows: Option<String>,
 }
 
 /// The steps the page's forms post, by the `step` field.
@@ -256,6 +284,8 @@ const STEPS: &[&str] = &[
     "fulfil",
     "told",
     "close",
+    "transmit",
+    "rectify",
 ];
 
 /// What the page says above the request: a step done, or why the last one was refused.
@@ -389,6 +419,8 @@ async fn request_page(
                 )
             })
             .collect(),
+        downloads: release::downloads(lang, &r),
+        transmit: release::releasable(PackageKind::Portability, &r),
         back: format!("/admin/rights?lang={}", lang.code()),
     };
     page(status, &p)
@@ -450,11 +482,14 @@ pub struct StepForms {
     extend: bool,
     fulfil: bool,
     close: bool,
+    /// The connected systems a rectification can be made in (empty: no form).
+    rectify: Vec<String>,
 }
 
 impl StepForms {
     fn any(&self) -> bool {
-        self.assign.is_some()
+        !self.rectify.is_empty()
+            || self.assign.is_some()
             || self.ask_identity
             || self.verify
             || self.decide.is_some()
@@ -521,6 +556,7 @@ async fn step_forms(
         extend: open && r.deadline.extension.is_none(),
         fulfil: allows(Step::Fulfil),
         close: allows(Step::Close),
+        rectify: release::rectification_systems(state, r).await?,
     })
 }
 
@@ -632,12 +668,33 @@ pub async fn step(
     let name = form.get("step").to_string();
     let now = state.now();
     let actor = staff.actor().to_string();
+    // What the page says after the redirect besides the step's name.
+    let mut said = String::new();
     let result = match name.as_str() {
         "fulfil" => match fulfil(&state, &staff, trace, id, version, form.get("note")).await {
             Ok(()) => Ok(()),
             Err(FulfilmentError::Refused(why)) => return refuse(StatusCode::CONFLICT, why).await,
             Err(FulfilmentError::Store(e)) => Err(e),
         },
+        "transmit" => {
+            let processing = processing(&state, &staff, trace);
+            match release::transmit(&state, processing, id, &form).await {
+                Ok(_) => Ok(()),
+                Err(NotDone::Refused(status, why)) => return refuse(status, why).await,
+                Err(NotDone::Store(e)) => Err(e),
+            }
+        }
+        "rectify" => {
+            let processing = processing(&state, &staff, trace);
+            match release::rectify(&state, processing, id, &form, lang).await {
+                Ok(outcome) => {
+                    said = format!("&changed={}&rows={}", outcome.changed, outcome.rows);
+                    Ok(())
+                }
+                Err(NotDone::Refused(status, why)) => return refuse(status, why).await,
+                Err(NotDone::Store(e)) => Err(e),
+            }
+        }
         "told" => state
             .store
             .record_recipient_told(id, form.get("recipient"), form.get("how"), &actor, now)
@@ -659,7 +716,7 @@ pub async fn step(
     };
     match result {
         Ok(_) => Redirect::to(&format!(
-            "/admin/rights/{id}?lang={}&done={name}",
+            "/admin/rights/{id}?lang={}&done={name}{said}",
             lang.code()
         ))
         .into_response(),
@@ -695,16 +752,7 @@ async fn fulfil(
         }
         .into());
     }
-    let processing = Processing {
-        actor: Actor {
-            kind: ActorKind::Staff,
-            id: Some(staff.session.user.id.to_string()),
-            name: staff.actor().to_string(),
-        },
-        trace: trace.0,
-        case_ref: None,
-        now: state.now(),
-    };
+    let processing = processing(state, staff, trace);
     let note = Some(note.trim()).filter(|n| !n.is_empty());
     // Heavy work: wait for a turn at the bulk gate (see `BulkGate`).
     let _turn = state.bulk.admit().await;
@@ -717,6 +765,21 @@ async fn fulfil(
     )
     .await
     .map(|_| ())
+}
+
+/// Who works on the person's data from the back-office, for the processing log: the
+/// signed-in staff member, as the API's caller is.
+fn processing(state: &AppState, staff: &StaffSession, trace: Trace) -> Processing {
+    Processing {
+        actor: Actor {
+            kind: ActorKind::Staff,
+            id: Some(staff.session.user.id.to_string()),
+            name: staff.actor().to_string(),
+        },
+        trace: trace.0,
+        case_ref: None,
+        now: state.now(),
+    }
 }
 
 /// The change a step's form asks for, or what is wrong with the form, in the page's

@@ -34,6 +34,26 @@ impl StaffSession {
         &self.session.user.username
     }
 
+    /// Who works on personal data from the back office, for the processing log: the
+    /// signed-in staff member, as the API's caller is.
+    pub fn processing(
+        &self,
+        trace: crate::trace::Trace,
+        now: time::OffsetDateTime,
+    ) -> kluis_store::Processing {
+        use kluis_domain::processing_log::{Actor, ActorKind};
+        kluis_store::Processing {
+            actor: Actor {
+                kind: ActorKind::Staff,
+                id: Some(self.session.user.id.to_string()),
+                name: self.actor().to_string(),
+            },
+            trace: trace.0,
+            case_ref: None,
+            now,
+        }
+    }
+
     /// The refusal page when the form lacks the session's CSRF token.
     pub fn csrf_refusal(&self, form: &FormData, lang: Lang) -> Option<Response> {
         (!csrf::token_matches(&self.session.csrf_token, form))

@@ -30,7 +30,7 @@ const LOCALES: [(&str, &str); 3] = [
 ];
 
 /// Every file that may name a back-office translation key.
-const SOURCES: [&str; 22] = [
+const SOURCES: [&str; 25] = [
     include_str!("mod.rs"),
     include_str!("activities.rs"),
     include_str!("compare.rs"),
@@ -53,6 +53,9 @@ const SOURCES: [&str; 22] = [
     include_str!("../../templates/admin/compare.html"),
     include_str!("../../templates/admin/statements.html"),
     include_str!("../../templates/admin/preview.html"),
+    include_str!("breaches/affected.rs"),
+    include_str!("../../templates/admin/breach_affected.html"),
+    include_str!("../../templates/admin/breach_affected_form.html"),
 ];
 
 fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>) {

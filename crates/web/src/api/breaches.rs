@@ -73,6 +73,8 @@ pub struct BreachBody {
     people_told: i64,
     /// Of those, people whose mail went out.
     people_mailed: i64,
+    /// People found only in a connected system and mailed a notice, per system.
+    people_told_in_systems: BTreeMap<String, i64>,
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
     created_by: String,
@@ -129,6 +131,7 @@ pub fn breach_body(b: Breach, now: OffsetDateTime) -> BreachBody {
         }),
         people_told: b.people_told,
         people_mailed: b.people_mailed,
+        people_told_in_systems: b.people_told_in_systems,
         created_at: b.created_at,
         created_by: b.created_by,
         updated_at: b.updated_at,
@@ -341,22 +344,33 @@ pub struct AffectedRequest {
     /// ... and/or of these data categories ...
     #[serde(default)]
     data_categories: std::collections::BTreeSet<kluis_domain::category::DataCategory>,
-    /// ... collected in this window (both ends included).
+    /// ... collected in this window (both ends included) ...
     #[serde(default)]
     collected_from: Option<time::Date>,
     #[serde(default)]
     collected_until: Option<time::Date>,
+    /// ... in these places only: connected systems by name, `kluis` for the vault.
+    #[serde(default)]
+    systems: std::collections::BTreeSet<String>,
+    /// When the people must be told: how many to list per connected system (default
+    /// 1,000, at most 10,000) ...
+    #[serde(default)]
+    limit: Option<usize>,
+    /// ... after skipping this many, for the next page.
+    #[serde(default)]
+    offset: Option<usize>,
     /// Also prepare the notice to each person (needs a decision to tell them).
     #[serde(default)]
     notify: bool,
-    /// The mail's language for people whose language kluis does not know.
+    /// The mail's language for the vault's people whose language kluis does not know
+    /// (people found only in a connected system get the controller's language).
     #[serde(default)]
     language: Option<Lang>,
 }
 
 #[derive(Serialize)]
 pub struct AffectedBody {
-    /// People found in kluis's vault (connected systems are not searched).
+    /// People found in kluis's vault (the connected systems are in `systems`).
     count: usize,
     subjects: Vec<Uuid>,
     records: i64,
@@ -367,6 +381,15 @@ pub struct AffectedBody {
     without_email: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     already_told: Option<i64>,
+    /// The connected systems: per system the rows and people affected, and who they are
+    /// when the risk is high or the people are to be told; with the people of the vault
+    /// and the systems counted once where that can be told.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    in_systems: Option<crate::breach_systems::AffectedInSystems>,
+    /// With `notify`: the people found only in connected systems, mailed in the
+    /// controller's language (once per address and breach), or to tell by post.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    told_in_systems: Option<crate::breach_systems::ToldInSystems>,
 }
 
 /// `POST /api/v1/breaches/{id}/affected`: finds the people affected in the inventory
@@ -385,6 +408,7 @@ pub async fn affected(
         data_categories: body.data_categories,
         collected_from: body.collected_from,
         collected_until: body.collected_until,
+        systems: body.systems,
     };
     let p = processing(&state, &user, trace, &headers);
     let (_, scope) = scope(&state, &user, &p, None).await?;
@@ -396,19 +420,33 @@ pub async fn affected(
         ));
     }
     if !body.notify {
-        let found = state
-            .store
-            .find_affected(&p, id, &query)
-            .await
-            .map_err(invalid)?;
+        // Who the people are is read only when they must be told (art. 34).
+        let b = load(&state, id).await?;
+        let page = (
+            body.limit.unwrap_or(crate::breach_systems::DEFAULT_LIST),
+            body.offset.unwrap_or(0),
+        );
+        let found = crate::breach_systems::find_everywhere(
+            &state.store,
+            &state.settings.system_urls,
+            &p,
+            &b,
+            &query,
+            page,
+        )
+        .await
+        .map_err(invalid)?;
+        let vault = found.vault;
         return Ok(Json(AffectedBody {
-            count: found.subjects.len(),
-            subjects: found.subjects,
-            records: found.records,
-            by_activity: found.by_activity,
+            count: vault.subjects.len(),
+            subjects: vault.subjects,
+            records: vault.records,
+            by_activity: vault.by_activity,
             queued: None,
             without_email: None,
             already_told: None,
+            in_systems: Some(found.in_systems),
+            told_in_systems: None,
         }));
     }
     let b = load(&state, id).await?;
@@ -427,11 +465,28 @@ pub async fn affected(
         .into_iter()
         .map(|l| (l, breach::people_notice(l, &b.facts, &controller)))
         .collect();
+    // Checked first, so a query naming an unknown system tells nobody.
+    crate::breach_systems::check_query(&state.store, &query)
+        .await
+        .map_err(invalid)?;
     let outcome = state
         .store
         .notify_affected(&p, id, &query, &texts, body.language.unwrap_or(Lang::Nl))
         .await
         .map_err(invalid)?;
+    // People found only in a system: kluis does not know their language.
+    let lang = crate::breach_systems::controller_language(&controller);
+    let told_in_systems = crate::breach_systems::tell_in_systems(
+        &state.store,
+        &state.settings.system_urls,
+        &p,
+        &b,
+        &query,
+        &texts[&lang],
+        lang,
+    )
+    .await
+    .map_err(invalid)?;
     let found = outcome.affected;
     Ok(Json(AffectedBody {
         count: found.subjects.len(),
@@ -441,5 +496,7 @@ pub async fn affected(
         queued: Some(outcome.queued),
         without_email: Some(outcome.without_email),
         already_told: Some(outcome.already_told),
+        in_systems: None,
+        told_in_systems: Some(told_in_systems),
     }))
 }

@@ -8,6 +8,7 @@ mod inventory;
 mod media;
 mod openapi;
 mod register;
+mod restriction;
 pub mod rights;
 mod staff;
 
@@ -80,6 +81,14 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/subjects/{id}/disclosures",
             post(inventory::disclose),
+        )
+        .route(
+            "/api/v1/subjects/{id}/restrictions/lift",
+            post(restriction::lift),
+        )
+        .route(
+            "/api/v1/subjects/{id}/objections/compelling-grounds",
+            post(restriction::compelling_grounds),
         )
         .route("/api/v1/records/{id}", patch(inventory::change_record))
         .route(

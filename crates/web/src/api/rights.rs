@@ -600,19 +600,7 @@ async fn package(
         PackageError::Store(e) => e.into(),
         e @ PackageError::Render(_) => ApiError::Internal(e.to_string()),
     })?;
-    let mut response = download.body.into_response();
-    let h = response.headers_mut();
-    h.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static(download.content_type),
-    );
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Ok(v) =
-        HeaderValue::from_str(&format!("attachment; filename=\"{}\"", download.file_name))
-    {
-        h.insert(CONTENT_DISPOSITION, v);
-    }
-    Ok(response)
+    Ok(download.into_attachment())
 }
 
 /// `GET /api/v1/rights-requests/{id}/letter`: the latest letter to the person (closing
@@ -656,9 +644,11 @@ pub struct TransmissionBody {
 /// `POST /api/v1/rights-requests/{id}/portability/transmissions`: sends the portability
 /// export (art. 20(2)) straight to another controller's HTTPS endpoint, and answers 201 with
 /// what was delivered. 422 for an endpoint that is not https or carries credentials, or no
-/// recipient; 409 while no data may be released (as the download); 502 with the endpoint's
-/// answer or the connection error when it was not taken (on the timeline as a failed
-/// transmission, nothing logged as disclosed).
+/// recipient (nothing sent or recorded), and for an endpoint on an internal network that
+/// `[rights] portability_allowed_hosts` does not list (nothing sent; on the timeline as a
+/// failed transmission); 409 while no data may be released (as the download); 502 with the
+/// endpoint's answer or the connection error when it was not taken (on the timeline as a
+/// failed transmission, nothing logged as disclosed).
 pub async fn transmit_portability(
     State(state): State<AppState>,
     user: ApiUser,
@@ -680,24 +670,17 @@ pub async fn transmit_portability(
     let request = state.store.rights_request(id).await?;
     let mut processing = super::inventory::processing(&state, &user, trace, &headers);
     processing.case_ref = Some(request.reference.clone());
-    // Heavy work: wait for a turn at the bulk gate, so lookups keep their cores.
-    let _turn = state.bulk.admit().await;
-    let sent = transmit(
-        &state.store,
-        &state.settings.portability,
-        &processing,
-        &request,
-        &destination,
-        format,
-    )
-    .await
-    .map_err(|e| match e {
+    let problem = |e: TransmitError| match e {
         TransmitError::Invalid(why) => ApiError::Unprocessable(why),
         TransmitError::NotReleasable(why) => ApiError::InUse(why.to_string()),
         TransmitError::Store(e) => e.into(),
         e @ TransmitError::Render(_) => ApiError::Internal(e.to_string()),
+        e @ TransmitError::Refused { .. } => ApiError::Unprocessable(e.to_string()),
         e @ TransmitError::Failed { .. } => ApiError::BadGateway(e.to_string()),
-    })?;
+    };
+    let sent = transmit(&state, &processing, &request, &destination, format)
+        .await
+        .map_err(problem)?;
     Ok((StatusCode::CREATED, Json(sent)).into_response())
 }
 
@@ -807,8 +790,9 @@ pub struct RectificationBody {
 }
 
 /// `POST /api/v1/rights-requests/{id}/rectifications`: sets one column of the person's
-/// rows in one table of a connected system to a new value (GDPR art. 16) and records it
-/// on the timeline and in the processing log. 422 for an unknown system or a column the
+/// rows in one table of a connected system to a new value (GDPR art. 16), records it on
+/// the timeline and in the processing log, keeps the old and new values sealed with the
+/// request and answers with each changed row's old value. 422 for an unknown system or a column the
 /// dataset map does not list, 409 unless rectification was granted for an activity the
 /// system serves (and the identity verified), 502 with the system's error when it could
 /// not be done there (nothing changed).

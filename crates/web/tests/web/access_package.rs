@@ -3,8 +3,9 @@
 //! granted activities' data from the vault and the connected systems (the HR system on
 //! PostgreSQL, the accounting system on MariaDB, when TEST_DATABASE_URL and TEST_MYSQL_URL
 //! are set), the art. 15 items and who consulted the data, as HTML, PDF and a zip of JSON
-//! and CSV; portability only what the person provided under consent or contract. Every
-//! download is logged as an export to the data subject.
+//! and CSV; portability only what the person provided under consent or contract (in the HR
+//! system, the rows of the tables its map marks provided_by_subject, not the interview
+//! notes). Every download is logged as an export to the data subject.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -503,7 +504,8 @@ async fn package_story(store: TestStore) {
         "three downloads, three times logged"
     );
 
-    // Portability: only what she provided, under consent or contract.
+    // Portability: only what she provided, under consent or contract: her records in the
+    // vault and, in the HR system, her rows of the tables its map marks as provided by her.
     let (s, hd, b) = h.download(&format!("{portability}?format=json")).await;
     assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
     assert_eq!(hd[header::CONTENT_TYPE], "application/json");
@@ -520,16 +522,68 @@ async fn package_story(store: TestStore) {
         "not the assessment (not provided), not the bank account (legal obligation)"
     );
     assert!(ported.records.iter().all(|r| r.provided_by_subject));
-    assert!(ported.system_rows.is_empty() && ported.consultations.is_empty());
+    assert!(ported.consultations.is_empty() && ported.incomplete.is_empty());
+    let ported_text = String::from_utf8_lossy(&b).to_string();
+    // The HR rows in the export: (table, field lines) for the CSV below.
+    let hr_lines = if systems.is_some() {
+        ported_hr_rows(&ported, &ported_text)
+    } else {
+        assert!(ported.system_rows.is_empty());
+        0
+    };
     let (s, hd, b) = h.download(&format!("{portability}?format=csv")).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(hd[header::CONTENT_TYPE], "text/csv; charset=utf-8");
     let mut reader = csv::Reader::from_reader(&b[..]);
+    assert_eq!(
+        reader.headers().unwrap().iter().collect::<Vec<_>>(),
+        [
+            "system",
+            "table",
+            "record",
+            "activity",
+            "category",
+            "source",
+            "collected_on",
+            "retention",
+            "provided_by_subject",
+            "field",
+            "value"
+        ]
+    );
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
-    assert_eq!(rows.len(), 2);
-    assert!(rows.iter().all(|r| &r[6] == "true"));
-    let ported_logged = exports().await.len() - 3 * first.len();
-    assert_eq!(ported_logged, 4, "two exports of two activities each");
+    assert_eq!(rows.len(), 2 + hr_lines);
+    assert!(rows.iter().all(|r| &r[8] == "true"));
+    assert_eq!(rows.iter().filter(|r| &r[0] == "kluis").count(), 2);
+    if systems.is_some() {
+        assert!(rows.iter().any(|r| &r[0] == "hr"
+            && &r[1] == "applications"
+            && &r[9] == "motivation"
+            && &r[10] == "Ik werk graag met mensen."));
+        assert!(rows.iter().all(|r| &r[1] != "interview_notes"));
+    }
+    let ported_exports: Vec<_> = exports()
+        .await
+        .into_iter()
+        .filter(|e| e.entry.legal_ground.as_deref() == Some("GDPR art. 20"))
+        .collect();
+    assert_eq!(
+        ported_exports.len(),
+        4,
+        "two exports of two activities each"
+    );
+    // The HR rows are logged as exported under recruitment, with their categories.
+    let werving_categories = &ported_exports
+        .iter()
+        .find(|e| e.entry.activity == WERVING)
+        .unwrap()
+        .entry
+        .data_categories;
+    assert_eq!(
+        werving_categories.iter().any(|c| c == "case_file"),
+        systems.is_some(),
+        "{werving_categories:?}"
+    );
 
     // A request whose access is refused everywhere: 409, nothing logged.
     let mut other = letter;
@@ -584,6 +638,65 @@ async fn package_story(store: TestStore) {
         hr.cleanup().await;
         accounting.cleanup().await;
     }
+}
+
+/// Checks An's HR rows in her portability export (`json` is its text): those of the tables
+/// marked provided_by_subject (her applicant row, her 2 applications, her 2 documents),
+/// with the mapped columns only, and nothing of the interview note the authority wrote.
+/// Returns the number of CSV lines they make (one per field).
+fn ported_hr_rows(ported: &AccessPackage, json: &str) -> usize {
+    let mut tables: Vec<&str> = ported
+        .system_rows
+        .iter()
+        .map(|r| r.table.as_str())
+        .collect();
+    tables.sort();
+    assert_eq!(
+        tables,
+        [
+            "applicants",
+            "applications",
+            "applications",
+            "documents",
+            "documents"
+        ],
+        "not the interview note"
+    );
+    assert!(
+        ported
+            .system_rows
+            .iter()
+            .all(|r| r.system == "hr" && r.activities == [WERVING])
+    );
+    let applicant = ported
+        .system_rows
+        .iter()
+        .find(|r| r.table == "applicants")
+        .unwrap();
+    assert_eq!(
+        applicant.fields.keys().collect::<Vec<_>>(),
+        [
+            "birth_date",
+            "email",
+            "first_name",
+            "last_name",
+            "national_number",
+            "phone"
+        ],
+        "the mapped columns only"
+    );
+    assert_eq!(applicant.fields["first_name"], json!("An"));
+    assert!(
+        ported
+            .system_rows
+            .iter()
+            .any(|r| r.fields.get("motivation") == Some(&json!("Ik werk graag met mensen.")))
+    );
+    assert!(
+        !json.contains("Sterk in communicatie") && !json.contains("Vermeersch"),
+        "nothing of the interview note"
+    );
+    ported.system_rows.iter().map(|r| r.fields.len()).sum()
 }
 
 /// A package with something in every table, in Dutch, rendered as the page.

@@ -622,8 +622,14 @@ async fn breach_pages_in_chromium_pass_an_accessibility_audit() {
     let h = Harness::new(store).await;
     let (s, _, b) = h.import(REGISTER, &h.dpo).await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    h.store
+    let els = h
+        .store
         .create_user("els", "Els", "a long dpo password", &[Role::Dpo], NOW)
+        .await
+        .unwrap();
+    // Cleared to see personal data: she may search the people affected.
+    h.store
+        .record_confidentiality_statement(els.id, date!(2026 - 01 - 05), "GEHEIM-2", "test", NOW)
         .await
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -698,6 +704,17 @@ async fn breach_pages_in_chromium_pass_an_accessibility_audit() {
         {"fill": {"label": "Reasons", "value": "Recognisable images."}},
         {"click": {"role": "button", "name": "Record the decision"}},
         {"expect_text": "They are told: Recognisable images."},
+        {"axe": true},
+        // The people affected: the result, then a window that ends before it starts.
+        {"select": {"label": "Data category", "value": "sound_image"}},
+        {"click": {"role": "button", "name": "Search"}},
+        {"expect_text": "People and records per place"},
+        {"expect_text": "kluis (vault)"},
+        {"axe": true},
+        {"fill": {"label": "Collected from", "value": "2026-11-20"}},
+        {"fill": {"label": "Collected until", "value": "2026-11-01"}},
+        {"click": {"role": "button", "name": "Search"}},
+        {"expect_text": "The window ends before it starts"},
         {"axe": true},
     ]);
     crate::support::browser::run_scenario(&base, steps).unwrap();
@@ -1072,4 +1089,575 @@ async fn rate_limit_story(h: Harness) {
     assert!(headers.contains_key(header::RETRY_AFTER));
     assert_eq!(count().await, limit, "a refused report stored nothing");
     h.store.cleanup().await;
+}
+
+#[tokio::test]
+async fn people_affected_are_found_in_the_connected_systems_too() {
+    with_systems(|h| async move {
+        systems_story(&h).await;
+        h
+    })
+    .await;
+}
+
+/// Runs `story` on both store backends against the real HR (PostgreSQL) and accounting
+/// (MariaDB) test systems, with a third system that is down; skipped without them.
+async fn with_systems<F, Fut>(story: F)
+where
+    F: Fn(Harness) -> Fut,
+    Fut: std::future::Future<Output = Harness>,
+{
+    use kluis_store::testing::TestStore;
+    async fn run<F, Fut>(store: TestStore, story: &F)
+    where
+        F: Fn(Harness) -> Fut,
+        Fut: std::future::Future<Output = Harness>,
+    {
+        let Some(hr) = kluis_connectors::testing::hr_postgres().await else {
+            store.cleanup().await;
+            return;
+        };
+        let Some(accounting) = kluis_connectors::testing::accounting_mariadb().await else {
+            store.cleanup().await;
+            return;
+        };
+        let urls = BTreeMap::from([
+            ("hr".to_string(), hr.url().to_string()),
+            ("accounting".to_string(), accounting.url().to_string()),
+            (
+                "down".to_string(),
+                "postgres://kluis:s3cret@127.0.0.1:1/down".to_string(),
+            ),
+        ]);
+        let settings = kluis_web::Settings {
+            system_urls: kluis_web::systems::SystemUrls(urls),
+            ..Default::default()
+        };
+        let h = story(Harness::with_settings(store, settings).await).await;
+        h.store.cleanup().await;
+        hr.cleanup().await;
+        accounting.cleanup().await;
+    }
+    run(sqlite_store().await, &story).await;
+    if let Some(pg) = postgres_store().await {
+        run(pg, &story).await;
+    }
+}
+
+/// The HR and accounting systems (and one that is down) registered, An in the vault,
+/// the DPO cleared and a high-risk breach: returns the breach as the API shows it.
+async fn seed_systems(h: &Harness) -> Value {
+    use kluis_connectors::testing::{accounting_map, hr_map, people};
+    let (s, _, b) = h.import(REGISTER, &h.dpo).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let mut hr = hr_map();
+    hr.activities = vec!["nieuwsbrief".into()];
+    let mut accounting = accounting_map();
+    accounting.activities = vec!["camera".into()];
+    let mut down = hr_map();
+    down.name = "down".into();
+    down.activities = vec!["camera".into()];
+    for map in [&hr, &accounting, &down] {
+        h.store.put_system(map, "test", NOW).await.unwrap();
+    }
+    let p = Processing {
+        actor: Actor {
+            kind: ActorKind::Staff,
+            id: None,
+            name: "seed".into(),
+        },
+        trace: TraceContext::new_root([7; 16], [8; 8]),
+        case_ref: None,
+        now: NOW,
+    };
+    let identity = SubjectIdentity {
+        email: Some(people::AN_EMAIL.parse().unwrap()),
+        ..Default::default()
+    };
+    let (an, _) = h
+        .store
+        .record_subject(&p, "camera", &identity, &[])
+        .await
+        .unwrap();
+    h.store
+        .add_record(
+            &p,
+            an.id,
+            &RecordInput {
+                activity: "camera".into(),
+                schedule: None,
+                category: DataCategory::SoundImage,
+                fields: BTreeMap::from([("clip".to_string(), json!("cam-3/0917"))]),
+                source: None,
+                collected_on: date!(2026 - 11 - 20),
+                events: BTreeMap::new(),
+                provided_by_subject: false,
+            },
+        )
+        .await
+        .unwrap();
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            "/api/v1/users/dpo/confidentiality-statements",
+            &h.dpo,
+            Some(json!({"signed_on": "2026-01-05", "reference": "GEHEIM-1"})),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let mut high = wrong_post();
+    high["risk"] = json!({"level": "high_risk", "reasons": "Adressen en rijksregisternummers."});
+    let (s, _, b) = h
+        .call(Method::POST, "/api/v1/breaches", &h.dpo, Some(high), &[])
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    body(&b)
+}
+
+/// An in the vault and in both systems, Chloé in both systems: each counted once when
+/// everyone is listed; an unreachable system fails alone.
+async fn systems_story(h: &Harness) {
+    use kluis_connectors::testing::people;
+    let breach = seed_systems(h).await;
+    let affected = format!(
+        "/api/v1/breaches/{}/affected",
+        breach["id"].as_str().unwrap()
+    );
+
+    let query = json!({
+        "data_categories": ["contact", "sound_image"],
+        "systems": ["kluis", "hr", "accounting"],
+    });
+    let (s, _, b) = h
+        .call(Method::POST, &affected, &h.dpo, Some(query), &[])
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let found = body(&b);
+    assert_eq!(found["count"], 1, "An in the vault: {found}");
+    let systems = found["systems"].as_array().unwrap();
+    let names: Vec<&str> = systems
+        .iter()
+        .map(|s| s["system"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["accounting", "hr"]);
+    assert_eq!(systems[0]["people"], 4);
+    assert_eq!(systems[1]["people"], 3);
+    assert_eq!(systems[1]["tables"][0]["table"], "applicants");
+    assert_eq!(systems[1]["tables"][0]["rows"], 3);
+    let hr_people = systems[1]["listed"].as_array().unwrap();
+    assert_eq!(hr_people.len(), 3, "high risk: the people are listed");
+    assert_eq!(hr_people[0]["identifiers"]["email"], people::AN_EMAIL);
+    assert_eq!(
+        hr_people[0]["identifiers"]["national_number"],
+        "85073003328"
+    );
+    assert_eq!(hr_people[0]["in_vault"], true);
+    assert_eq!(hr_people[2]["identifiers"]["email"], people::CHLOE_EMAIL);
+    assert_eq!(hr_people[2]["also_in"], "accounting");
+    assert_eq!(
+        found["total_people"], 5,
+        "An, Bram, Chloé, Dirk, the printer: {found}"
+    );
+
+    // Each person listed in a system is logged for breach handling, with the breach as
+    // case, under a pseudonym.
+    let log = h
+        .store
+        .log_entries(
+            &kluis_domain::processing_log::LogSelector {
+                activity: Some("nieuwsbrief".into()),
+                ..Default::default()
+            },
+            &kluis_domain::access::Scope::All,
+            100,
+        )
+        .await
+        .unwrap();
+    let hr_hits: Vec<_> = log.iter().filter(|e| e.entry.system == "hr").collect();
+    assert_eq!(hr_hits.len(), 3);
+    assert!(hr_hits.iter().all(|e| {
+        e.entry.case_ref.as_deref() == breach["reference"].as_str()
+            && e.entry.purpose == kluis_store::BREACH_PURPOSE
+            && !e.entry.subject.contains('@')
+    }));
+
+    // Every system: the unreachable one says why, the others answer; nobody can be
+    // counted once across all places then.
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            &affected,
+            &h.dpo,
+            Some(json!({"data_categories": ["contact"], "limit": 2})),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let found = body(&b);
+    let systems = found["systems"].as_array().unwrap();
+    assert_eq!(systems.len(), 3, "{found}");
+    let down = &systems[1];
+    assert_eq!(down["system"], "down");
+    let error = down["error"].as_str().unwrap();
+    assert!(
+        error.contains("127.0.0.1:1") && !error.contains("s3cret"),
+        "{error}"
+    );
+    assert_eq!(systems[0]["listed"].as_array().unwrap().len(), 2, "capped");
+    assert_eq!(systems[0]["cap"], 2);
+    assert_eq!(systems[2]["people"], 3);
+    assert!(found["total_people"].is_null());
+
+    // Without a high risk or a decision to tell, the systems are counted, nobody listed.
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            "/api/v1/breaches",
+            &h.dpo,
+            Some(wrong_post()),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let low = format!(
+        "/api/v1/breaches/{}/affected",
+        body(&b)["id"].as_str().unwrap()
+    );
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            &low,
+            &h.dpo,
+            Some(json!({"activities": ["nieuwsbrief"], "data_categories": ["national_number"]})),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let found = body(&b);
+    assert_eq!(found["systems"][0]["system"], "hr");
+    assert_eq!(found["systems"][0]["people"], 2);
+    assert!(found["systems"][0].get("listed").is_none(), "{found}");
+
+    // A system that does not exist is refused.
+    let (s, hd, b) = h
+        .call(
+            Method::POST,
+            &low,
+            &h.dpo,
+            Some(json!({"systems": ["nope"]})),
+            &[],
+        )
+        .await;
+    let p = problem(s, &hd, &b, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        p["detail"].as_str().unwrap().contains("kluis systems add"),
+        "{p}"
+    );
+}
+
+#[tokio::test]
+async fn the_dpo_finds_the_people_affected_from_the_breach_page() {
+    with_systems(|h| async move {
+        back_office_search_story(&h).await;
+        h
+    })
+    .await;
+}
+
+/// The breach's page offers the DPO the search; its result shows per place the counts,
+/// the system that is down and, the risk being high, the people by their identifiers.
+/// Bad input, a form without its token, an auditor or a caseworker are refused and
+/// nothing is searched or logged.
+async fn back_office_search_story(h: &Harness) {
+    use kluis_connectors::testing::people;
+    let breach = seed_systems(h).await;
+    let id = breach["id"].as_str().unwrap();
+    h.store
+        .create_user(
+            "audit",
+            "Auditor",
+            "a long auditor pw",
+            &[Role::Auditor],
+            NOW,
+        )
+        .await
+        .unwrap();
+    let dpo_in = sign_in(h, "dpo").await;
+    let auditor_in = sign_in(h, "audit").await;
+    let cw_in = sign_in(h, "cw").await;
+    let detail = format!("/admin/breaches/{id}?lang=en");
+    let search = format!("/admin/breaches/{id}/affected?lang=en");
+    let logged = || async {
+        let mut n = 0;
+        for activity in ["nieuwsbrief", "camera"] {
+            n += h
+                .store
+                .log_entries(
+                    &kluis_domain::processing_log::LogSelector {
+                        activity: Some(activity.into()),
+                        ..Default::default()
+                    },
+                    &kluis_domain::access::Scope::All,
+                    1_000,
+                )
+                .await
+                .unwrap()
+                .iter()
+                .filter(|e| e.entry.purpose == kluis_store::BREACH_PURPOSE)
+                .count();
+        }
+        n
+    };
+
+    // The form is on the page for the DPO, not for the auditor.
+    let (s, b) = page(h, Method::GET, &detail, Some(&dpo_in.0), None).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(
+        b.contains("Find the people affected") && b.contains(&search.replace('&', "&amp;")),
+        "{b}"
+    );
+    let (_, b) = page(h, Method::GET, &detail, Some(&auditor_in.0), None).await;
+    assert!(!b.contains("Find the people affected"), "{b}");
+
+    // Refused: no token, an auditor, a caseworker; nothing logged.
+    let good = [
+        ("system", "hr"),
+        ("activity", "nieuwsbrief"),
+        ("category", ""),
+    ];
+    let (s, _, _) = post_form(h, &search, &dpo_in, &good, false).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    for who in [&auditor_in, &cw_in] {
+        let (s, _, b) = post_form(h, &search, who, &good, true).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+    }
+    assert_eq!(logged().await, 0);
+
+    // Bad input: the form again with what is wrong (422), nothing searched or logged.
+    for (form, expected) in [
+        (
+            vec![("system", "nope")],
+            "There is no system &#39;nope&#39;",
+        ),
+        (
+            vec![("category", "gossip")],
+            "The data category chosen is unknown",
+        ),
+        (
+            vec![
+                ("system", "hr"),
+                ("from", "2026-11-20"),
+                ("until", "2026-11-01"),
+            ],
+            "The window ends before it starts",
+        ),
+        (vec![("from", "gisteren")], "is not a date"),
+        (vec![], "Choose at least a processing activity"),
+    ] {
+        let (s, _, b) = post_form(h, &search, &dpo_in, &form, true).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{form:?}: {b}");
+        assert!(
+            b.contains("role=\"alert\"") && b.contains(expected),
+            "{form:?}: {b}"
+        );
+        assert!(!b.contains("People and records per place"), "{b}");
+    }
+    assert_eq!(logged().await, 0);
+
+    // HR alone: the three applicants, listed by their identifiers, An also in the vault
+    // is not known (the vault was not searched), each one logged.
+    let (s, _, b) = post_form(h, &search, &dpo_in, &good, true).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(b.contains("People and records per place"), "{b}");
+    assert!(b.contains(people::AN_EMAIL), "{b}");
+    assert!(b.contains("85073003328"), "{b}");
+    assert!(b.contains(people::CHLOE_EMAIL), "{b}");
+    assert!(b.contains("People 1 to 3 of 3"), "{b}");
+    assert!(b.contains("In all: 3 people"), "{b}");
+    assert!(
+        b.contains("value=\"nieuwsbrief\" selected"),
+        "what was chosen is kept: {b}"
+    );
+    assert_eq!(logged().await, 3);
+
+    // Every place, by category: the vault, both systems, and the one that is down.
+    let (s, _, b) = post_form(
+        h,
+        &search,
+        &dpo_in,
+        &[("category", "sound_image"), ("from", "2026-11-01")],
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(b.contains("kluis (vault)"), "{b}");
+    assert!(b.contains("Could not be searched:"), "{b}");
+    assert!(b.contains("127.0.0.1:1") && !b.contains("s3cret"), "{b}");
+    assert!(b.contains("In all: cannot say"), "{b}");
+
+    // A breach without a high risk and no decision to tell: counted, nobody listed.
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            "/api/v1/breaches",
+            &h.dpo,
+            Some(wrong_post()),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let low = format!(
+        "/admin/breaches/{}/affected?lang=en",
+        body(&b)["id"].as_str().unwrap()
+    );
+    let (s, _, b) = post_form(h, &low, &dpo_in, &good, true).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(b.contains("The people are counted, not listed"), "{b}");
+    assert!(!b.contains(people::AN_EMAIL), "{b}");
+}
+
+#[tokio::test]
+async fn people_found_only_in_the_connected_systems_are_told_too() {
+    with_systems(|h| async move {
+        tell_in_systems_story(&h).await;
+        h
+    })
+    .await;
+}
+
+/// With `notify`, people found only in a system are mailed once per address in the
+/// controller's language (the vault's An by the vault), counted per system; a rerun
+/// queues nothing; someone a system knows by no e-mail address is listed to tell by
+/// post; without a decision to tell them nothing is sent.
+async fn tell_in_systems_story(h: &Harness) {
+    use kluis_connectors::testing::people;
+    let breach = seed_systems(h).await;
+    let uri = format!("/api/v1/breaches/{}", breach["id"].as_str().unwrap());
+    let affected = format!("{uri}/affected");
+    let notify = json!({
+        "data_categories": ["contact", "sound_image"],
+        "notify": true,
+    });
+    let pending = || async { h.store.mail_status(100).await.unwrap().pending };
+
+    // A high risk without the decision to tell, or no high risk: nobody is mailed.
+    let (s, hd, b) = h
+        .call(Method::POST, &affected, &h.dpo, Some(notify.clone()), &[])
+        .await;
+    let p = problem(s, &hd, &b, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p["detail"].as_str().unwrap().contains("art. 34"), "{p}");
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            "/api/v1/breaches",
+            &h.dpo,
+            Some(wrong_post()),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let low = format!(
+        "/api/v1/breaches/{}/affected",
+        body(&b)["id"].as_str().unwrap()
+    );
+    let (s, hd, b) = h
+        .call(Method::POST, &low, &h.dpo, Some(notify.clone()), &[])
+        .await;
+    problem(s, &hd, &b, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(pending().await, 0);
+
+    // Told: An by the vault; Dirk, the printer and Chloé from accounting, Bram from HR
+    // (An and Chloé are counted there already); the system that is down says why.
+    let (s, _, b) = h
+        .call(
+            Method::PUT,
+            &format!("{uri}/art34-decision"),
+            &h.dpo,
+            Some(json!({"inform": true, "reasons": "Rijksregisternummers: iedereen verwittigen."})),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, _, b) = h
+        .call(Method::POST, &affected, &h.dpo, Some(notify.clone()), &[])
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let told = body(&b);
+    assert_eq!(told["queued"], 1, "An, in the vault: {told}");
+    let systems = &told["told_in_systems"];
+    assert_eq!(
+        systems["queued"],
+        json!({"accounting": 3, "hr": 1}),
+        "{told}"
+    );
+    assert_eq!(systems["to_tell_by_post"], json!([]), "{told}");
+    assert!(systems["errors"]["down"].is_string(), "{told}");
+    assert_eq!(pending().await, 5);
+    let mail = h
+        .store
+        .claim_due_mail(NOW, time::Duration::minutes(5), 10)
+        .await
+        .unwrap();
+    let bram = mail
+        .iter()
+        .find(|m| m.mail.to.as_str() == people::BRAM_EMAIL)
+        .expect("Bram is mailed");
+    // The controller's language: the register names "stad" in Dutch first.
+    assert!(
+        bram.mail.subject.starts_with("Een datalek bij"),
+        "{:?}",
+        bram.mail
+    );
+    assert_eq!(
+        mail.iter()
+            .filter(|m| m.mail.to.as_str().eq_ignore_ascii_case(people::CHLOE_EMAIL))
+            .count(),
+        1
+    );
+    let (_, _, b) = h.call(Method::GET, &uri, &h.dpo, None, &[]).await;
+    assert_eq!(
+        body(&b)["people_told_in_systems"],
+        json!({"accounting": 3, "hr": 1})
+    );
+    let dpo_in = sign_in(h, "dpo").await;
+    let page_uri = format!("/admin/breaches/{}?lang=en", breach["id"].as_str().unwrap());
+    let (_, html) = page(h, Method::GET, &page_uri, Some(&dpo_in.0), None).await;
+    assert!(
+        html.contains(
+            "Mailed a notice to 4 people found only in connected systems (accounting: 3, hr: 1)."
+        ),
+        "{html}"
+    );
+
+    // Again: nothing new.
+    let (s, _, b) = h
+        .call(Method::POST, &affected, &h.dpo, Some(notify.clone()), &[])
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let again = body(&b);
+    assert_eq!(again["told_in_systems"]["queued"], json!({}), "{again}");
+    assert_eq!(again["told_in_systems"]["already_told"], 4, "{again}");
+    assert_eq!(again["already_told"], 1, "{again}");
+    let status = h.store.mail_status(100).await.unwrap();
+    assert_eq!(status.pending, 5, "the first run's mails only");
+
+    // HR no longer knows its applicants' e-mail: Bram, known there by his national
+    // number only, is to be told by post (An and Chloé are counted in accounting).
+    let hr_yaml = include_str!("../../../connectors/src/testing/hr.yaml").replace(
+        "email: {category: contact, identifies: email}",
+        "email: contact",
+    );
+    let mut hr = kluis_domain::dataset_map::parse("hr.yaml", &hr_yaml).unwrap();
+    hr.activities = vec!["nieuwsbrief".into()];
+    h.store.put_system(&hr, "test", NOW).await.unwrap();
+    let (s, _, b) = h
+        .call(Method::POST, &affected, &h.dpo, Some(notify), &[])
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let by_post = body(&b)["told_in_systems"]["to_tell_by_post"].clone();
+    assert_eq!(by_post.as_array().unwrap().len(), 1, "{by_post}");
+    assert_eq!(by_post[0]["system"], "hr");
+    assert_eq!(by_post[0]["identifiers"]["national_number"], "90021412303");
+    assert_eq!(h.store.mail_status(100).await.unwrap().pending, 5);
 }

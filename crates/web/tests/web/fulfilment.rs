@@ -785,3 +785,459 @@ async fn held_story(store: TestStore) {
     hr.cleanup().await;
     h.store.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_granted_restriction_marks_the_rows_in_the_systems_and_lifting_clears_them() {
+    system_marks_story(sqlite_store().await).await;
+    if let Some(pg) = postgres_store().await {
+        system_marks_story(pg).await;
+    }
+}
+
+/// Restriction granted for recruitment and accounting, HR serving both: the run marks An's
+/// rows in both systems; HR down at first is failed and resumed. Lifting one restriction
+/// keeps the marks the other still needs; lifting the other clears them, and while HR cannot
+/// be cleared that restriction stays in force.
+async fn system_marks_story(store: TestStore) {
+    let systems = match (hr_postgres().await, accounting_mariadb().await) {
+        (Some(hr), Some(accounting)) => Some((hr, accounting)),
+        _ => None,
+    };
+    let Some((hr, accounting)) = &systems else {
+        store.cleanup().await;
+        return;
+    };
+    let mut h = Harness::with_settings(store, settings(&systems, false)).await;
+    limburg_with_a_dpo_who_may_read(&h).await;
+    for (mut map, activities) in [
+        (hr_map(), vec![WERVING, BOEKHOUDING]),
+        (accounting_map(), vec![BOEKHOUDING]),
+    ] {
+        map.activities = activities.into_iter().map(str::to_string).collect();
+        h.store.put_system(&map, "test", NOW).await.unwrap();
+    }
+    let (an, _) = seed_an(&h.store).await;
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            "/api/v1/rights-requests",
+            &h.dpo,
+            Some(json!({
+                "controller": "limburg",
+                "rights": ["restriction"],
+                "channel": "letter",
+                "requester": {
+                    "identity": {"email": people::AN_EMAIL, "given_name": "An", "family_name": "Peeters"},
+                    "acting_for": "themselves",
+                    "email": people::AN_EMAIL,
+                },
+                "received_on": "2026-11-23"
+            })),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let one = format!(
+        "/api/v1/rights-requests/{}",
+        json_body(&b)["id"].as_str().unwrap()
+    );
+    for (change, version) in [
+        (
+            json!({"change": "verify_identity", "subject_id": an}),
+            "\"1\"",
+        ),
+        (
+            json!({"change": "decide", "decisions": [
+                {"right": "restriction", "activity": WERVING, "outcome": "granted",
+                 "motivation": "De juistheid wordt nagekeken."},
+                {"right": "restriction", "activity": BOEKHOUDING, "outcome": "granted",
+                 "motivation": "De juistheid wordt nagekeken."},
+            ]}),
+            "\"2\"",
+        ),
+    ] {
+        let (s, _, b) = h
+            .call(
+                Method::POST,
+                &format!("{one}/changes"),
+                &h.dpo,
+                Some(change),
+                &[("if-match", version)],
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    let hr_marked = "SELECT ((SELECT count(*) FROM hr.applicants WHERE processing_restricted) \
+                     + (SELECT count(*) FROM hr.applications WHERE processing_restricted))::text";
+    let accounting_marked = "SELECT CAST((SELECT COUNT(*) FROM suppliers WHERE \
+                             processing_restricted = 1) + (SELECT COUNT(*) FROM invoices WHERE \
+                             processing_restricted = 1) AS CHAR)";
+
+    // First run: HR cannot be reached, accounting is marked.
+    let fulfilment = format!("{one}/fulfilment");
+    let (s, _, b) = h.call(Method::POST, &fulfilment, &h.dpo, None, &[]).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let first = json_body(&b);
+    assert_eq!(first["stage"], "decided", "{first:#}");
+    let hr_action = action(&first, "restriction", WERVING, "hr");
+    assert_eq!(hr_action["carried_out_by"], "kluis", "{hr_action}");
+    assert_eq!(hr_action["status"], "failed", "{hr_action}");
+    assert!(
+        hr_action["error"].as_str().unwrap().contains("system 'hr'"),
+        "{hr_action}"
+    );
+    let books = action(&first, "restriction", BOEKHOUDING, "accounting").clone();
+    assert_eq!(books["status"], "done", "{books}");
+    assert_eq!(books["report"]["rows_marked"], 3, "{books}");
+    assert_eq!(hr.scalar(hr_marked).await, "0", "HR untouched");
+    assert_eq!(accounting.scalar(accounting_marked).await, "3");
+    assert_eq!(
+        action(&first, "restriction", WERVING, "vault")["status"],
+        "done"
+    );
+
+    // Repaired: the second run marks HR and redoes nothing else.
+    h.app = app(AppState::new(
+        (*h.store).clone(),
+        std::sync::Arc::new(|| NOW),
+        settings(&systems, true),
+    ));
+    let (s, _, b) = h.call(Method::POST, &fulfilment, &h.dpo, None, &[]).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let second = json_body(&b);
+    assert_eq!(second["stage"], "fulfilled", "{second:#}");
+    let hr_action = action(&second, "restriction", WERVING, "hr");
+    assert_eq!(hr_action["status"], "done", "{hr_action}");
+    assert_eq!(hr_action["attempts"], 2);
+    assert_eq!(hr_action["report"]["rows_marked"], 3, "{hr_action}");
+    assert_eq!(
+        action(&second, "restriction", BOEKHOUDING, "hr")["report"],
+        hr_action["report"],
+        "marked once for both activities"
+    );
+    assert_eq!(hr.scalar(hr_marked).await, "3");
+    assert_eq!(
+        action(&second, "restriction", BOEKHOUDING, "accounting"),
+        &books,
+        "not redone"
+    );
+    // The processing log names the system and the request.
+    let logged = h
+        .store
+        .log_entries(
+            &kluis_domain::processing_log::LogSelector {
+                activity: Some(WERVING.into()),
+                ..Default::default()
+            },
+            &kluis_domain::access::Scope::All,
+            1000,
+        )
+        .await
+        .unwrap();
+    let reference = second["reference"].as_str().unwrap();
+    assert!(
+        logged.iter().any(|e| e.entry.system == "hr"
+            && e.entry.action == kluis_domain::processing_log::LogAction::Update
+            && e.entry.case_ref.as_deref() == Some(reference)
+            && e.entry
+                .legal_ground
+                .as_deref()
+                .is_some_and(|g| g.contains("art. 18"))),
+        "{logged:#?}"
+    );
+
+    let lift = |activity: &'static str, up: bool| {
+        let urls = settings(&systems, up).system_urls;
+        let store = h.store.clone();
+        let reference = reference.to_string();
+        async move {
+            kluis_web::system_marks::lift_restriction(
+                &store,
+                &urls,
+                &staff(),
+                an,
+                (activity, &reference),
+                NOW.date(),
+                "juistheid nagekeken",
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let in_force = |activity: &'static str| {
+        let store = h.store.clone();
+        async move {
+            store
+                .restrictions(an)
+                .await
+                .unwrap()
+                .iter()
+                .any(|r| r.activity == activity && r.lifted_at.is_none())
+        }
+    };
+    // Told tomorrow, or under another request: refused before any system is touched.
+    let early = kluis_web::system_marks::lift_restriction(
+        &h.store,
+        &settings(&systems, true).system_urls,
+        &staff(),
+        an,
+        (WERVING, reference),
+        NOW.date() + time::Duration::days(1),
+        "juistheid nagekeken",
+    )
+    .await
+    .unwrap_err();
+    assert!(early.to_string().contains("art. 18(3)"), "{early}");
+    let other = kluis_web::system_marks::lift_restriction(
+        &h.store,
+        &settings(&systems, true).system_urls,
+        &staff(),
+        an,
+        (WERVING, "RQ-AAAA-AAAA-AAAA"),
+        NOW.date(),
+        "juistheid nagekeken",
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        other
+            .to_string()
+            .contains(&format!("was asked at request {reference}")),
+        "{other}"
+    );
+    assert_eq!(hr.scalar(hr_marked).await, "3");
+
+    // Lifting the recruitment restriction: HR's marks stay for the accounting one, so HR
+    // need not even be reached.
+    let werving = lift(WERVING, false).await;
+    assert!(werving.lifted.is_some(), "{werving:?}");
+    assert!(werving.failed().is_empty(), "{werving:?}");
+    assert_eq!(werving.systems.len(), 1, "{werving:?}");
+    assert!(
+        werving.systems[0]
+            .kept_because
+            .as_deref()
+            .is_some_and(|k| k.contains(BOEKHOUDING)),
+        "{werving:?}"
+    );
+    assert!(!in_force(WERVING).await);
+    assert_eq!(hr.scalar(hr_marked).await, "3");
+
+    // Lifting the accounting one through the API while HR is down: accounting is cleared,
+    // HR is not, so the restriction stays in force and the 502 names HR.
+    let lift_path = format!("/api/v1/subjects/{an}/restrictions/lift");
+    let lift_body = json!({"activity": BOEKHOUDING, "request": reference,
+        "told_on": "2026-11-23", "reason": "juistheid nagekeken"});
+    let with_systems = |up: bool| {
+        app(AppState::new(
+            (*h.store).clone(),
+            std::sync::Arc::new(|| NOW),
+            settings(&systems, up),
+        ))
+    };
+    h.app = with_systems(false);
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            &lift_path,
+            &h.dpo,
+            Some(lift_body.clone()),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_GATEWAY, "{b}");
+    assert!(b.contains("stays in force") && b.contains("hr: "), "{b}");
+    assert!(in_force(BOEKHOUDING).await, "still in force");
+    assert_eq!(hr.scalar(hr_marked).await, "3");
+    assert_eq!(accounting.scalar(accounting_marked).await, "0");
+    // The same through the library: the report names HR as not cleared.
+    let down = lift(BOEKHOUDING, false).await;
+    assert!(down.lifted.is_none(), "{down:?}");
+    let failed = down.failed();
+    assert_eq!(failed.len(), 1, "{down:?}");
+    assert_eq!(failed[0].system, "hr");
+    let text = kluis_web::system_marks::marks_text(&down.systems);
+    assert!(
+        text.contains("hr: NOT cleared") && text.contains("system 'hr'"),
+        "{text}"
+    );
+
+    // Bad input changes nothing: another request, no reason, a day after today.
+    h.app = with_systems(true);
+    for (field, value) in [
+        ("request", json!("RQ-AAAA-AAAA-AAAA")),
+        ("reason", json!(" ")),
+        ("told_on", json!("2026-11-24")),
+    ] {
+        let mut bad = lift_body.clone();
+        bad[field] = value;
+        let (s, _, b) = h
+            .call(Method::POST, &lift_path, &h.dpo, Some(bad), &[])
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {b}");
+        assert!(in_force(BOEKHOUDING).await, "{field}");
+        assert_eq!(hr.scalar(hr_marked).await, "3", "{field}");
+    }
+
+    // A caseworker not assigned to accounting may not lift it.
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            &lift_path,
+            &h.caseworker,
+            Some(lift_body.clone()),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+    assert!(in_force(BOEKHOUDING).await);
+
+    // HR back: cleared, and lifted.
+    let (s, _, b) = h
+        .call(Method::POST, &lift_path, &h.dpo, Some(lift_body), &[])
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let up = json_body(&b);
+    assert!(up["lifted"].is_object(), "{up:#}");
+    let cleared: Vec<(&str, u64, u64)> = up["systems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["system"].as_str().unwrap(),
+                s["rows"].as_u64().unwrap(),
+                s["cleared"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(cleared, [("accounting", 3, 0), ("hr", 3, 3)], "{up:#}");
+    assert_eq!(hr.scalar(hr_marked).await, "0");
+    assert!(!in_force(BOEKHOUDING).await);
+
+    // An objection to accounting: kluis marks accounting, which serves only that activity;
+    // HR also serves recruitment, where no objection was granted, so HR is by hand.
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            "/api/v1/rights-requests",
+            &h.dpo,
+            Some(json!({
+                "controller": "limburg",
+                "rights": ["objection"],
+                "channel": "letter",
+                "requester": {
+                    "identity": {"email": people::AN_EMAIL, "given_name": "An", "family_name": "Peeters"},
+                    "acting_for": "themselves",
+                    "email": people::AN_EMAIL,
+                },
+                "received_on": "2026-11-23"
+            })),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let objection = format!(
+        "/api/v1/rights-requests/{}",
+        json_body(&b)["id"].as_str().unwrap()
+    );
+    for (change, version) in [
+        (
+            json!({"change": "verify_identity", "subject_id": an}),
+            "\"1\"",
+        ),
+        (
+            json!({"change": "decide", "decisions": [
+                {"right": "objection", "activity": BOEKHOUDING, "outcome": "granted",
+                 "motivation": "Geen dwingende gronden."},
+            ]}),
+            "\"2\"",
+        ),
+    ] {
+        let (s, _, b) = h
+            .call(
+                Method::POST,
+                &format!("{objection}/changes"),
+                &h.dpo,
+                Some(change),
+                &[("if-match", version)],
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            &format!("{objection}/fulfilment"),
+            &h.dpo,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let status = json_body(&b);
+    let objected_reference = status["reference"].as_str().unwrap().to_string();
+    let hr_part = action(&status, "objection", BOEKHOUDING, "hr");
+    assert_eq!(hr_part["carried_out_by"], "staff", "{hr_part}");
+    assert!(
+        hr_part["instruction"]
+            .as_str()
+            .unwrap()
+            .contains("also serves limburg-werving-selectie"),
+        "{hr_part}"
+    );
+    assert_eq!(
+        action(&status, "objection", BOEKHOUDING, "accounting")["status"],
+        "done"
+    );
+    assert_eq!(accounting.scalar(accounting_marked).await, "3");
+    assert_eq!(hr.scalar(hr_marked).await, "0");
+    // Compelling grounds through the API: none given is refused and clears nothing; then
+    // the marks go first and the grounds are recorded.
+    let grounds_path = format!("/api/v1/subjects/{an}/objections/compelling-grounds");
+    let grounds = |text: &str| json!({"activity": BOEKHOUDING, "request": objected_reference, "grounds": text});
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            &grounds_path,
+            &h.dpo,
+            Some(grounds("  ")),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(accounting.scalar(accounting_marked).await, "3");
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            &grounds_path,
+            &h.dpo,
+            Some(grounds("Fiscale controle loopt.")),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let overridden = json_body(&b);
+    assert_eq!(
+        overridden["recorded"]["objection"]["compelling_grounds"], "Fiscale controle loopt.",
+        "{overridden:#}"
+    );
+    let cleared: Vec<(&str, u64)> = overridden["systems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["system"].as_str().unwrap(),
+                s["cleared"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(cleared, [("accounting", 3)], "{overridden:#}");
+    assert_eq!(accounting.scalar(accounting_marked).await, "0");
+    if let Some((hr, accounting)) = systems {
+        hr.cleanup().await;
+        accounting.cleanup().await;
+    }
+    h.store.cleanup().await;
+}

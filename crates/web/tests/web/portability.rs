@@ -3,12 +3,16 @@
 //! portability granted, 422 for a bad endpoint or no recipient (nothing sent, nothing
 //! recorded); delivered with the processing's traceparent, on the timeline and logged as a
 //! disclosure; an endpoint that does not take it is a 502 and a failed transmission on the
-//! timeline, with nothing logged as disclosed.
+//! timeline, with nothing logged as disclosed. An endpoint on an internal network is refused
+//! (422, nothing sent, a failed transmission on the timeline) unless its host is on the
+//! allow-list, which the test endpoint on 127.0.0.1 needs; waiting for the endpoint holds
+//! no turn at the bulk gate.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use axum::http::{Method, StatusCode, header};
-use kluis_connectors::testing::people;
+use kluis_connectors::testing::{hr_map, hr_postgres, people};
 use kluis_domain::access::{Role, Scope};
 use kluis_domain::category::DataCategory;
 use kluis_domain::inventory::{RecordInput, SubjectIdentity};
@@ -16,8 +20,10 @@ use kluis_domain::processing_log::{Actor, ActorKind, LogAction, LogEntry, LogSel
 use kluis_domain::trace::TraceContext;
 use kluis_store::Processing;
 use kluis_store::testing::{TestStore, postgres_store, sqlite_store};
-use kluis_web::Settings;
+use kluis_web::portability::parse_allowed_host;
+use kluis_web::systems::SystemUrls;
 use kluis_web::testing::HttpsEndpoint;
+use kluis_web::{AppState, Settings, app};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use time::macros::date;
@@ -154,10 +160,21 @@ impl Harness {
 
 async fn transmission_story(store: TestStore) {
     let endpoint = HttpsEndpoint::start().await;
-    let h = Harness::with_settings(
+    // The HR system (when TEST_DATABASE_URL is set): what An gave in her applications is
+    // sent along.
+    let hr = hr_postgres().await;
+    let system_urls = hr.as_ref().map_or_else(SystemUrls::default, |hr| {
+        SystemUrls(BTreeMap::from([(hr_map().name, hr.url().to_string())]))
+    });
+    let mut h = Harness::with_settings(
         store,
         Settings {
-            portability: endpoint.transmitter(),
+            system_urls,
+            // The endpoint is on 127.0.0.1: reached only because it is allowed.
+            portability: allowing(&endpoint, &["127.0.0.1"]),
+            // One turn at the bulk gate: a transmission waiting for its endpoint must not
+            // hold it.
+            bulk_concurrency: 1,
             ..Settings::default()
         },
     )
@@ -176,6 +193,11 @@ async fn transmission_story(store: TestStore) {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
+    if hr.is_some() {
+        let mut map = hr_map();
+        map.activities = vec![WERVING.to_string()];
+        h.store.put_system(&map, "test", NOW).await.unwrap();
+    }
     let an = seed_an(&h.store).await;
     let (s, _, b) = h
         .call(
@@ -373,6 +395,7 @@ async fn transmission_story(store: TestStore) {
         ["diploma", "nieuwsbrief_email"],
         "only what she provided"
     );
+    let hr_lines = sent_hr_rows(&ported, hr.is_some());
     let timeline = h.timeline(&id).await;
     assert_eq!(timeline.len(), steps + 1);
     let (step, note) = timeline.last().unwrap();
@@ -415,9 +438,35 @@ async fn transmission_story(store: TestStore) {
     let got = endpoint.received().pop().unwrap();
     assert_eq!(got.headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
     let mut reader = csv::Reader::from_reader(&got.body[..]);
-    assert_eq!(reader.records().map(Result::unwrap).count(), 2);
+    assert_eq!(reader.records().map(Result::unwrap).count(), 2 + hr_lines);
     let delivered = h.disclosures(an, &reference).await.len();
     assert_eq!(delivered, 4, "two transmissions of two activities");
+
+    // Waiting for the endpoint's answer holds no turn at the bulk gate (one turn here):
+    // a download, which needs one, runs while a transmission waits.
+    endpoint.hold();
+    let before = endpoint.received().len();
+    let waiting = send(good.clone(), h.dpo.clone());
+    let meanwhile = async {
+        while endpoint.received().len() == before {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // A failure guard, not a timing: with the turn held this would wait forever.
+        let download = tokio::time::timeout(
+            Duration::from_secs(20),
+            h.get(&format!("{one}/portability?format=json")),
+        )
+        .await
+        .expect("the download waited for the transmission's turn");
+        assert_eq!(download.0, StatusCode::OK, "{}", download.2);
+        endpoint.release();
+    };
+    let ((s, _, b), ()) = tokio::join!(waiting, meanwhile);
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (step, _) = h.timeline(&id).await.pop().unwrap();
+    assert_eq!(step, "portability_transmitted");
+    let delivered = delivered + 2;
+    assert_eq!(h.disclosures(an, &reference).await.len(), delivered);
 
     // Not taken: the endpoint's error, a redirect (never followed), no connection, a
     // certificate kluis does not trust. 502, a failed transmission on the timeline,
@@ -462,5 +511,139 @@ async fn transmission_story(store: TestStore) {
         untrusted.received().is_empty(),
         "no data over an untrusted connection"
     );
+    endpoint.answer_with(201);
+    internal_endpoints(&mut h, &endpoint, &id, &reference, an).await;
     h.store.cleanup().await;
+    if let Some(hr) = hr {
+        hr.cleanup().await;
+    }
+}
+
+/// With the HR system, the sent export holds An's rows of its tables marked
+/// provided_by_subject, not her interview note; the number of CSV lines they make.
+fn sent_hr_rows(ported: &Value, with_hr: bool) -> usize {
+    let rows = ported["system_rows"].as_array().unwrap();
+    if !with_hr {
+        assert!(rows.is_empty());
+        return 0;
+    }
+    let mut tables: Vec<&str> = rows.iter().map(|r| r["table"].as_str().unwrap()).collect();
+    tables.sort();
+    tables.dedup();
+    assert_eq!(tables, ["applicants", "applications", "documents"]);
+    assert!(
+        rows.iter()
+            .any(|r| r["fields"]["email"] == "An.Peeters@Example.BE"),
+        "{rows:?}"
+    );
+    rows.iter()
+        .map(|r| r["fields"].as_object().unwrap().len())
+        .sum()
+}
+
+/// A transmitter trusting `endpoint`'s certificate that may reach `hosts` although they
+/// are internal.
+fn allowing(endpoint: &HttpsEndpoint, hosts: &[&str]) -> kluis_web::portability::Transmitter {
+    endpoint.transmitter().with_allowed_hosts(
+        hosts
+            .iter()
+            .map(|h| parse_allowed_host(h).unwrap())
+            .collect(),
+    )
+}
+
+/// Request `id` (granted) sent to endpoints on internal networks: refused without the
+/// allow-list, with a 422 that says what to do; nothing sent or disclosed, a failed
+/// transmission on the timeline. A listed host is reached.
+async fn internal_endpoints(
+    h: &mut Harness,
+    endpoint: &HttpsEndpoint,
+    id: &str,
+    reference: &str,
+    an: Uuid,
+) {
+    let with = |portability| {
+        app(AppState::new(
+            (*h.store).clone(),
+            std::sync::Arc::new(|| NOW),
+            Settings {
+                portability,
+                ..Settings::default()
+            },
+        ))
+    };
+    let (unlisted, listed) = (
+        with(endpoint.transmitter()),
+        with(allowing(endpoint, &["localhost"])),
+    );
+    let transmissions = format!("/api/v1/rights-requests/{id}/portability/transmissions");
+    let port = endpoint.url("").rsplit(':').next().unwrap().to_string();
+    let at = |host: &str| format!("https://{host}:{port}/inbox");
+    let received = endpoint.received().len();
+    let disclosed = h.disclosures(an, reference).await.len();
+
+    h.app = unlisted;
+    for (url, says) in [
+        (at("127.0.0.1"), "127.0.0.1 is a loopback address"),
+        (at("[::1]"), "[::1] is a loopback address"),
+        (at("[::ffff:127.0.0.1]"), "a loopback address"),
+        (at("localhost"), "localhost resolves to "),
+        (at("10.0.0.5"), "10.0.0.5 is a private address"),
+        (
+            "https://169.254.169.254/latest/meta-data/".to_string(),
+            "169.254.169.254 is a link-local address",
+        ),
+    ] {
+        let (s, hd, b) = h
+            .call(
+                Method::POST,
+                &transmissions,
+                &h.dpo,
+                Some(json!({"endpoint": url, "recipient": "Stad Gent"})),
+                &[],
+            )
+            .await;
+        let p = problem(s, &hd, &b, StatusCode::UNPROCESSABLE_ENTITY);
+        let detail = p["detail"].as_str().unwrap();
+        assert!(
+            detail.contains(says)
+                && detail.contains("nothing was sent")
+                && detail.contains("add the host to [rights] portability_allowed_hosts"),
+            "{url}: {detail}"
+        );
+        let (step, note) = h.timeline(id).await.pop().unwrap();
+        assert_eq!(step, "portability_transmission_failed", "{url}");
+        assert!(
+            note.contains("Stad Gent") && note.contains(says),
+            "{url}: {note}"
+        );
+    }
+    assert_eq!(endpoint.received().len(), received, "nothing sent");
+    assert_eq!(h.disclosures(an, reference).await.len(), disclosed);
+
+    // Listed by name: reached; its address, not listed as such, is still refused.
+    h.app = listed;
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            &transmissions,
+            &h.dpo,
+            Some(json!({"endpoint": at("localhost"), "recipient": "Stad Gent"})),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(endpoint.received().len(), received + 1);
+    assert!(h.disclosures(an, reference).await.len() > disclosed);
+    let (s, hd, b) = h
+        .call(
+            Method::POST,
+            &transmissions,
+            &h.dpo,
+            Some(json!({"endpoint": at("127.0.0.1"), "recipient": "Stad Gent"})),
+            &[],
+        )
+        .await;
+    problem(s, &hd, &b, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(endpoint.received().len(), received + 1);
 }

@@ -1,8 +1,11 @@
 //! Rectification in a connected system over the API (GDPR art. 16): the HR system on
 //! PostgreSQL (TEST_DATABASE_URL) gets An's new family name, the request's timeline and
-//! the processing log record where and how much (never the value). Refused (409) until
-//! rectification was granted for an activity the system serves; a column the dataset map
-//! does not list is 422; a system that cannot be reached is 502; nothing changes then.
+//! the processing log record where and how much (never the value), the answer gives the
+//! old value per row (NULL as null), the request keeps old and new values sealed, and the
+//! request's rectification action for HR is done; a further column can still be rectified.
+//! Refused (409) until rectification was granted for an activity the system serves; a
+//! column the dataset map does not list is 422; a system that cannot be reached is 502;
+//! nothing changes or is recorded then.
 
 use std::collections::BTreeMap;
 
@@ -208,6 +211,20 @@ async fn rectification_story(store: TestStore) {
     assert!(p["detail"].as_str().unwrap().contains("system 'hr'"), "{p}");
     let (_, _, b) = h.call(Method::GET, &one, &h.dpo, None, &[]).await;
     assert!(!b.contains("rectified_in_system"), "{b}");
+    assert!(
+        h.store
+            .raw_bytes("SELECT sealed FROM system_rectifications")
+            .await
+            .is_empty(),
+        "no values kept"
+    );
+    let action = hr_action(&h, &one).await;
+    assert_eq!(action["status"], "pending", "{action:#}");
+    let how = action["instruction"].as_str().unwrap_or_default();
+    assert!(
+        how.contains("kluis request rectify") && how.contains("--system hr"),
+        "{action:#}"
+    );
 
     // Reachable: her row changes, the timeline and the log say where, not what.
     h.app = app(AppState::new(
@@ -223,6 +240,11 @@ async fn rectification_story(store: TestStore) {
     assert_eq!(
         (&done["rows"], &done["changed"], &done["activities"]),
         (&json!(1), &json!(1), &json!([WERVING])),
+        "{done:#}"
+    );
+    assert_eq!(
+        done["old_values"],
+        json!([{"key": {"id": "1"}, "value": "Peeters"}]),
         "{done:#}"
     );
     assert_eq!(hr.scalar(LAST_NAME).await, "Peeters-Claes");
@@ -274,18 +296,90 @@ async fn rectification_story(store: TestStore) {
         "{ground}"
     );
     assert!(!format!("{:?}", update.entry).contains("Claes"));
+    // Kept with the request, sealed; read back unsealed.
+    let kept = h.store.rectifications_in_systems(&reference).await.unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(
+        (
+            kept[0].new_value.as_str(),
+            kept[0].old_values[0].value.as_deref()
+        ),
+        ("Peeters-Claes", Some("Peeters"))
+    );
+    // Granted whole for recruitment: HR's rectification action is done.
+    let action = hr_action(&h, &one).await;
+    assert_eq!(action["status"], "done", "{action:#}");
+    assert_eq!(action["report"]["rectified"][0]["column"], "last_name");
 
-    // Again: nothing left to change, recorded as such, no second update logged (reading
+    // A further column after that: her phone, which the system has as NULL.
+    hr.execute("UPDATE hr.applicants SET phone = NULL WHERE first_name = 'An'")
+        .await;
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            &rectify,
+            &h.dpo,
+            Some(body("phone", "+32470999999")),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        json_body(&b)["old_values"],
+        json!([{"key": {"id": "1"}, "value": null}]),
+        "{b}"
+    );
+    assert_eq!(
+        hr.scalar("SELECT phone FROM hr.applicants WHERE first_name = 'An'")
+            .await,
+        "+32470999999"
+    );
+    assert_eq!(
+        h.store
+            .rectifications_in_systems(&reference)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(updates_in_hr(&h).await, 2);
+
+    // Again: nothing left to change, recorded as such, no further update logged (reading
     // her identity from the vault to find her is logged as a read).
     let (s, _, b) = h
         .call(Method::POST, &rectify, &h.dpo, Some(new_name), &[])
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(json_body(&b)["changed"], 0, "{b}");
-    assert_eq!(updates_in_hr(&h).await, 1);
+    assert_eq!(json_body(&b)["old_values"], json!([]), "{b}");
+    assert_eq!(updates_in_hr(&h).await, 2);
+    assert_eq!(
+        h.store
+            .rectifications_in_systems(&reference)
+            .await
+            .unwrap()
+            .len(),
+        2,
+        "nothing changed, no values to keep"
+    );
 
     hr.cleanup().await;
     h.store.cleanup().await;
+}
+
+/// The request's rectification action for recruitment in HR, as the API shows it.
+async fn hr_action(h: &Harness, one: &str) -> Value {
+    let (s, _, b) = h
+        .call(Method::GET, &format!("{one}/fulfilment"), &h.dpo, None, &[])
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    json_body(&b)["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["right"] == "rectification" && a["target"] == "hr")
+        .unwrap_or_else(|| panic!("no rectification action for hr: {b}"))
+        .clone()
 }
 
 /// The Update entries of recruitment in the HR system in the processing log.

@@ -168,6 +168,110 @@ async fn the_dpo_sees_the_retention_plan_in_the_back_office() {
     }
 }
 
+/// The plan separates what is erased from what is anonymised, in the vault per activity
+/// and in the connected systems per table, with what the dataset map does to the rows.
+async fn systems_plan_story(store: kluis_store::testing::TestStore) {
+    use kluis_connectors::testing::{accounting_map, accounting_mariadb, hr_map, hr_postgres};
+    let (Some(hr), Some(accounting)) = (hr_postgres().await, accounting_mariadb().await) else {
+        store.cleanup().await;
+        return;
+    };
+    let settings = kluis_web::Settings {
+        system_urls: kluis_web::systems::SystemUrls(BTreeMap::from([
+            ("hr".to_string(), hr.url().to_string()),
+            ("accounting".to_string(), accounting.url().to_string()),
+            (
+                "down".to_string(),
+                "postgres://127.0.0.1:1/down".to_string(),
+            ),
+        ])),
+        ..Default::default()
+    };
+    let h = Harness::with_settings(store, settings).await;
+    clips(&h).await;
+    let mut down = hr_map();
+    down.name = "down".into();
+    for mut map in [hr_map(), accounting_map(), down] {
+        map.activities = vec!["werving".into()];
+        h.store.put_system(&map, "test", NOW).await.unwrap();
+    }
+    let dpo = h.store.user_by_username("dpo").await.unwrap().unwrap();
+    let (secret, _) = h
+        .store
+        .create_session(dpo.id, NOW, time::Duration::hours(1))
+        .await
+        .unwrap();
+    let cookie = format!("kluis_session={secret}");
+    let (s, b) = get(&h, "/admin/retention?lang=en&until=2026-11-30", &cookie).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let row = |cells: &[&str]| {
+        cells
+            .iter()
+            .map(|c| format!("<td>{c}</td>"))
+            .collect::<Vec<_>>()
+            .join("\n      ")
+    };
+    // The camera clip: due and erased (its schedule does not anonymise).
+    assert!(b.contains(&row(&["stad", "1", "1", "0"])), "{b}");
+    assert!(b.contains("<th scope=\"col\">Anonymised</th>"), "{b}");
+    // HR deletes the rejected application and what links to it.
+    assert!(
+        b.contains(&row(&[
+            "applications",
+            "werving",
+            "1",
+            "0",
+            "0",
+            "0",
+            "delete row"
+        ])),
+        "{b}"
+    );
+    assert!(
+        b.contains(&row(&[
+            "documents",
+            "werving",
+            "1",
+            "0",
+            "0",
+            "0",
+            "delete row"
+        ])),
+        "{b}"
+    );
+    // Accounting anonymises Dirk and keeps his invoice for the bookkeeping law.
+    assert!(
+        b.contains(&row(&[
+            "suppliers",
+            "werving",
+            "0",
+            "1",
+            "0",
+            "0",
+            "set null: city, postcode, street; mask: email, name, phone; keep: iban, \
+             national_number"
+        ])),
+        "{b}"
+    );
+    assert!(
+        b.contains(&row(&["invoices", "werving", "0", "0", "1", "0"])),
+        "{b}"
+    );
+    // A system that cannot be reached says so; the others are shown.
+    assert!(b.contains("down: Cannot say:"), "{b}");
+    h.store.cleanup().await;
+    hr.cleanup().await;
+    accounting.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_plan_shows_what_connected_systems_delete_and_anonymise() {
+    systems_plan_story(sqlite_store().await).await;
+    if let Some(pg) = postgres_store().await {
+        systems_plan_story(pg).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_retention_page_in_chromium_passes_an_accessibility_audit() {
     if !crate::support::browser::require_browser() {
@@ -189,13 +293,19 @@ async fn the_retention_page_in_chromium_passes_an_accessibility_audit() {
         .create_destruction_list("stad", NOW.date(), "test", NOW)
         .await
         .unwrap();
+    // The connected systems' table too, when the test servers are there.
+    let hr = kluis_connectors::testing::hr_postgres().await;
+    let mut settings = kluis_web::Settings::default();
+    if let Some(hr) = &hr {
+        let mut map = kluis_connectors::testing::hr_map();
+        map.activities = vec!["werving".into()];
+        h.store.put_system(&map, "test", NOW).await.unwrap();
+        settings.system_urls =
+            kluis_web::systems::SystemUrls(BTreeMap::from([("hr".into(), hr.url().into())]));
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = kluis_web::AppState::new(
-        (*h.store).clone(),
-        std::sync::Arc::new(|| NOW),
-        kluis_web::Settings::default(),
-    );
+    let state = kluis_web::AppState::new((*h.store).clone(), std::sync::Arc::new(|| NOW), settings);
     tokio::spawn(kluis_web::serve(listener, state, std::future::pending()));
     let steps = json!([
         {"goto": "/admin/login?lang=en"},
@@ -205,6 +315,7 @@ async fn the_retention_page_in_chromium_passes_an_accessibility_audit() {
         {"expect_url": "/\\/admin(\\?|$)/"},
         {"goto": "/admin/retention?lang=en&until=2026-11-30", "expect_status": 200},
         {"expect_text": "camera"},
+        {"expect_text": "Connected systems"},
         {"axe": true},
         {"goto": "/admin/retention?lang=en&until=soon", "expect_status": 400},
         {"expect_text": "is not a date"},
@@ -237,6 +348,9 @@ async fn the_retention_page_in_chromium_passes_an_accessibility_audit() {
         {"axe": true},
     ]);
     crate::support::browser::run_scenario(&base, steps).unwrap();
+    if let Some(hr) = hr {
+        hr.cleanup().await;
+    }
 }
 
 /// A signed-in staff member's cookie and CSRF token.

@@ -14,7 +14,10 @@ const BOUNDARY: &str = "kluis-test-boundary";
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR front of an identity card";
 
 fn multipart(fields: &[(&str, &str)], upload: Option<(&str, &[u8])>) -> Vec<u8> {
-    let mut body = Vec::new();
+    multipart_then(fields, upload, &[])
+}
+
+fn text_fields(body: &mut Vec<u8>, fields: &[(&str, &str)]) {
     for (name, value) in fields {
         body.extend_from_slice(
             format!(
@@ -23,6 +26,16 @@ fn multipart(fields: &[(&str, &str)], upload: Option<(&str, &[u8])>) -> Vec<u8> 
             .as_bytes(),
         );
     }
+}
+
+/// A form with `fields`, the upload, then the fields `after` it.
+fn multipart_then(
+    fields: &[(&str, &str)],
+    upload: Option<(&str, &[u8])>,
+    after: &[(&str, &str)],
+) -> Vec<u8> {
+    let mut body = Vec::new();
+    text_fields(&mut body, fields);
     if let Some((file_name, content)) = upload {
         body.extend_from_slice(
             format!(
@@ -34,6 +47,7 @@ fn multipart(fields: &[(&str, &str)], upload: Option<(&str, &[u8])>) -> Vec<u8> 
         body.extend_from_slice(content);
         body.extend_from_slice(b"\r\n");
     }
+    text_fields(&mut body, after);
     body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
     body
 }
@@ -128,10 +142,19 @@ async fn form_story(h: Harness) {
             "The file is larger than 5 MB.",
         ),
         (
+            "an ID copy over 5 MB followed by the postal address",
+            multipart_then(
+                &good_fields(),
+                Some(("id.png", &[PNG, &vec![0u8; 6 * 1024 * 1024]].concat())),
+                &[("postal_address", "Typed after the upload")],
+            ),
+            "The file is larger than 5 MB.",
+        ),
+        (
             "a body over the limit",
             multipart(
                 &good_fields(),
-                Some(("id.png", &[PNG, &vec![0u8; 6 * 1024 * 1024]].concat())),
+                Some(("id.png", &[PNG, &vec![0u8; 11 * 1024 * 1024]].concat())),
             ),
             "The file is larger than 5 MB.",
         ),
@@ -144,6 +167,10 @@ async fn form_story(h: Harness) {
             b.contains("There is a problem"),
             "{what}: the error summary"
         );
+        // An upload over 5 MB is dropped and the fields after it are still read.
+        if what.ends_with("followed by the postal address") {
+            assert!(b.contains("Typed after the upload"), "{what}: {b}");
+        }
         // A body over the limit is refused before any field is read.
         if what != "a body over the limit" {
             assert!(
