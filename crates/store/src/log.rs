@@ -13,6 +13,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{Store, StoreError};
 
+/// Entries per INSERT statement: well under SQLite's and PostgreSQL's limits on bound
+/// parameters (19 per entry).
+pub(crate) const LOG_CHUNK: usize = 500;
+
 /// Entries read per query while verifying, so memory stays flat for any log length.
 const VERIFY_PAGE: i64 = 10_000;
 
@@ -41,14 +45,52 @@ macro_rules! lock_log_head {
     }};
 }
 
-/// Writes chained entries (with their audit part) and the new head inside the transaction
-/// that locked the head, with the fewest statements each backend allows ([`BulkLog`]).
+/// Writes chained entries (with their audit part) and the new head, in a few multi-row
+/// statements, inside the transaction that locked the head.
 macro_rules! write_log_entries {
     ($tx:ident, $chained:expr, $new_head:expr) => {{
         let chained: &[kluis_domain::processing_log::LogEntry] = $chained;
         let new_head: kluis_domain::processing_log::ChainHead = $new_head;
-        for mut statement in $crate::log::bulk_log_statements(chained) {
-            statement.build().execute(&mut *$tx).await?;
+        for chunk in chained.chunks($crate::log::LOG_CHUNK) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO processing_log (seq, at, trace_id, span_id, parent_span_id, \
+                 action, organisation, activity, activity_version, purpose, legal_basis, \
+                 subject, subject_type, data_categories, system, case_ref, recipient, \
+                 legal_ground, actor_kind, hash) ",
+            );
+            insert.push_values(chunk, |mut row, e| {
+                let n = &e.entry;
+                row.push_bind(e.seq)
+                    .push_bind(e.at)
+                    .push_bind(e.trace_id.clone())
+                    .push_bind(e.span_id.clone())
+                    .push_bind(e.parent_span_id.clone())
+                    .push_bind(n.action.name())
+                    .push_bind(n.organisation.clone())
+                    .push_bind(n.activity.clone())
+                    .push_bind(n.activity_version)
+                    .push_bind(n.purpose.clone())
+                    .push_bind(n.legal_basis.clone())
+                    .push_bind(n.subject.clone())
+                    .push_bind(n.subject_type.clone())
+                    .push_bind(n.data_categories.join(","))
+                    .push_bind(n.system.clone())
+                    .push_bind(n.case_ref.clone())
+                    .push_bind(n.recipient.clone())
+                    .push_bind(n.legal_ground.clone())
+                    .push_bind(e.actor.kind.name())
+                    .push_bind(e.hash.to_vec());
+            });
+            insert.build().execute(&mut *$tx).await?;
+            let mut actors = sqlx::QueryBuilder::new(
+                "INSERT INTO processing_log_actors (seq, actor_id, actor_name) ",
+            );
+            actors.push_values(chunk, |mut row, e| {
+                row.push_bind(e.seq)
+                    .push_bind(e.actor.id.clone())
+                    .push_bind(e.actor.name.clone());
+            });
+            actors.build().execute(&mut *$tx).await?;
         }
         sqlx::query("UPDATE processing_log_head SET seq = $1, hash = $2 WHERE id = 1")
             .bind(new_head.seq)
@@ -81,7 +123,39 @@ macro_rules! append_log {
     }};
 }
 
-pub(crate) use {append_log, lock_log_head, write_log_entries};
+/// Appends many entries (a retention sweep's batch: one per person) inside the transaction
+/// `$tx` of the change they record: the same chain as [`append_log!`], computed in memory,
+/// written with the fewest statements each backend allows ([`BulkLog`]). Yields the new head,
+/// or None when there was nothing to append.
+macro_rules! append_log_bulk {
+    ($tx:ident, $processing:expr, $entries:expr) => {{
+        let processing: &$crate::log::Processing = $processing;
+        let entries: Vec<kluis_domain::processing_log::NewLogEntry> = $entries;
+        if entries.is_empty() {
+            None
+        } else {
+            let head = $crate::log::lock_log_head!($tx);
+            let (chained, new_head) = kluis_domain::processing_log::chain(
+                head,
+                $crate::timestamp(processing.now),
+                &processing.trace,
+                &processing.actor,
+                entries,
+            );
+            for mut statement in $crate::log::bulk_log_statements(&chained) {
+                statement.build().execute(&mut *$tx).await?;
+            }
+            sqlx::query("UPDATE processing_log_head SET seq = $1, hash = $2 WHERE id = 1")
+                .bind(new_head.seq)
+                .bind(new_head.hash.to_vec())
+                .execute(&mut *$tx)
+                .await?;
+            Some(new_head)
+        }
+    }};
+}
+
+pub(crate) use {append_log, append_log_bulk, lock_log_head, write_log_entries};
 
 /// The statements that insert chained entries and their audit rows, in that order.
 pub(crate) fn bulk_log_statements<DB: BulkLog>(chained: &[LogEntry]) -> Vec<QueryBuilder<DB>> {

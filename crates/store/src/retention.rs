@@ -24,7 +24,7 @@ use sqlx::types::Json;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::log::{ActivityRef, Processing, append_log};
+use crate::log::{ActivityRef, Processing, append_log, append_log_bulk};
 use crate::vault::{aad, load_activity};
 use crate::{Store, StoreError, new_id, timestamp};
 
@@ -2164,7 +2164,7 @@ impl Store {
                 q.build().execute(&mut *tx).await?;
             }
             insert_destructions!(tx, Some(run_id), now, &subjects);
-            append_log!(tx, processing, log_entries);
+            append_log_bulk!(tx, processing, log_entries);
             sqlx::query(
                 "UPDATE retention_runs SET destroyed = destroyed + $2, \
                  subjects_deleted = subjects_deleted + $3, held = held + $4, \
