@@ -1097,7 +1097,8 @@ impl Store {
             // activity, by the unique index `restrictions_in_force`): a lookup is on the hot
             // path of every search.
             let sql = format!(
-                "SELECT rec.*, x.request_reference, x.since FROM (SELECT {RECORD_COLUMNS} \
+                "SELECT rec.*, x.request_reference AS restricted_at_request, \
+                 x.since AS restricted_since FROM (SELECT {RECORD_COLUMNS} \
                  WHERE subject_id IN ({list})) rec LEFT JOIN restrictions x \
                  ON x.subject_id = rec.subject_id AND x.activity_id = rec.activity_id \
                  AND x.lifted_at IS NULL ORDER BY rec.subject_id, rec.activity_id, rec.id"
@@ -1114,8 +1115,10 @@ impl Store {
                     .map(|row| {
                         Ok((
                             sqlx::FromRow::from_row(row)?,
-                            row.try_get(15)?,
-                            row.try_get(16)?,
+                            // By name, not position: a column added to the record's
+                            // select cannot shift them.
+                            row.try_get("restricted_at_request")?,
+                            row.try_get("restricted_since")?,
                         ))
                     })
                     .collect::<Result<_, sqlx::Error>>()?

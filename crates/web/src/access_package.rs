@@ -136,8 +136,30 @@ pub enum PackageError {
     Render(String),
 }
 
-/// Assembles, renders and logs the package of `kind` for `request`: the one way the API
-/// and the command line make one. Nothing is logged when it may not be made.
+/// The package of `kind` for a server, made with a turn at the bulk gate (it is heavy:
+/// lookups keep their cores): the one way the API and the back-office make one. The command
+/// line, alone in its process, calls [`produce`] itself.
+pub async fn produce_gated(
+    state: &crate::state::AppState,
+    processing: &Processing,
+    request: &RightsRequest,
+    kind: PackageKind,
+    format: Format,
+) -> Result<Download, PackageError> {
+    let _turn = state.bulk.admit().await;
+    produce(
+        &state.store,
+        &state.settings.system_urls,
+        processing,
+        request,
+        kind,
+        format,
+    )
+    .await
+}
+
+/// Assembles, renders and logs the package of `kind` for `request`: the one way the API,
+/// the back-office and the command line make one. Nothing is logged when it may not be made.
 pub async fn produce(
     store: &Store,
     urls: &SystemUrls,

@@ -10,11 +10,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use kluis_connectors::{BreachScope, System, TableAffected, find_affected_all};
-use kluis_domain::breach::{AffectedQuery, VAULT};
+use kluis_domain::breach::{AffectedQuery, VAULT, people_notice};
 use kluis_domain::category::DataCategory;
 use kluis_domain::identifiers::IdentifierKind;
 use kluis_domain::text::Lang;
-use kluis_store::{Affected, Breach, Processing, Store, StoreError};
+use kluis_store::{Affected, Breach, NotifyOutcome, Processing, Store, StoreError};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -147,28 +147,78 @@ pub fn controller_language(controller: &kluis_domain::register::Controller) -> L
     controller.name.languages().next().unwrap_or(Lang::Nl)
 }
 
-/// Tells the people breach `b` affects who were found only in a connected system (not
-/// in the vault, not counted in a system before): a mail in `lang` to each address
-/// (once per breach), and the list of those to tell by post. Needs the decision to tell
-/// them, like the vault's people; checked before any system is read.
-pub async fn tell_in_systems(
+/// What telling the people a breach affects did (art. 34): the vault's people and
+/// those found only in connected systems.
+#[derive(Debug)]
+pub struct Told {
+    /// The vault's people: found, mailed now, without an e-mail address, told before.
+    pub vault: NotifyOutcome,
+    pub in_systems: ToldInSystems,
+}
+
+/// Prepares and sends the notice (art. 34) to the people `query` finds for breach `b`,
+/// for the API's `notify` and the back office alike: the vault's people get a mail in
+/// their language (`unknown_language` when kluis does not know it) or are recorded to
+/// be told by post; people found only in a connected system are mailed in the
+/// controller's language, or listed to be told by post. Refused, with nothing read or
+/// queued, without a decision to tell the people or with a query naming no known place.
+///
+/// Each person the vault holds is logged once as a search hit, and that finding also
+/// leaves the vault's people out of the systems' list (it is not searched for again);
+/// telling a person is logged by the store with the notice.
+pub async fn tell_people(
     store: &Store,
     urls: &SystemUrls,
     processing: &Processing,
     b: &Breach,
     query: &AffectedQuery,
-    text: &(String, String),
-    lang: Lang,
-) -> Result<ToldInSystems, StoreError> {
+    unknown_language: Lang,
+) -> Result<Told, StoreError> {
     b.require_decision_to_tell()?;
     check_query(store, query).await?;
+    let controller = store
+        .controller(&b.facts.controller)
+        .await?
+        .ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "controller '{}' of this breach is no longer in the register: add it again \
+                 to tell the people",
+                b.facts.controller
+            ))
+        })?
+        .value;
+    let texts: BTreeMap<Lang, (String, String)> = Lang::ALL
+        .into_iter()
+        .map(|l| (l, people_notice(l, &b.facts, &controller)))
+        .collect();
+    let found = store.find_affected(processing, b.id, query).await?;
+    let vault = store
+        .notify_affected(processing, b.id, query, &texts, unknown_language)
+        .await?;
+    // People found only in a system: kluis does not know their language.
+    let lang = controller_language(&controller);
+    let notice = (lang, &texts[&lang]);
+    let in_systems = tell_in_systems(store, urls, processing, b.id, query, &found, notice).await?;
+    Ok(Told { vault, in_systems })
+}
+
+/// Tells the people breach `breach_id` affects who were found only in a connected
+/// system (not among the vault's people `vault`, not counted in a system before): the
+/// `notice` (language, subject and body) mailed to each address (once per breach), and
+/// the list of those to tell by post. The caller checked the decision to tell them and the query.
+async fn tell_in_systems(
+    store: &Store,
+    urls: &SystemUrls,
+    processing: &Processing,
+    breach_id: Uuid,
+    query: &AffectedQuery,
+    vault: &Affected,
+    (lang, text): (Lang, &(String, String)),
+) -> Result<ToldInSystems, StoreError> {
     let mut told = ToldInSystems::default();
     if query.systems.len() == 1 && query.systems.contains(VAULT) {
         return Ok(told);
     }
-    // The vault's people are told by `Store::notify_affected`: found again here only to
-    // leave them out.
-    let vault = store.find_affected(processing, b.id, query).await?;
     let mut recipients = Vec::new();
     let mut offset = 0;
     loop {
@@ -176,10 +226,10 @@ pub async fn tell_in_systems(
             store,
             urls,
             processing,
-            b.id,
+            breach_id,
             query,
             Some((TELL_PAGE, offset)),
-            &vault,
+            vault,
         )
         .await?;
         let mut more = false;
@@ -217,7 +267,7 @@ pub async fn tell_in_systems(
         offset += TELL_PAGE;
     }
     let outcome = store
-        .notify_system_people(processing, b.id, &recipients, text, lang)
+        .notify_system_people(processing, breach_id, &recipients, text, lang)
         .await?;
     told.queued = outcome.queued;
     told.already_told = outcome.already_told;

@@ -8,6 +8,7 @@ mod support;
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::{Method, Request, StatusCode, header};
+use kluis_connectors::testing::people;
 use kluis_domain::access::Role;
 use kluis_store::testing::{TestStore, postgres_store, sqlite_store};
 use kluis_web::{AppState, Settings, api, app};
@@ -15,6 +16,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::macros::datetime;
 use tower::ServiceExt;
+use uuid::Uuid;
 
 const NOW: OffsetDateTime = datetime!(2026-11-23 10:00 UTC);
 
@@ -152,6 +154,63 @@ impl Harness {
             .body(Body::from(yaml.to_string()))
             .unwrap();
         self.send(req).await
+    }
+}
+
+/// The letter An Peeters (the connectors' test person) sends Limburg for herself, asking
+/// for `rights`, received today: a body for `POST /api/v1/rights-requests`.
+fn letter_from_an(rights: &[&str]) -> Value {
+    json!({
+        "controller": "limburg",
+        "rights": rights,
+        "channel": "letter",
+        "requester": {
+            "identity": {"email": people::AN_EMAIL, "given_name": "An", "family_name": "Peeters"},
+            "acting_for": "themselves",
+            "email": people::AN_EMAIL,
+        },
+        "received_on": "2026-11-23"
+    })
+}
+
+/// Rights requests as a test needs them before what it tests.
+impl Harness {
+    /// Files `request` (the body of `POST /api/v1/rights-requests`) as the DPO, verifies the
+    /// requester's identity (linked to `subject` in the vault, or to nobody) and decides it
+    /// with `decisions`, each step asserted to succeed. Returns the request's path,
+    /// `/api/v1/rights-requests/{id}`.
+    async fn decided_request(
+        &self,
+        request: Value,
+        subject: Option<Uuid>,
+        decisions: Value,
+    ) -> String {
+        let requests = "/api/v1/rights-requests";
+        let (s, _, b) = self
+            .call(Method::POST, requests, &self.dpo, Some(request), &[])
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let filed: Value = serde_json::from_str(&b).unwrap();
+        let one = format!("{requests}/{}", filed["id"].as_str().unwrap());
+        for (change, version) in [
+            (
+                json!({"change": "verify_identity", "subject_id": subject}),
+                "\"1\"",
+            ),
+            (json!({"change": "decide", "decisions": decisions}), "\"2\""),
+        ] {
+            let (s, _, b) = self
+                .call(
+                    Method::POST,
+                    &format!("{one}/changes"),
+                    &self.dpo,
+                    Some(change),
+                    &[("if-match", version)],
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+        }
+        one
     }
 }
 

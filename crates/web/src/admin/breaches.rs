@@ -467,6 +467,16 @@ async fn breach_page(
     page(status, &p)
 }
 
+/// Why a form post about breaches is refused before anything is read: without the
+/// session's CSRF token, or from staff who do not record breaches (the DPO or an
+/// administrator). 403 either way, with nothing done.
+fn recorder_refusal(staff: &StaffSession, form: &FormData, lang: Lang) -> Option<Response> {
+    if let Some(refusal) = staff.csrf_refusal(form, lang) {
+        return Some(refusal);
+    }
+    (!breach::may_record(&staff.session.user.roles)).then(|| forbidden(lang, &staff.session))
+}
+
 /// A moment from a `datetime-local` field (`YYYY-MM-DDTHH:MM`, seconds optional), in UTC
 /// as the register shows it.
 fn parse_moment(s: &str) -> Option<OffsetDateTime> {
@@ -590,11 +600,8 @@ pub async fn create(
 ) -> Response {
     let lang = lang_of(&q, &headers);
     let form = FormData(fields);
-    if let Some(refusal) = staff.csrf_refusal(&form, lang) {
+    if let Some(refusal) = recorder_refusal(&staff, &form, lang) {
         return refusal;
-    }
-    if !breach::may_record(&staff.session.user.roles) {
-        return forbidden(lang, &staff.session);
     }
     let facts = match facts_from_form(&form, lang) {
         Ok(facts) => facts,
@@ -708,11 +715,8 @@ pub async fn step(
 ) -> Response {
     let lang = lang_of(&q, &headers);
     let form = FormData(fields);
-    if let Some(refusal) = staff.csrf_refusal(&form, lang) {
+    if let Some(refusal) = recorder_refusal(&staff, &form, lang) {
         return refusal;
-    }
-    if !breach::may_record(&staff.session.user.roles) {
-        return forbidden(lang, &staff.session);
     }
     let Ok(id) = id.parse::<Uuid>() else {
         return not_found(lang, &staff.session);

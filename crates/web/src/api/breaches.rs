@@ -450,43 +450,17 @@ pub async fn affected(
         }));
     }
     let b = load(&state, id).await?;
-    let controller = state
-        .store
-        .controller(&b.facts.controller)
-        .await?
-        .ok_or_else(|| {
-            ApiError::Unprocessable(format!(
-                "controller '{}' is no longer in the register",
-                b.facts.controller
-            ))
-        })?
-        .value;
-    let texts: BTreeMap<Lang, (String, String)> = Lang::ALL
-        .into_iter()
-        .map(|l| (l, breach::people_notice(l, &b.facts, &controller)))
-        .collect();
-    // Checked first, so a query naming an unknown system tells nobody.
-    crate::breach_systems::check_query(&state.store, &query)
-        .await
-        .map_err(invalid)?;
-    let outcome = state
-        .store
-        .notify_affected(&p, id, &query, &texts, body.language.unwrap_or(Lang::Nl))
-        .await
-        .map_err(invalid)?;
-    // People found only in a system: kluis does not know their language.
-    let lang = crate::breach_systems::controller_language(&controller);
-    let told_in_systems = crate::breach_systems::tell_in_systems(
+    let told = crate::breach_systems::tell_people(
         &state.store,
         &state.settings.system_urls,
         &p,
         &b,
         &query,
-        &texts[&lang],
-        lang,
+        body.language.unwrap_or(Lang::Nl),
     )
     .await
     .map_err(invalid)?;
+    let outcome = told.vault;
     let found = outcome.affected;
     Ok(Json(AffectedBody {
         count: found.subjects.len(),
@@ -497,6 +471,6 @@ pub async fn affected(
         without_email: Some(outcome.without_email),
         already_told: Some(outcome.already_told),
         in_systems: None,
-        told_in_systems: Some(told_in_systems),
+        told_in_systems: Some(told.in_systems),
     }))
 }

@@ -584,18 +584,9 @@ async fn package(
     let request = state.store.rights_request(id).await?;
     let mut processing = super::inventory::processing(state, user, trace, headers);
     processing.case_ref = Some(request.reference.clone());
-    // Heavy work: wait for a turn at the bulk gate, so lookups keep their cores.
-    let _turn = state.bulk.admit().await;
-    let download = crate::access_package::produce(
-        &state.store,
-        &state.settings.system_urls,
-        &processing,
-        &request,
-        kind,
-        format,
-    )
-    .await
-    .map_err(|e| match e {
+    let download = crate::access_package::produce_gated(state, &processing, &request, kind, format)
+        .await
+        .map_err(|e| match e {
         PackageError::NotReleasable(why) => ApiError::InUse(why.to_string()),
         PackageError::Store(e) => e.into(),
         e @ PackageError::Render(_) => ApiError::Internal(e.to_string()),

@@ -588,47 +588,19 @@ async fn package_story(store: TestStore) {
     // A request whose access is refused everywhere: 409, nothing logged.
     let mut other = letter;
     other["rights"] = json!(["access"]);
-    let (s, _, b) = h
-        .call(
-            Method::POST,
-            "/api/v1/rights-requests",
-            &h.dpo,
-            Some(other),
-            &[],
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    let other_id = json_body(b.as_bytes())["id"].as_str().unwrap().to_string();
-    let other_changes = format!("/api/v1/rights-requests/{other_id}/changes");
-    for (change, version) in [
-        (
-            json!({"change": "verify_identity", "subject_id": an}),
-            "\"1\"",
-        ),
-        (
-            json!({"change": "decide", "decisions": [
+    let other = h
+        .decided_request(
+            other,
+            Some(an),
+            json!([
                 {"right": "access", "activity": WERVING, "outcome": "refused",
                  "grounds": ["manifestly_unfounded"], "motivation": "Déjà reçu la semaine passée."},
-            ]}),
-            "\"2\"",
-        ),
-    ] {
-        let (s, _, b) = h
-            .call(
-                Method::POST,
-                &other_changes,
-                &h.dpo,
-                Some(change),
-                &[("if-match", version)],
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK, "{b}");
-    }
+            ]),
+        )
+        .await;
     let head = h.store.log_head().await.unwrap();
     let (s, hd, b) = h
-        .download(&format!(
-            "/api/v1/rights-requests/{other_id}/access-package?format=html"
-        ))
+        .download(&format!("{other}/access-package?format=html"))
         .await;
     let p = problem(s, &hd, &String::from_utf8_lossy(&b), StatusCode::CONFLICT);
     assert!(p["detail"].as_str().unwrap().contains("refused"), "{p}");

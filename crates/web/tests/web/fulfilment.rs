@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use time::macros::date;
 use uuid::Uuid;
 
-use super::{Harness, NOW, problem};
+use super::{Harness, NOW, letter_from_an, problem};
 
 const WERVING: &str = "limburg-werving-selectie";
 const NIEUWSBRIEVEN: &str = "limburg-nieuwsbrieven";
@@ -194,17 +194,7 @@ async fn fulfilment_story(store: TestStore) {
             Method::POST,
             "/api/v1/rights-requests",
             &h.dpo,
-            Some(json!({
-                "controller": "limburg",
-                "rights": ["erasure", "consent_withdrawal"],
-                "channel": "letter",
-                "requester": {
-                    "identity": {"email": people::AN_EMAIL, "given_name": "An", "family_name": "Peeters"},
-                    "acting_for": "themselves",
-                    "email": people::AN_EMAIL,
-                },
-                "received_on": "2026-11-23"
-            })),
+            Some(letter_from_an(&["erasure", "consent_withdrawal"])),
             &[],
         )
         .await;
@@ -529,58 +519,17 @@ async fn restriction_and_objection_are_marked_by_the_fulfilment() {
 /// Files a request for restriction and objection by An, verified against `subject` (or
 /// against nobody in the vault), and decides both granted. Returns its path.
 async fn restriction_and_objection_decided(h: &Harness, subject: Option<Uuid>) -> String {
-    let (s, _, b) = h
-        .call(
-            Method::POST,
-            "/api/v1/rights-requests",
-            &h.dpo,
-            Some(json!({
-                "controller": "limburg",
-                "rights": ["restriction", "objection"],
-                "channel": "letter",
-                "requester": {
-                    "identity": {"email": people::AN_EMAIL, "given_name": "An", "family_name": "Peeters"},
-                    "acting_for": "themselves",
-                    "email": people::AN_EMAIL,
-                },
-                "received_on": "2026-11-23"
-            })),
-            &[],
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    let one = format!(
-        "/api/v1/rights-requests/{}",
-        json_body(&b)["id"].as_str().unwrap()
-    );
-    let changes = format!("{one}/changes");
-    for (change, version) in [
-        (
-            json!({"change": "verify_identity", "subject_id": subject}),
-            "\"1\"",
-        ),
-        (
-            json!({"change": "decide", "decisions": [
-                {"right": "restriction", "activity": WERVING, "outcome": "granted",
-                 "motivation": "De juistheid wordt nagekeken."},
-                {"right": "objection", "activity": CAMERA, "outcome": "granted",
-                 "motivation": "Er zijn geen dwingende gronden."},
-            ]}),
-            "\"2\"",
-        ),
-    ] {
-        let (s, _, b) = h
-            .call(
-                Method::POST,
-                &changes,
-                &h.dpo,
-                Some(change),
-                &[("if-match", version)],
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK, "{b}");
-    }
-    one
+    h.decided_request(
+        letter_from_an(&["restriction", "objection"]),
+        subject,
+        json!([
+            {"right": "restriction", "activity": WERVING, "outcome": "granted",
+             "motivation": "De juistheid wordt nagekeken."},
+            {"right": "objection", "activity": CAMERA, "outcome": "granted",
+             "motivation": "Er zijn geen dwingende gronden."},
+        ]),
+    )
+    .await
 }
 
 async fn marks_story(store: TestStore) {
@@ -706,54 +655,16 @@ async fn held_story(store: TestStore) {
         )
         .await
         .unwrap();
-    let (s, _, b) = h
-        .call(
-            Method::POST,
-            "/api/v1/rights-requests",
-            &h.dpo,
-            Some(json!({
-                "controller": "limburg",
-                "rights": ["erasure"],
-                "channel": "letter",
-                "requester": {
-                    "identity": {"email": people::AN_EMAIL, "given_name": "An", "family_name": "Peeters"},
-                    "acting_for": "themselves",
-                    "email": people::AN_EMAIL,
-                },
-                "received_on": "2026-11-23"
-            })),
-            &[],
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    let one = format!(
-        "/api/v1/rights-requests/{}",
-        json_body(&b)["id"].as_str().unwrap()
-    );
-    for (change, version) in [
-        (
-            json!({"change": "verify_identity", "subject_id": an}),
-            "\"1\"",
-        ),
-        (
-            json!({"change": "decide", "decisions": [
+    let one = h
+        .decided_request(
+            letter_from_an(&["erasure"]),
+            Some(an),
+            json!([
                 {"right": "erasure", "activity": WERVING, "outcome": "granted",
                  "motivation": "Gewist, behalve wat de rechtbank nodig heeft."},
-            ]}),
-            "\"2\"",
-        ),
-    ] {
-        let (s, _, b) = h
-            .call(
-                Method::POST,
-                &format!("{one}/changes"),
-                &h.dpo,
-                Some(change),
-                &[("if-match", version)],
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK, "{b}");
-    }
+            ]),
+        )
+        .await;
     let an_rows =
         "SELECT count(*)::text FROM hr.applicants WHERE email ILIKE 'an.peeters@example.be'";
     assert_eq!(hr.scalar(an_rows).await, "1");
@@ -817,56 +728,18 @@ async fn system_marks_story(store: TestStore) {
         h.store.put_system(&map, "test", NOW).await.unwrap();
     }
     let (an, _) = seed_an(&h.store).await;
-    let (s, _, b) = h
-        .call(
-            Method::POST,
-            "/api/v1/rights-requests",
-            &h.dpo,
-            Some(json!({
-                "controller": "limburg",
-                "rights": ["restriction"],
-                "channel": "letter",
-                "requester": {
-                    "identity": {"email": people::AN_EMAIL, "given_name": "An", "family_name": "Peeters"},
-                    "acting_for": "themselves",
-                    "email": people::AN_EMAIL,
-                },
-                "received_on": "2026-11-23"
-            })),
-            &[],
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    let one = format!(
-        "/api/v1/rights-requests/{}",
-        json_body(&b)["id"].as_str().unwrap()
-    );
-    for (change, version) in [
-        (
-            json!({"change": "verify_identity", "subject_id": an}),
-            "\"1\"",
-        ),
-        (
-            json!({"change": "decide", "decisions": [
+    let one = h
+        .decided_request(
+            letter_from_an(&["restriction"]),
+            Some(an),
+            json!([
                 {"right": "restriction", "activity": WERVING, "outcome": "granted",
                  "motivation": "De juistheid wordt nagekeken."},
                 {"right": "restriction", "activity": BOEKHOUDING, "outcome": "granted",
                  "motivation": "De juistheid wordt nagekeken."},
-            ]}),
-            "\"2\"",
-        ),
-    ] {
-        let (s, _, b) = h
-            .call(
-                Method::POST,
-                &format!("{one}/changes"),
-                &h.dpo,
-                Some(change),
-                &[("if-match", version)],
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK, "{b}");
-    }
+            ]),
+        )
+        .await;
     let hr_marked = "SELECT ((SELECT count(*) FROM hr.applicants WHERE processing_restricted) \
                      + (SELECT count(*) FROM hr.applications WHERE processing_restricted))::text";
     let accounting_marked = "SELECT CAST((SELECT COUNT(*) FROM suppliers WHERE \
@@ -1079,8 +952,9 @@ async fn system_marks_story(store: TestStore) {
         assert_eq!(hr.scalar(hr_marked).await, "3", "{field}");
     }
 
-    // A caseworker not assigned to accounting may not lift it.
-    let (s, _, b) = h
+    // A caseworker may handle rights requests, but without a confidentiality statement
+    // opens no personal data, so lifts nothing.
+    let (s, hd, b) = h
         .call(
             Method::POST,
             &lift_path,
@@ -1089,8 +963,52 @@ async fn system_marks_story(store: TestStore) {
             &[],
         )
         .await;
-    assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+    let p = problem(s, &hd, &b, StatusCode::FORBIDDEN);
+    assert!(
+        p["detail"].as_str().unwrap().contains("confidentiality"),
+        "{p}"
+    );
     assert!(in_force(BOEKHOUDING).await);
+    // Signed, and assigned to recruitment only: need-to-know alone refuses accounting.
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            "/api/v1/users/cw/confidentiality-statements",
+            &h.dpo,
+            Some(json!({"signed_on": "2026-01-05", "reference": "GEHEIM-2026-002"})),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, _, b) = h
+        .call(
+            Method::PUT,
+            &format!("/api/v1/users/cw/activities/{WERVING}"),
+            &h.dpo,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
+    let (s, hd, b) = h
+        .call(
+            Method::POST,
+            &lift_path,
+            &h.caseworker,
+            Some(lift_body.clone()),
+            &[],
+        )
+        .await;
+    let p = problem(s, &hd, &b, StatusCode::FORBIDDEN);
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("not assigned to processing activity '{BOEKHOUDING}'")),
+        "{p}"
+    );
+    assert!(in_force(BOEKHOUDING).await);
+    assert_eq!(hr.scalar(hr_marked).await, "3");
 
     // HR back: cleared, and lifted.
     let (s, _, b) = h
@@ -1117,54 +1035,16 @@ async fn system_marks_story(store: TestStore) {
 
     // An objection to accounting: kluis marks accounting, which serves only that activity;
     // HR also serves recruitment, where no objection was granted, so HR is by hand.
-    let (s, _, b) = h
-        .call(
-            Method::POST,
-            "/api/v1/rights-requests",
-            &h.dpo,
-            Some(json!({
-                "controller": "limburg",
-                "rights": ["objection"],
-                "channel": "letter",
-                "requester": {
-                    "identity": {"email": people::AN_EMAIL, "given_name": "An", "family_name": "Peeters"},
-                    "acting_for": "themselves",
-                    "email": people::AN_EMAIL,
-                },
-                "received_on": "2026-11-23"
-            })),
-            &[],
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    let objection = format!(
-        "/api/v1/rights-requests/{}",
-        json_body(&b)["id"].as_str().unwrap()
-    );
-    for (change, version) in [
-        (
-            json!({"change": "verify_identity", "subject_id": an}),
-            "\"1\"",
-        ),
-        (
-            json!({"change": "decide", "decisions": [
+    let objection = h
+        .decided_request(
+            letter_from_an(&["objection"]),
+            Some(an),
+            json!([
                 {"right": "objection", "activity": BOEKHOUDING, "outcome": "granted",
                  "motivation": "Geen dwingende gronden."},
-            ]}),
-            "\"2\"",
-        ),
-    ] {
-        let (s, _, b) = h
-            .call(
-                Method::POST,
-                &format!("{objection}/changes"),
-                &h.dpo,
-                Some(change),
-                &[("if-match", version)],
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK, "{b}");
-    }
+            ]),
+        )
+        .await;
     let (s, _, b) = h
         .call(
             Method::POST,

@@ -22,7 +22,7 @@ use kluis_web::{AppState, Settings, app};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Harness, NOW, problem};
+use super::{Harness, NOW, letter_from_an, problem};
 
 const WERVING: &str = "limburg-werving-selectie";
 const NIEUWSBRIEVEN: &str = "limburg-nieuwsbrieven";
@@ -100,17 +100,7 @@ async fn rectification_story(store: TestStore) {
             Method::POST,
             "/api/v1/rights-requests",
             &h.dpo,
-            Some(json!({
-                "controller": "limburg",
-                "rights": ["rectification"],
-                "channel": "letter",
-                "requester": {
-                    "identity": {"email": people::AN_EMAIL, "given_name": "An", "family_name": "Peeters"},
-                    "acting_for": "themselves",
-                    "email": people::AN_EMAIL,
-                },
-                "received_on": "2026-11-23"
-            })),
+            Some(letter_from_an(&["rectification"])),
             &[],
         )
         .await;

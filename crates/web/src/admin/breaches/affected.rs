@@ -4,6 +4,10 @@
 //! The search reads personal data and logs each person found, so it is a POST with the
 //! CSRF token, and its result is the answer to that POST (200): showing it again after a
 //! redirect would mean searching, and logging, again.
+//!
+//! When the DPO decided to tell the people (art. 34), the result offers to prepare and
+//! send their notices: the same POST with `notify`, doing what the API's `notify` does
+//! (`breach_systems::tell_people`), answered with what was done.
 
 use askama::Template;
 use axum::Form;
@@ -14,8 +18,9 @@ use kluis_domain::access::Scope;
 use kluis_domain::breach::{self, AffectedQuery, VAULT};
 use kluis_domain::category::DataCategory;
 use kluis_domain::i18n;
+use kluis_domain::identifiers::IdentifierKind;
 use kluis_domain::text::Lang;
-use kluis_store::StoreError;
+use kluis_store::{Breach, StoreError};
 use time::Date;
 use uuid::Uuid;
 
@@ -23,8 +28,8 @@ use super::super::form::FormData;
 use super::super::{
     Ctx, LangQuery, StaffSession, forbidden, lang_of, not_found, page, store_failure, translated,
 };
-use super::label;
-use crate::breach_systems::{self, AffectedEverywhere, SystemAffectedResult};
+use super::{label, recorder_refusal};
+use crate::breach_systems::{self, AffectedEverywhere, SystemAffectedResult, Told};
 use crate::pages::Translated as _;
 use crate::state::AppState;
 use crate::trace::Trace;
@@ -74,6 +79,29 @@ pub struct Results {
     pub total: String,
     /// The fields of the form for the next page, when there is one.
     pub next: Option<Vec<(String, String)>>,
+    /// The form that tells the people found, when the DPO decided to tell them.
+    pub notify: Option<NotifyForm>,
+}
+
+/// The form that prepares and sends the notices (art. 34) to the people a search found:
+/// the same criteria again, with the language for people whose language is unknown.
+pub struct NotifyForm {
+    /// The search's criteria, as hidden fields.
+    pub fields: Vec<(String, String)>,
+    /// (code, name) of each language a notice can be written in.
+    pub languages: Vec<(String, String)>,
+    /// "Prepare and send the notices to these 3 people".
+    pub button: String,
+}
+
+/// What telling the people did, as the page shows it.
+pub struct ToldView {
+    /// One sentence per outcome: mailed, to tell by post, told before, per place.
+    pub lines: Vec<String>,
+    /// (system, identifiers) of each person a system knows by no e-mail address.
+    pub by_post: Vec<(String, String)>,
+    /// (system, why) of each system that could not be searched: its people are not told.
+    pub errors: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -82,8 +110,31 @@ pub struct AffectedPage {
     ctx: Ctx,
     refused: Option<String>,
     search: SearchForm,
-    results: Option<Results>,
+    shown: Shown,
     back: String,
+}
+
+/// What the page shows above the form: nothing (refused), what a search found, or what
+/// telling the people did.
+pub enum Shown {
+    Nothing,
+    Found(Results),
+    Told(ToldView),
+}
+
+/// Why a post was refused: what to tell the DPO (422), or a store failure.
+enum Refusal {
+    Input(String),
+    Store(StoreError),
+}
+
+impl From<StoreError> for Refusal {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Invalid(message) => Refusal::Input(message),
+            other => Refusal::Store(other),
+        }
+    }
 }
 
 translated!(AffectedPage);
@@ -144,8 +195,28 @@ pub(super) async fn may_search(
     Ok(clearance.scope() == Ok(Scope::All))
 }
 
-/// `POST /admin/breaches/{id}/affected`: searches and shows the people affected; bad
-/// input shows the form again, saying why (422), with nothing searched or logged.
+/// Why a post to the search is refused before anything is read: no CSRF token, or not
+/// the DPO cleared for every processing activity ([`may_search`]). 403, nothing done.
+async fn dpo_refusal(
+    state: &AppState,
+    staff: &StaffSession,
+    form: &FormData,
+    lang: Lang,
+) -> Option<Response> {
+    if let Some(refusal) = recorder_refusal(staff, form, lang) {
+        return Some(refusal);
+    }
+    match may_search(state, &staff.session).await {
+        Ok(true) => None,
+        Ok(false) => Some(forbidden(lang, &staff.session)),
+        Err(e) => Some(store_failure(lang, Some(&staff.session), e)),
+    }
+}
+
+/// `POST /admin/breaches/{id}/affected`: searches and shows the people affected; with
+/// `notify=yes`, prepares and sends their notices (art. 34) and shows what was done.
+/// Bad input, or notices without a decision to tell the people, shows the form again,
+/// saying why (422), with nothing searched, logged or queued.
 pub async fn affected(
     State(state): State<AppState>,
     staff: StaffSession,
@@ -157,13 +228,8 @@ pub async fn affected(
 ) -> Response {
     let lang = lang_of(&q, &headers);
     let form = FormData(fields);
-    if let Some(refusal) = staff.csrf_refusal(&form, lang) {
+    if let Some(refusal) = dpo_refusal(&state, &staff, &form, lang).await {
         return refusal;
-    }
-    match may_search(&state, &staff.session).await {
-        Ok(true) => {}
-        Ok(false) => return forbidden(lang, &staff.session),
-        Err(e) => return store_failure(lang, Some(&staff.session), e),
     }
     let Ok(id) = id.parse::<Uuid>() else {
         return not_found(lang, &staff.session);
@@ -177,51 +243,95 @@ pub async fn affected(
         Ok(search) => search,
         Err(e) => return store_failure(lang, Some(&staff.session), e),
     };
-    let query = query_from_form(&form, &search, lang);
-    let reference = b.reference();
-    // One answer per request: the form again, with the results or why it was refused.
-    let respond = |status, refused, results| {
-        let p = AffectedPage {
-            ctx: Ctx::new(
-                lang,
-                Some(&staff.session),
-                &format!("/admin/breaches/{id}"),
-                "",
-                format!("{} {reference}", t(lang, "title")),
-            ),
-            refused,
-            search,
-            results,
-            back: format!("/admin/breaches/{id}?lang={}", lang.code()),
-        };
-        page(status, &p)
-    };
-    let query = match query {
-        Ok(query) => query,
-        Err(message) => return respond(StatusCode::UNPROCESSABLE_ENTITY, Some(message), None),
-    };
-    let offset = form.get("offset").trim().parse::<usize>().unwrap_or(0);
     let mut processing = staff.processing(trace, state.now());
     processing.case_ref = Some(b.reference());
-    match breach_systems::find_everywhere(
+    let shown = match query_from_form(&form, &search, lang) {
+        Err(message) => Err(Refusal::Input(message)),
+        Ok(query) if form.get("notify") == "yes" => {
+            tell(&state, &processing, lang, &b, &query, &form).await
+        }
+        Ok(query) => find(&state, &processing, lang, &b, &query, &form).await,
+    };
+    // One answer per request: the form again, with what was found or done, or why not.
+    let (status, refused, shown) = match shown {
+        Ok(shown) => (StatusCode::OK, None, shown),
+        Err(Refusal::Input(message)) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(message), Shown::Nothing)
+        }
+        Err(Refusal::Store(e)) => return store_failure(lang, Some(&staff.session), e),
+    };
+    let p = AffectedPage {
+        ctx: Ctx::new(
+            lang,
+            Some(&staff.session),
+            &format!("/admin/breaches/{id}"),
+            "",
+            format!("{} {}", t(lang, "title"), b.reference()),
+        ),
+        refused,
+        search,
+        shown,
+        back: format!("/admin/breaches/{id}?lang={}", lang.code()),
+    };
+    page(status, &p)
+}
+
+/// Searches the people affected, a page of `PAGE` per place from the form's `offset`.
+async fn find(
+    state: &AppState,
+    processing: &kluis_store::Processing,
+    lang: Lang,
+    b: &Breach,
+    query: &AffectedQuery,
+    form: &FormData,
+) -> Result<Shown, Refusal> {
+    let offset = form.get("offset").trim().parse::<usize>().unwrap_or(0);
+    let found = breach_systems::find_everywhere(
         &state.store,
         &state.settings.system_urls,
-        &processing,
-        &b,
-        &query,
+        processing,
+        b,
+        query,
         (PAGE, offset),
     )
-    .await
-    {
-        Ok(found) => {
-            let results = results(lang, &query, &form, offset, found);
-            respond(StatusCode::OK, None, Some(results))
-        }
-        Err(StoreError::Invalid(message)) => {
-            respond(StatusCode::UNPROCESSABLE_ENTITY, Some(message), None)
-        }
-        Err(e) => store_failure(lang, Some(&staff.session), e),
+    .await?;
+    let decided = b.require_decision_to_tell().is_ok();
+    Ok(Shown::Found(results(
+        lang, query, form, offset, found, decided,
+    )))
+}
+
+/// Prepares and sends the notices to the people the query finds, as the API's `notify`
+/// does. Without a decision to tell them the page says so (as the API refuses), before
+/// anything is read.
+async fn tell(
+    state: &AppState,
+    processing: &kluis_store::Processing,
+    lang: Lang,
+    b: &Breach,
+    query: &AffectedQuery,
+    form: &FormData,
+) -> Result<Shown, Refusal> {
+    if b.require_decision_to_tell().is_err() {
+        return Err(Refusal::Input(t(lang, "no_decision")));
     }
+    // The API's default: Dutch, for people whose language kluis does not know.
+    let unknown_language = match form.get("language").trim() {
+        "" => Lang::Nl,
+        code => code
+            .parse::<Lang>()
+            .map_err(|_| Refusal::Input(t(lang, "unknown_language")))?,
+    };
+    let told = breach_systems::tell_people(
+        &state.store,
+        &state.settings.system_urls,
+        processing,
+        b,
+        query,
+        unknown_language,
+    )
+    .await?;
+    Ok(Shown::Told(told_view(lang, query, told)))
 }
 
 /// The query the form asks for, or what is wrong with it in the page's language: a
@@ -294,6 +404,7 @@ fn results(
     form: &FormData,
     offset: usize,
     found: AffectedEverywhere,
+    decided: bool,
 ) -> Results {
     let listed = found.listed;
     let mut places = Vec::new();
@@ -333,14 +444,36 @@ fn results(
             .iter()
             .any(|p| p.error.is_none() && (offset + p.persons.len()) < p.people as usize);
     let next = more.then(|| {
-        let mut fields: Vec<(String, String)> = ["activity", "system", "category", "from", "until"]
-            .into_iter()
-            .map(|name| (name.to_string(), form.get(name).to_string()))
-            .collect();
+        let mut fields = criteria(form);
         fields.push(("offset".into(), (offset + PAGE).to_string()));
         fields
     });
     let in_systems = &found.in_systems;
+    // Everyone once when that can be told, else per place (someone may count twice).
+    let people: u64 = places.iter().map(|p| p.people).sum();
+    let button = match in_systems.total_people {
+        Some(n) => i18n::tf(
+            lang,
+            "admin.breach_affected.notify_button",
+            &[("count", &n.to_string())],
+        ),
+        None => i18n::tf(
+            lang,
+            "admin.breach_affected.notify_button_per_place",
+            &[("count", &people.to_string())],
+        ),
+    };
+    let notify = (decided && people > 0).then(|| NotifyForm {
+        fields: criteria(form),
+        languages: Lang::ALL
+            .into_iter()
+            .map(|l| {
+                let name = i18n::t(lang, &format!("form.lang.{}", l.code()));
+                (l.code().to_string(), name.to_string())
+            })
+            .collect(),
+        button,
+    });
     let total = match in_systems.total_people {
         Some(n) => i18n::tf(
             lang,
@@ -357,7 +490,83 @@ fn results(
         listed,
         total,
         next,
+        notify,
     }
+}
+
+/// The search's criteria as the form posted them, for the next page or the notices.
+fn criteria(form: &FormData) -> Vec<(String, String)> {
+    ["activity", "system", "category", "from", "until"]
+        .into_iter()
+        .map(|name| (name.to_string(), form.get(name).to_string()))
+        .collect()
+}
+
+/// What telling the people did, in the page's language: the vault's people mailed, to
+/// tell by post and told before; the people found only in connected systems likewise;
+/// and the systems that could not be searched, whose people are not told yet.
+fn told_view(lang: Lang, query: &AffectedQuery, told: Told) -> ToldView {
+    let count = |key: &str, n: i64| {
+        i18n::tf(
+            lang,
+            &format!("admin.breach_affected.{key}"),
+            &[("count", &n.to_string())],
+        )
+    };
+    let mut lines = Vec::new();
+    let vault = &told.vault;
+    if query.searches_vault() {
+        lines.push(count("told_vault_mailed", vault.queued));
+    }
+    if vault.without_email > 0 {
+        lines.push(count("told_vault_by_post", vault.without_email));
+    }
+    if vault.already_told > 0 {
+        lines.push(count("told_vault_before", vault.already_told));
+    }
+    let systems = &told.in_systems;
+    let mailed: i64 = systems.queued.values().sum();
+    let vault_only = query.systems.len() == 1 && query.systems.contains(VAULT);
+    if mailed > 0 {
+        let per_system = systems
+            .queued
+            .iter()
+            .map(|(system, n)| format!("{system}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        lines.push(i18n::tf(
+            lang,
+            "admin.breach_affected.told_in_systems",
+            &[("count", &mailed.to_string()), ("systems", &per_system)],
+        ));
+    } else if !vault_only {
+        lines.push(t(lang, "told_systems_none"));
+    }
+    if systems.already_told > 0 {
+        lines.push(count("told_systems_before", systems.already_told));
+    }
+    if !systems.to_tell_by_post.is_empty() {
+        let n = i64::try_from(systems.to_tell_by_post.len()).unwrap_or(i64::MAX);
+        lines.push(count("told_systems_by_post", n));
+    }
+    ToldView {
+        lines,
+        by_post: told
+            .in_systems
+            .to_tell_by_post
+            .into_iter()
+            .map(|p| (p.system, identifiers(lang, &p.identifiers)))
+            .collect(),
+        errors: told.in_systems.errors.into_iter().collect(),
+    }
+}
+
+/// A person's identifiers as "E-mail address: an@example.be, National number: …".
+fn identifiers(lang: Lang, ids: &std::collections::BTreeMap<IdentifierKind, String>) -> String {
+    ids.iter()
+        .map(|(kind, value)| format!("{}: {value}", label(lang, kind.label_key())))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn system_place(lang: Lang, listed: bool, offset: usize, s: &SystemAffectedResult) -> Place {
@@ -365,12 +574,7 @@ fn system_place(lang: Lang, listed: bool, offset: usize, s: &SystemAffectedResul
         .listed
         .iter()
         .map(|p| Person {
-            identifiers: p
-                .identifiers
-                .iter()
-                .map(|(kind, value)| format!("{}: {value}", label(lang, kind.label_key())))
-                .collect::<Vec<_>>()
-                .join(", "),
+            identifiers: identifiers(lang, &p.identifiers),
             categories: p
                 .categories
                 .iter()

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::super::form::FormData;
 use super::super::{StaffSession, lang_of, not_found, store_failure};
 use super::{Notice, processing, refused, request_page, t};
-use crate::access_package::{Format, PackageError, produce};
+use crate::access_package::{Format, PackageError, produce_gated};
 use crate::portability::{Destination, Sent, TransmitError};
 use crate::rectification::{RectificationError, RectificationOutcome, rectify_in_system};
 use crate::state::AppState;
@@ -149,20 +149,7 @@ async fn download(
     };
     let mut processing = processing(state, staff, trace);
     processing.case_ref = Some(request.reference.clone());
-    let made = {
-        // Heavy work: wait for a turn at the bulk gate, as the API does.
-        let _turn = state.bulk.admit().await;
-        produce(
-            &state.store,
-            &state.settings.system_urls,
-            &processing,
-            &request,
-            kind,
-            format,
-        )
-        .await
-    };
-    match made {
+    match produce_gated(state, &processing, &request, kind, format).await {
         Ok(download) => download.into_attachment(),
         Err(PackageError::NotReleasable(why)) => {
             refuse(StatusCode::CONFLICT, why.to_string()).await
