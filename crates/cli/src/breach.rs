@@ -14,6 +14,7 @@ use kluis_domain::legal::SupervisoryAuthority;
 use kluis_domain::text::Lang;
 use kluis_store::{Breach, BreachFilter, Store};
 use kluis_web::breach_systems::AffectedInSystems;
+use kluis_web::pdf_text::{Doc, Style};
 use kluis_web::systems::SystemUrls;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -407,196 +408,22 @@ fn details(b: &Breach, now: OffsetDateTime) -> String {
     out
 }
 
-/// A4 in points, the margin, the font sizes and the line height.
-const PAGE: (f32, f32) = (595.0, 842.0);
-const MARGIN: f32 = 56.0;
-const TITLE_SIZE: f32 = 14.0;
-const TEXT_SIZE: f32 = 10.0;
-const LEADING: f32 = 13.0;
-/// Characters per line: Helvetica at 10 pt averages about 5 pt a character, so a line of
-/// the text width (483 pt) holds about 95; fewer keeps wide letters inside the margin.
-const LINE_CHARS: usize = 88;
-
-/// One line of the PDF: bold (a label or the title) or not, and its text.
-struct PdfLine {
-    bold: bool,
-    size: f32,
-    text: String,
-}
-
 /// The draft as a printable PDF: the title, then each field's label in bold with its
-/// value below, wrapped and paged. Helvetica is one of the standard fonts every reader
-/// has, so nothing is embedded; text is WinAnsi-encoded, which covers é, è, ë and ç.
+/// value below.
 pub fn pdf(draft: &NotificationDraft, reference: &str) -> Vec<u8> {
-    use pdf_writer::{Content, Name, Pdf, Rect, Ref, Str};
-
-    let mut lines = vec![
-        PdfLine {
-            bold: true,
-            size: TITLE_SIZE,
-            text: draft.title.to_string(),
-        },
-        PdfLine {
-            bold: false,
-            size: TEXT_SIZE,
-            text: format!("{reference} - {}", draft.website),
-        },
-    ];
+    let mut doc = Doc::new();
+    doc.describe(draft.title, reference);
+    doc.line(Style::Title, draft.title);
+    doc.line(Style::Text, &format!("{reference} - {}", draft.website));
     for field in &draft.fields {
-        lines.push(PdfLine {
-            bold: true,
-            size: TEXT_SIZE,
-            text: String::new(),
-        });
-        for part in wrap(field.label) {
-            lines.push(PdfLine {
-                bold: true,
-                size: TEXT_SIZE,
-                text: part,
-            });
-        }
+        doc.gap();
+        doc.line(Style::Bold, field.label);
         let value = if field.value.trim().is_empty() {
             "-"
         } else {
             field.value.as_str()
         };
-        for part in wrap(value) {
-            lines.push(PdfLine {
-                bold: false,
-                size: TEXT_SIZE,
-                text: part,
-            });
-        }
+        doc.line(Style::Text, value);
     }
-    let per_page = ((PAGE.1 - 2.0 * MARGIN) / LEADING) as usize;
-    let pages: Vec<&[PdfLine]> = lines.chunks(per_page.max(1)).collect();
-
-    let mut pdf = Pdf::new();
-    let catalog = Ref::new(1);
-    let tree = Ref::new(2);
-    let regular = Ref::new(3);
-    let bold = Ref::new(4);
-    let page_ref = |i: usize| Ref::new(5 + 2 * i as i32);
-    let content_ref = |i: usize| Ref::new(6 + 2 * i as i32);
-    pdf.catalog(catalog).pages(tree);
-    pdf.pages(tree)
-        .kids((0..pages.len()).map(page_ref))
-        .count(pages.len() as i32);
-    for (font, base) in [(regular, "Helvetica"), (bold, "Helvetica-Bold")] {
-        pdf.type1_font(font)
-            .base_font(Name(base.as_bytes()))
-            .encoding_predefined(Name(b"WinAnsiEncoding"));
-    }
-    for (i, page_lines) in pages.iter().enumerate() {
-        let mut page = pdf.page(page_ref(i));
-        page.media_box(Rect::new(0.0, 0.0, PAGE.0, PAGE.1));
-        page.parent(tree);
-        page.contents(content_ref(i));
-        let mut resources = page.resources();
-        let mut fonts = resources.fonts();
-        fonts.pair(Name(b"F1"), regular);
-        fonts.pair(Name(b"F2"), bold);
-        drop(fonts);
-        drop(resources);
-        drop(page);
-        let mut content = Content::new();
-        let mut y = PAGE.1 - MARGIN;
-        for line in page_lines.iter() {
-            let font = if line.bold { Name(b"F2") } else { Name(b"F1") };
-            let encoded = win_ansi(&line.text);
-            content
-                .begin_text()
-                .set_font(font, line.size)
-                .next_line(MARGIN, y)
-                .show(Str(&encoded))
-                .end_text();
-            y -= LEADING;
-        }
-        pdf.stream(content_ref(i), &content.finish());
-    }
-    pdf.finish()
-}
-
-/// Splits text into lines of at most [`LINE_CHARS`] characters at spaces (a longer word is
-/// cut), keeping the text's own line breaks.
-fn wrap(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for paragraph in text.lines() {
-        let mut line = String::new();
-        for word in paragraph.split_whitespace() {
-            let mut word = word.to_string();
-            while word.chars().count() > LINE_CHARS {
-                let head: String = word.chars().take(LINE_CHARS).collect();
-                word = word.chars().skip(LINE_CHARS).collect();
-                if !line.is_empty() {
-                    out.push(std::mem::take(&mut line));
-                }
-                out.push(head);
-            }
-            if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > LINE_CHARS {
-                out.push(std::mem::take(&mut line));
-            }
-            if !line.is_empty() {
-                line.push(' ');
-            }
-            line.push_str(&word);
-        }
-        out.push(line);
-    }
-    if out.is_empty() {
-        out.push(String::new());
-    }
-    out
-}
-
-/// Text in the WinAnsi encoding (Windows-1252) of the standard PDF fonts: Latin-1 as is,
-/// the typographic quotes, dashes and the euro sign at their places, anything else as '?'.
-fn win_ansi(text: &str) -> Vec<u8> {
-    text.chars()
-        .map(|c| match c {
-            '\u{20}'..='\u{7e}' | '\u{a0}'..='\u{ff}' => c as u8,
-            '\u{20ac}' => 0x80,
-            '\u{2026}' => 0x85,
-            '\u{2018}' => 0x91,
-            '\u{2019}' => 0x92,
-            '\u{201c}' => 0x93,
-            '\u{201d}' => 0x94,
-            '\u{2022}' => 0x95,
-            '\u{2013}' => 0x96,
-            '\u{2014}' => 0x97,
-            _ => b'?',
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn win_ansi_keeps_dutch_and_french_letters() {
-        assert_eq!(
-            win_ansi("é è ë ç"),
-            vec![0xe9, b' ', 0xe8, b' ', 0xeb, b' ', 0xe7]
-        );
-        assert_eq!(
-            win_ansi("l’été – 5 €"),
-            b"l\x92\xe9t\xe9 \x96 5 \x80".to_vec()
-        );
-        assert_eq!(win_ansi("Ω\t"), b"??".to_vec());
-    }
-
-    #[test]
-    fn long_text_wraps_at_spaces_and_long_words_are_cut() {
-        let text = format!("{} {}\neinde", "woord ".repeat(30).trim(), "x".repeat(200));
-        let lines = wrap(&text);
-        assert!(
-            lines.iter().all(|l| l.chars().count() <= LINE_CHARS),
-            "{lines:?}"
-        );
-        assert_eq!(lines.last().unwrap(), "einde");
-        assert!(lines[0].starts_with("woord woord"));
-        assert_eq!(lines.concat().matches('x').count(), 200);
-        assert_eq!(wrap(""), vec![String::new()]);
-    }
+    doc.finish()
 }

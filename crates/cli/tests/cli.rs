@@ -442,6 +442,49 @@ fn keys_are_generated_and_the_key_file_is_made_beside_the_database() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Els, a caseworker whose confidentiality statement is recorded through the CLI (`k`),
+/// for the stories that assign her.
+async fn caseworker_els(
+    store: &TestStore,
+    k: impl Fn(&[&str]) -> Output,
+    now: time::OffsetDateTime,
+) {
+    store
+        .create_user(
+            "els",
+            "Els",
+            "a long password here",
+            &[kluis_domain::access::Role::Caseworker],
+            now,
+        )
+        .await
+        .unwrap();
+    ok(&k(&[
+        "staff",
+        "confidentiality",
+        "els",
+        "--signed-on",
+        "2026-01-05",
+        "--reference",
+        "DOC-1",
+    ]));
+}
+
+/// The processing under which a story puts its people and records in the vault.
+fn seeding(now: time::OffsetDateTime) -> kluis_store::Processing {
+    use kluis_domain::processing_log::{Actor, ActorKind};
+    kluis_store::Processing {
+        actor: Actor {
+            kind: ActorKind::Staff,
+            id: None,
+            name: "seed".into(),
+        },
+        trace: kluis_domain::trace::TraceContext::new_root([3; 16], [4; 8]),
+        case_ref: None,
+        now,
+    }
+}
+
 /// `kluis` on `db` with the key file `keys`.
 fn kluis_keys(db: &str, keys: &std::path::Path, args: &[&str]) -> Output {
     Command::new(KLUIS)
@@ -2101,12 +2144,11 @@ async fn access_package_and_portability_from_the_command_line() {
 /// `kluis request package` and `kluis request portability`: refused before a decision
 /// (no file left, nothing logged), then written in each format and logged as exports.
 async fn package_story(store: TestStore) {
-    use kluis_domain::access::{Role, Scope};
+    use kluis_domain::access::Scope;
     use kluis_domain::category::DataCategory;
     use kluis_domain::inventory::{RecordInput, SubjectIdentity};
-    use kluis_domain::processing_log::{Actor, ActorKind, LogAction, LogSelector};
+    use kluis_domain::processing_log::{LogAction, LogSelector};
     use kluis_domain::rights::{ActingFor, RequestChannel, Requester, Right};
-    use kluis_domain::trace::TraceContext;
     use std::collections::BTreeMap;
 
     let db = store.url().to_string();
@@ -2116,35 +2158,8 @@ async fn package_story(store: TestStore) {
     let k = |args: &[&str]| kluis_keys(&db, &keys, args);
     ok(&k(&["register", "import", LIMBURG]));
     let now = time::OffsetDateTime::now_utc();
-    store
-        .create_user(
-            "els",
-            "els",
-            "a long password here",
-            &[Role::Caseworker],
-            now,
-        )
-        .await
-        .unwrap();
-    ok(&k(&[
-        "staff",
-        "confidentiality",
-        "els",
-        "--signed-on",
-        "2026-01-05",
-        "--reference",
-        "DOC-1",
-    ]));
-    let p = kluis_store::Processing {
-        actor: Actor {
-            kind: ActorKind::Staff,
-            id: None,
-            name: "seed".into(),
-        },
-        trace: TraceContext::new_root([7; 16], [8; 8]),
-        case_ref: None,
-        now,
-    };
+    caseworker_els(&store, &k, now).await;
+    let p = seeding(now);
     let identity = SubjectIdentity {
         email: Some("an.peeters@example.be".parse().unwrap()),
         family_name: Some("Peeters".into()),
@@ -2333,12 +2348,9 @@ async fn erasure_story(store: TestStore) {
     use kluis_connectors::testing::{
         accounting_map, accounting_mariadb, hr_map, hr_postgres, people,
     };
-    use kluis_domain::access::Role;
     use kluis_domain::category::DataCategory;
     use kluis_domain::inventory::{RecordInput, SubjectIdentity};
-    use kluis_domain::processing_log::{Actor, ActorKind};
     use kluis_domain::rights::{ActingFor, RequestChannel, Requester, Right};
-    use kluis_domain::trace::TraceContext;
 
     let (Some(hr), Some(accounting)) = (hr_postgres().await, accounting_mariadb().await) else {
         store.cleanup().await;
@@ -2372,36 +2384,9 @@ async fn erasure_story(store: TestStore) {
         &accounting_file.display().to_string(),
     ]));
     let now = time::OffsetDateTime::now_utc();
-    store
-        .create_user(
-            "els",
-            "Els",
-            "a long password here",
-            &[Role::Caseworker],
-            now,
-        )
-        .await
-        .unwrap();
-    ok(&k(&[
-        "staff",
-        "confidentiality",
-        "els",
-        "--signed-on",
-        "2026-01-05",
-        "--reference",
-        "DOC-1",
-    ]));
+    caseworker_els(&store, &k, now).await;
     // An in the vault: an application (recruitment) and a supplier file (accounting).
-    let p = kluis_store::Processing {
-        actor: Actor {
-            kind: ActorKind::Staff,
-            id: None,
-            name: "seed".into(),
-        },
-        trace: TraceContext::new_root([3; 16], [4; 8]),
-        case_ref: None,
-        now,
-    };
+    let p = seeding(now);
     let identity = SubjectIdentity {
         national_number: Some(people::AN_NATIONAL_NUMBER.parse().unwrap()),
         email: Some(people::AN_EMAIL.parse().unwrap()),

@@ -7,7 +7,7 @@ use kluis_domain::statement::date_in_words;
 use kluis_store::RightsRequest;
 use time::Date;
 
-use crate::access_package::pdf_text::{Doc, Style};
+use crate::pdf_text::{Doc, Style};
 
 /// `letter` to the requester of `request` as a PDF, dated `today`.
 pub fn letter_pdf(request: &RightsRequest, letter: &Letter, today: Date) -> Vec<u8> {

@@ -16,6 +16,7 @@ pub mod error;
 pub mod fulfilment;
 pub mod letters;
 pub mod pages;
+pub mod pdf_text;
 pub mod portability;
 pub mod public;
 pub mod rectification;

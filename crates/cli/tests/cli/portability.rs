@@ -11,16 +11,16 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use kluis_connectors::testing::{hr_map, hr_postgres};
-use kluis_domain::access::{Role, Scope};
+use kluis_domain::access::Scope;
 use kluis_domain::category::DataCategory;
 use kluis_domain::inventory::{RecordInput, SubjectIdentity};
-use kluis_domain::processing_log::{Actor, ActorKind, LogAction, LogSelector};
+use kluis_domain::processing_log::{LogAction, LogSelector};
 use kluis_domain::rights::{ActingFor, RequestChannel, Requester, Right};
 use kluis_domain::trace::TraceContext;
 use kluis_store::testing::{TestStore, postgres_store, sqlite_store};
 use kluis_web::testing::HttpsEndpoint;
 
-use super::{KLUIS, LIMBURG, empty_dir, fails, ok};
+use super::{KLUIS, LIMBURG, caseworker_els, empty_dir, fails, ok, seeding};
 
 const NIEUWSBRIEVEN: &str = "limburg-nieuwsbrieven";
 
@@ -110,35 +110,8 @@ async fn send_story(store: TestStore) {
             .unwrap();
     }
     let now = time::OffsetDateTime::now_utc();
-    store
-        .create_user(
-            "els",
-            "els",
-            "a long password here",
-            &[Role::Caseworker],
-            now,
-        )
-        .await
-        .unwrap();
-    ok(&k(&[
-        "staff",
-        "confidentiality",
-        "els",
-        "--signed-on",
-        "2026-01-05",
-        "--reference",
-        "DOC-1",
-    ]));
-    let p = kluis_store::Processing {
-        actor: Actor {
-            kind: ActorKind::Staff,
-            id: None,
-            name: "seed".into(),
-        },
-        trace: TraceContext::new_root([7; 16], [8; 8]),
-        case_ref: None,
-        now,
-    };
+    caseworker_els(&store, &k, now).await;
+    let p = seeding(now);
     let identity = SubjectIdentity {
         email: Some("an.peeters@example.be".parse().unwrap()),
         family_name: Some("Peeters".into()),

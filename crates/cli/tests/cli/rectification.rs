@@ -2,14 +2,11 @@
 //! PostgreSQL (when TEST_DATABASE_URL is set) and records it with the request.
 
 use kluis_connectors::testing::{hr_map, hr_postgres, people};
-use kluis_domain::access::Role;
 use kluis_domain::inventory::SubjectIdentity;
-use kluis_domain::processing_log::{Actor, ActorKind};
 use kluis_domain::rights::{ActingFor, RequestChannel, Requester, Right};
-use kluis_domain::trace::TraceContext;
 use kluis_store::testing::sqlite_store;
 
-use super::{LIMBURG, empty_dir, kluis_env, limburg_map, ok};
+use super::{LIMBURG, caseworker_els, empty_dir, kluis_env, limburg_map, ok, seeding};
 
 const WERVING: &str = "limburg-werving-selectie";
 
@@ -30,35 +27,8 @@ async fn rectification_in_a_connected_system_from_the_command_line() {
     let hr_file = limburg_map(hr_map(), WERVING, &dir);
     ok(&k(&["systems", "add", &hr_file.display().to_string()]));
     let now = time::OffsetDateTime::now_utc();
-    store
-        .create_user(
-            "els",
-            "Els",
-            "a long password here",
-            &[Role::Caseworker],
-            now,
-        )
-        .await
-        .unwrap();
-    ok(&k(&[
-        "staff",
-        "confidentiality",
-        "els",
-        "--signed-on",
-        "2026-01-05",
-        "--reference",
-        "DOC-1",
-    ]));
-    let p = kluis_store::Processing {
-        actor: Actor {
-            kind: ActorKind::Staff,
-            id: None,
-            name: "seed".into(),
-        },
-        trace: TraceContext::new_root([3; 16], [4; 8]),
-        case_ref: None,
-        now,
-    };
+    caseworker_els(&store, &k, now).await;
+    let p = seeding(now);
     let identity = SubjectIdentity {
         national_number: Some(people::AN_NATIONAL_NUMBER.parse().unwrap()),
         email: Some(people::AN_EMAIL.parse().unwrap()),
