@@ -36,7 +36,6 @@
 //! exports); those figures mean nothing. Results are checked in both modes.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -116,26 +115,15 @@ impl Sizes {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(std::env::args().skip(1).collect()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("bench access_package: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    exit(
+        "access_package",
+        run(std::env::args().skip(1).collect()).await,
+    )
 }
 
 async fn run(args: Vec<String>) -> Result<(), String> {
     let sizes = Sizes::from_args(&args)?;
-    let (Some(hr), Some(accounting)) = (
-        systems_testing::hr_postgres().await,
-        systems_testing::accounting_mariadb().await,
-    ) else {
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n**********\nSKIPPED: bench access_package needs TEST_DATABASE_URL (PostgreSQL) \
-             and TEST_MYSQL_URL (MariaDB)\n**********\n"
-        );
+    let Some((hr, accounting)) = test_systems("access_package").await else {
         return Ok(());
     };
     if sizes.full {

@@ -28,7 +28,6 @@
 //! in both modes; timings never are.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -89,27 +88,12 @@ impl Sizes {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(std::env::args().skip(1).collect()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("bench erasure: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    exit("erasure", run(std::env::args().skip(1).collect()).await)
 }
 
 async fn run(args: Vec<String>) -> Result<(), String> {
     let sizes = Sizes::from_args(&args)?;
-    // Both helpers print their own notice, and panic under CI=true.
-    let (Some(hr), Some(accounting)) = (
-        systems_testing::hr_postgres().await,
-        systems_testing::accounting_mariadb().await,
-    ) else {
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n**********\nSKIPPED: bench erasure needs TEST_DATABASE_URL (PostgreSQL) and \
-             TEST_MYSQL_URL (MariaDB)\n**********\n"
-        );
+    let Some((hr, accounting)) = test_systems("erasure").await else {
         return Ok(());
     };
     if sizes.full {

@@ -5,9 +5,11 @@
 //! Each benchmark uses part of it, so what one of them leaves unused is not dead code.
 #![allow(dead_code)]
 
+use std::io::Write as _;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use kluis_connectors::testing::TestSystem;
+use kluis_connectors::testing::{self as systems_testing, TestSystem};
 use kluis_domain::identifiers::{EmailAddress, NationalNumber};
 use kluis_domain::inventory::SubjectIdentity;
 use kluis_domain::processing_log::{Actor, ActorKind};
@@ -24,6 +26,36 @@ pub const BOEKHOUDING: &str = "limburg-boekhouding";
 
 /// `cargo bench` passes `--bench` (full sizes, timed); `cargo test --all-targets` passes
 /// nothing (a small run whose results are checked and whose figures mean nothing).
+/// The bench's exit: its error said with its name, and a failing status.
+pub fn exit(bench: &str, result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("bench {bench}: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The HR system on PostgreSQL and the accounting system on MariaDB, or None after saying
+/// the bench is SKIPPED (the helpers themselves panic under CI=true).
+pub async fn test_systems(bench: &str) -> Option<(TestSystem, TestSystem)> {
+    match (
+        systems_testing::hr_postgres().await,
+        systems_testing::accounting_mariadb().await,
+    ) {
+        (Some(hr), Some(accounting)) => Some((hr, accounting)),
+        _ => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n**********\nSKIPPED: bench {bench} needs TEST_DATABASE_URL (PostgreSQL) and \
+                 TEST_MYSQL_URL (MariaDB)\n**********\n"
+            );
+            None
+        }
+    }
+}
+
 pub fn full_run(bench: &str, args: &[String]) -> Result<bool, String> {
     match args {
         [] => Ok(false),
