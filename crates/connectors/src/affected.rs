@@ -19,7 +19,7 @@ use kluis_domain::identifiers::{Bsn, EmailAddress, IdentifierKind, NationalNumbe
 use serde::Serialize;
 use time::Date;
 
-use crate::db::{Binds, qualified, quote};
+use crate::db::{AliasedSql, Binds};
 use crate::schema::{LiveSchema, Read, ValueType};
 use crate::{ConnectorError, System};
 
@@ -279,20 +279,13 @@ struct Sql<'a> {
     scope: &'a BreachScope,
 }
 
+impl AliasedSql for Sql<'_> {
+    fn map(&self) -> &DatasetMap {
+        self.map
+    }
+}
+
 impl Sql<'_> {
-    fn kind(&self) -> SystemKind {
-        self.map.kind
-    }
-
-    fn from(&self, table: &str, alias: &str) -> String {
-        let table = qualified(self.kind(), self.map.schema.as_deref(), table);
-        format!("{table} AS {alias}")
-    }
-
-    fn column(&self, alias: &str, column: &str) -> String {
-        format!("{alias}.{}", quote(self.kind(), column))
-    }
-
     fn count(&self) -> &'static str {
         match self.kind() {
             SystemKind::Postgres => "count(*)::text",

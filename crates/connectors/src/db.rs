@@ -8,7 +8,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use kluis_domain::dataset_map::SystemKind;
+use kluis_domain::dataset_map::{DatasetMap, SystemKind};
 use sqlx::mysql::MySqlConnectOptions;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{AssertSqlSafe, Connection, MySqlConnection, PgConnection, Row};
@@ -176,8 +176,6 @@ pub(crate) async fn affect(
     }
 }
 
-/// `name` as an identifier in SQL: `"name"` on PostgreSQL, `` `name` `` on MySQL, with
-/// the quote character doubled inside. Only for names found in the live schema.
 /// A table's name in its schema (when the map names one), quoted.
 pub(crate) fn qualified(kind: SystemKind, schema: Option<&str>, table: &str) -> String {
     match schema {
@@ -186,6 +184,29 @@ pub(crate) fn qualified(kind: SystemKind, schema: Option<&str>, table: &str) -> 
     }
 }
 
+/// The SQL text of a map's tables and columns under aliases, for the queries that join
+/// the map's tables (the search of a person, the search of a breach's people).
+pub(crate) trait AliasedSql {
+    fn map(&self) -> &DatasetMap;
+
+    fn kind(&self) -> SystemKind {
+        self.map().kind
+    }
+
+    /// `schema.table AS alias`.
+    fn from(&self, table: &str, alias: &str) -> String {
+        let table = qualified(self.kind(), self.map().schema.as_deref(), table);
+        format!("{table} AS {alias}")
+    }
+
+    /// `alias.column`, quoted.
+    fn column(&self, alias: &str, column: &str) -> String {
+        format!("{alias}.{}", quote(self.kind(), column))
+    }
+}
+
+/// `name` as an identifier in SQL: `"name"` on PostgreSQL, `` `name` `` on MySQL, with
+/// the quote character doubled inside. Only for names found in the live schema.
 pub(crate) fn quote(kind: SystemKind, name: &str) -> String {
     match kind {
         SystemKind::Postgres => format!("\"{}\"", name.replace('"', "\"\"")),

@@ -8,10 +8,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use kluis_domain::dataset_map::{DatasetMap, NationalNumberFormat, SystemKind, Table};
+use kluis_domain::dataset_map::{DatasetMap, NationalNumberFormat, Table};
 use kluis_domain::identifiers::IdentifierKind;
 
-use crate::db::{Binds, Conn, qualified, quote};
+use crate::db::{AliasedSql, Binds, Conn};
 use crate::schema::{LiveSchema, LiveTable, ValueType};
 use crate::{Hit, HitColumn, PersonQuery};
 
@@ -93,20 +93,13 @@ struct Layout {
     flags: Vec<IdentifierKind>,
 }
 
+impl AliasedSql for Sql<'_> {
+    fn map(&self) -> &DatasetMap {
+        self.map
+    }
+}
+
 impl Sql<'_> {
-    fn kind(&self) -> SystemKind {
-        self.map.kind
-    }
-
-    fn from(&self, table: &str, alias: &str) -> String {
-        let table = qualified(self.kind(), self.map.schema.as_deref(), table);
-        format!("{table} AS {alias}")
-    }
-
-    fn column(&self, alias: &str, column: &str) -> String {
-        format!("{alias}.{}", quote(self.kind(), column))
-    }
-
     fn table_query(
         &self,
         name: &str,
