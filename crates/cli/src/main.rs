@@ -498,7 +498,7 @@ async fn run(cli: Cli) -> Result<()> {
             request::request(
                 &open(&config).await?,
                 command,
-                &config.public_url(config.listen),
+                &config,
                 now(),
                 &mut std::io::stdout(),
             )

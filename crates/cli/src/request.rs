@@ -116,11 +116,6 @@ pub enum RequestCommand {
         /// What was done by hand, confirming the actions carried out by hand.
         #[arg(long)]
         note: Option<String>,
-        /// The connected systems' URLs come from the same configuration as the rest.
-        #[arg(from_global)]
-        config: Option<PathBuf>,
-        #[arg(from_global)]
-        database: Option<String>,
     },
     /// Rectify one column of the person's rows in one table of a connected system (GDPR
     /// art. 16): needs rectification granted for an activity the system serves. The
@@ -143,11 +138,6 @@ pub enum RequestCommand {
         /// The new value, as text; the database converts it to the column's type.
         #[arg(long)]
         value: String,
-        /// The connected systems' URLs come from the same configuration as the rest.
-        #[arg(from_global)]
-        config: Option<PathBuf>,
-        #[arg(from_global)]
-        database: Option<String>,
     },
     /// Record that a recipient of the data was told of a rectification, erasure or
     /// restriction (GDPR art. 19); the request closes only once every recipient was told.
@@ -192,11 +182,6 @@ pub enum RequestCommand {
         format: String,
         #[arg(long)]
         output: PathBuf,
-        /// The connected systems' URLs come from the same configuration as the rest.
-        #[arg(from_global)]
-        config: Option<PathBuf>,
-        #[arg(from_global)]
-        database: Option<String>,
     },
     /// The portability export (art. 20): what the person provided under consent or
     /// contract, where portability was granted; written to a file (logged as an export),
@@ -218,21 +203,15 @@ pub enum RequestCommand {
         /// The name of the receiving controller, as the processing log records it.
         #[arg(long, value_name = "NAME", requires = "send_to")]
         recipient: Option<String>,
-        /// `[rights] portability_ca_file` and `portability_allowed_hosts`, and the systems
-        /// searched for what the person provided, come from the same configuration as the
-        /// rest.
-        #[arg(from_global)]
-        config: Option<PathBuf>,
-        #[arg(from_global)]
-        database: Option<String>,
     },
 }
 
-/// `public_url`: where kluis is reached, for the links in reminders.
+/// `config`: the connected systems' URLs, the portability settings and where kluis is
+/// reached (for the links in reminders).
 pub async fn request(
     store: &Store,
     command: RequestCommand,
-    public_url: &str,
+    config: &crate::config::Config,
     now: OffsetDateTime,
     out: &mut impl Write,
 ) -> Result<()> {
@@ -321,6 +300,7 @@ pub async fn request(
             Ok(())
         }
         RequestCommand::Remind => {
+            let public_url = config.public_url(config.listen);
             let url = format!("{}/admin/rights", public_url.trim_end_matches('/'));
             let holder = format!("kluis request remind (pid {})", std::process::id());
             match store
@@ -412,12 +392,8 @@ pub async fn request(
             request,
             as_user,
             note,
-            config,
-            database,
         } => {
-            let urls =
-                crate::config::Config::load(config.as_deref(), crate::config::Flags { database })?
-                    .system_urls();
+            let urls = config.system_urls();
             fulfil(store, &urls, &request, &as_user, note.as_deref(), now, out).await
         }
         RequestCommand::Rectify {
@@ -427,12 +403,8 @@ pub async fn request(
             table,
             column,
             value,
-            config,
-            database,
         } => {
-            let urls =
-                crate::config::Config::load(config.as_deref(), crate::config::Flags { database })?
-                    .system_urls();
+            let urls = config.system_urls();
             let place = Place {
                 system: &system,
                 table: &table,
@@ -493,12 +465,8 @@ pub async fn request(
             as_user,
             format,
             output,
-            config,
-            database,
         } => {
-            let urls =
-                crate::config::Config::load(config.as_deref(), crate::config::Flags { database })?
-                    .system_urls();
+            let urls = config.system_urls();
             let export = Export {
                 kind: PackageKind::Access,
                 format: &format,
@@ -513,25 +481,19 @@ pub async fn request(
             output: None,
             send_to: Some(endpoint),
             recipient,
-            config,
-            database,
         } => {
-            let config =
-                crate::config::Config::load(config.as_deref(), crate::config::Flags { database })?;
             let to = Recipient {
                 endpoint: &endpoint,
                 name: recipient.as_deref().unwrap_or_default(),
                 format: &format,
             };
-            transmit(store, &config, &request, &as_user, to, now, out).await
+            transmit(store, config, &request, &as_user, to, now, out).await
         }
         RequestCommand::Portability {
             request,
             as_user,
             format,
             output,
-            config,
-            database,
             ..
         } => {
             let Some(output) = output else {
@@ -542,9 +504,7 @@ pub async fn request(
                 format: &format,
                 output: &output,
             };
-            let urls =
-                crate::config::Config::load(config.as_deref(), crate::config::Flags { database })?
-                    .system_urls();
+            let urls = config.system_urls();
             package(store, &urls, &request, &as_user, export, now, out).await
         }
     }
