@@ -143,7 +143,7 @@ pub struct ByPost {
 /// does not know: the controller's. The register keeps no language per controller, so
 /// it is the first language the controller's name is written in (Dutch when it has a
 /// Dutch name), else Dutch.
-pub fn controller_language(controller: &kluis_domain::register::Controller) -> Lang {
+fn controller_language(controller: &kluis_domain::register::Controller) -> Lang {
     controller.name.languages().next().unwrap_or(Lang::Nl)
 }
 

@@ -622,6 +622,8 @@ async fn breach_pages_in_chromium_pass_an_accessibility_audit() {
     let h = Harness::new(store).await;
     let (s, _, b) = h.import(REGISTER, &h.dpo).await;
     assert_eq!(s, StatusCode::OK, "{b}");
+    // An and Bart on camera: the people affected found and told below.
+    seed_visitors(&h).await;
     let els = h
         .store
         .create_user("els", "Els", "a long dpo password", &[Role::Dpo], NOW)
@@ -705,11 +707,17 @@ async fn breach_pages_in_chromium_pass_an_accessibility_audit() {
         {"click": {"role": "button", "name": "Record the decision"}},
         {"expect_text": "They are told: Recognisable images."},
         {"axe": true},
-        // The people affected: the result, then a window that ends before it starts.
+        // The people affected: the result, their notices, then a window that ends before
+        // it starts.
         {"select": {"label": "Data category", "value": "sound_image"}},
         {"click": {"role": "button", "name": "Search"}},
         {"expect_text": "People and records per place"},
         {"expect_text": "kluis (vault)"},
+        {"axe": true},
+        {"select": {"label": "Language for people whose language is unknown", "value": "en"}},
+        {"click": {"role": "button", "name": "Prepare and send the notices to these 2 people"}},
+        {"expect_text": "Mails queued for people in the vault, each in their language: 1."},
+        {"expect_text": "People in the vault without an e-mail address, to tell by post (their notice is recorded): 1."},
         {"axe": true},
         {"fill": {"label": "Collected from", "value": "2026-11-20"}},
         {"fill": {"label": "Collected until", "value": "2026-11-01"}},
@@ -1515,6 +1523,273 @@ async fn back_office_search_story(h: &Harness) {
     assert_eq!(s, StatusCode::OK, "{b}");
     assert!(b.contains("The people are counted, not listed"), "{b}");
     assert!(!b.contains(people::AN_EMAIL), "{b}");
+}
+
+#[tokio::test]
+async fn the_dpo_tells_the_people_affected_from_the_breach_page() {
+    on_both_backends!(back_office_tell_story);
+}
+
+/// Once the DPO decided to tell the people (art. 34), the search's result offers to
+/// prepare and send their notices, which does what the API's `notify` does: An is mailed
+/// in her own language, Bart (no e-mail address) is to be told by post, each found once
+/// as a search hit; a second post mails nobody again. Without the decision there is no
+/// offer and a forged post is refused; without the token, or from an auditor or a
+/// caseworker, it is forbidden. Nothing is queued then.
+async fn back_office_tell_story(h: Harness) {
+    use kluis_domain::processing_log::{LogAction, LogSelector};
+    let (s, _, b) = h.import(REGISTER, &h.dpo).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    seed_visitors(&h).await;
+    let (s, _, b) = h
+        .call(
+            Method::POST,
+            "/api/v1/users/dpo/confidentiality-statements",
+            &h.dpo,
+            Some(json!({"signed_on": "2026-01-05", "reference": "GEHEIM-1"})),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    h.store
+        .create_user(
+            "audit",
+            "Auditor",
+            "a long auditor pw",
+            &[Role::Auditor],
+            NOW,
+        )
+        .await
+        .unwrap();
+    // A risk, not a high one: the people are listed only once the DPO decides to tell.
+    let mut risk = wrong_post();
+    risk["risk"] = json!({"level": "risk", "reasons": "Bezoekers zijn herkenbaar."});
+    let (s, _, b) = h
+        .call(Method::POST, "/api/v1/breaches", &h.dpo, Some(risk), &[])
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let breach = body(&b);
+    let id = breach["id"].as_str().unwrap();
+    let reference = breach["reference"].as_str().unwrap().to_string();
+    let dpo_in = sign_in(&h, "dpo").await;
+    let auditor_in = sign_in(&h, "audit").await;
+    let cw_in = sign_in(&h, "cw").await;
+    let uri = format!("/admin/breaches/{id}/affected?lang=en");
+    let search = [("category", "sound_image")];
+    let notify = [
+        ("category", "sound_image"),
+        ("notify", "yes"),
+        ("language", "en"),
+    ];
+    let offer = "Prepare and send the notices";
+    let pending = || async { h.store.mail_status(100).await.unwrap().pending };
+    let search_hits = || async {
+        h.store
+            .log_entries(
+                &LogSelector {
+                    activity: Some("camera".into()),
+                    ..Default::default()
+                },
+                &kluis_domain::access::Scope::All,
+                1_000,
+            )
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                e.entry.action == LogAction::SearchHit
+                    && e.entry.case_ref.as_deref() == Some(reference.as_str())
+            })
+            .count()
+    };
+
+    // No decision to tell the people: no offer, and a forged post is refused.
+    let (s, _, b) = post_form(&h, &uri, &dpo_in, &search, true).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(b.contains("The people are counted, not listed"), "{b}");
+    assert!(!b.contains(offer), "{b}");
+    let (s, _, b) = post_form(&h, &uri, &dpo_in, &notify, true).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(
+        b.contains("role=\"alert\"")
+            && b.contains("No decision to tell the people affected is recorded"),
+        "{b}"
+    );
+    assert_eq!(pending().await, 0);
+
+    // Decided: the result offers to tell the two people found.
+    let (s, _, b) = h
+        .call(
+            Method::PUT,
+            &format!("/api/v1/breaches/{id}/art34-decision"),
+            &h.dpo,
+            Some(json!({"inform": true, "reasons": "Herkenbare beelden."})),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, _, b) = post_form(&h, &uri, &dpo_in, &search, true).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(
+        b.contains("Prepare and send the notices to these 2 people"),
+        "{b}"
+    );
+    assert!(b.contains("name=\"notify\" value=\"yes\""), "{b}");
+    assert!(
+        b.contains("Language for people whose language is unknown"),
+        "{b}"
+    );
+
+    // Without the token, from an auditor or a caseworker: forbidden, nothing queued.
+    let (s, _, _) = post_form(&h, &uri, &dpo_in, &notify, false).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    for who in [&auditor_in, &cw_in] {
+        let (s, _, b) = post_form(&h, &uri, who, &notify, true).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+    }
+    assert_eq!(pending().await, 0);
+
+    // Told: An's mail queued, Bart to be told by post; each found once, as a search hit.
+    let hits_before = search_hits().await;
+    let (s, _, b) = post_form(&h, &uri, &dpo_in, &notify, true).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(b.contains("Notices to the people affected"), "{b}");
+    assert!(
+        b.contains("Mails queued for people in the vault, each in their language: 1."),
+        "{b}"
+    );
+    assert!(
+        b.contains("People in the vault without an e-mail address, to tell by post (their notice is recorded): 1."),
+        "{b}"
+    );
+    assert_eq!(pending().await, 1);
+    assert_eq!(
+        search_hits().await - hits_before,
+        2,
+        "An and Bart, once each"
+    );
+    let mail = h
+        .store
+        .claim_due_mail(NOW, time::Duration::minutes(5), 10)
+        .await
+        .unwrap();
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0].mail.to.as_str(), "an@example.be");
+    // In An's own language, not the one chosen for people whose language is unknown.
+    assert!(
+        mail[0].mail.subject.starts_with("Une fuite de données"),
+        "{:?}",
+        mail[0].mail
+    );
+    let (_, _, b) = h
+        .call(
+            Method::GET,
+            &format!("/api/v1/breaches/{id}"),
+            &h.dpo,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(body(&b)["people_told"], 2);
+
+    // Again: both were told before, nobody is mailed twice.
+    let (s, _, b) = post_form(&h, &uri, &dpo_in, &notify, true).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(
+        b.contains("People in the vault told before, not mailed again: 2."),
+        "{b}"
+    );
+    assert_eq!(pending().await, 1, "the first post's mail only");
+
+    // A language that is not offered: refused, nothing queued.
+    let mut odd = notify;
+    odd[2] = ("language", "de");
+    let (s, _, b) = post_form(&h, &uri, &dpo_in, &odd, true).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(b.contains("The language chosen is unknown"), "{b}");
+    assert_eq!(pending().await, 1);
+    h.store.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_dpo_tells_the_people_found_in_the_connected_systems_from_the_breach_page() {
+    with_systems(|h| async move {
+        back_office_tell_in_systems_story(&h).await;
+        h
+    })
+    .await;
+}
+
+/// From the breach page, people found only in a connected system are mailed as with the
+/// API (once per address); the system that is down says its people are not told yet,
+/// and someone a system knows by no e-mail address is listed to be told by post.
+async fn back_office_tell_in_systems_story(h: &Harness) {
+    let breach = seed_systems(h).await;
+    let id = breach["id"].as_str().unwrap();
+    let (s, _, b) = h
+        .call(
+            Method::PUT,
+            &format!("/api/v1/breaches/{id}/art34-decision"),
+            &h.dpo,
+            Some(json!({"inform": true, "reasons": "Rijksregisternummers: iedereen verwittigen."})),
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let dpo_in = sign_in(h, "dpo").await;
+    let uri = format!("/admin/breaches/{id}/affected?lang=en");
+    let notify = [
+        ("category", "contact"),
+        ("notify", "yes"),
+        ("language", "nl"),
+    ];
+
+    // A system is down: the people are counted per place, and offered to be told.
+    let (s, _, b) = post_form(h, &uri, &dpo_in, &notify[..1], true).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(
+        b.contains("Prepare and send the notices to the people found ("),
+        "{b}"
+    );
+
+    // Told: the suppliers and applicants by mail, once per address; the system that is
+    // down is named, its people not told yet.
+    let (s, _, b) = post_form(h, &uri, &dpo_in, &notify, true).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(
+        b.contains(
+            "Mailed a notice to 5 people found only in connected systems (accounting: 4, hr: 1)."
+        ),
+        "{b}"
+    );
+    assert!(
+        b.contains("role=\"alert\"") && b.contains("These systems could not be searched"),
+        "{b}"
+    );
+    assert!(b.contains("down: ") && !b.contains("s3cret"), "{b}");
+    assert_eq!(h.store.mail_status(100).await.unwrap().pending, 5);
+
+    // HR no longer knows its applicants' e-mail: Bram, known there by his national
+    // number only, is listed to be told by post; nobody is mailed again.
+    let hr_yaml = include_str!("../../../connectors/src/testing/hr.yaml").replace(
+        "email: {category: contact, identifies: email}",
+        "email: contact",
+    );
+    let mut hr = kluis_domain::dataset_map::parse("hr.yaml", &hr_yaml).unwrap();
+    hr.activities = vec!["nieuwsbrief".into()];
+    h.store.put_system(&hr, "test", NOW).await.unwrap();
+    let (s, _, b) = post_form(h, &uri, &dpo_in, &notify, true).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(
+        b.contains("To tell by post: people a connected system knows by no e-mail address"),
+        "{b}"
+    );
+    assert!(b.contains("90021412303"), "{b}");
+    assert!(
+        b.contains("Addresses found only in connected systems told before, not mailed again: 4."),
+        "{b}"
+    );
+    assert_eq!(h.store.mail_status(100).await.unwrap().pending, 5);
 }
 
 #[tokio::test]

@@ -255,9 +255,11 @@ pub async fn affected(
     // One answer per request: the form again, with what was found or done, or why not.
     let (status, refused, shown) = match shown {
         Ok(shown) => (StatusCode::OK, None, shown),
-        Err(Refusal::Input(message)) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, Some(message), Shown::Nothing)
-        }
+        Err(Refusal::Input(message)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(message),
+            Shown::Nothing,
+        ),
         Err(Refusal::Store(e)) => return store_failure(lang, Some(&staff.session), e),
     };
     let p = AffectedPage {
@@ -468,8 +470,8 @@ fn results(
         languages: Lang::ALL
             .into_iter()
             .map(|l| {
-                let name = i18n::t(lang, &format!("form.lang.{}", l.code()));
-                (l.code().to_string(), name.to_string())
+                let key = format!("form.lang.{}", l.code());
+                (l.code().to_string(), i18n::t(lang, &key).to_string())
             })
             .collect(),
         button,
