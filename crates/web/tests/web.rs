@@ -173,11 +173,41 @@ fn letter_from_an(rights: &[&str]) -> Value {
     })
 }
 
-/// Rights requests as a test needs them before what it tests.
+/// Rights requests as a test needs them before what it tests: filed and worked by the DPO
+/// over the API, each step asserted to succeed.
 impl Harness {
-    /// Files `request` (the body of `POST /api/v1/rights-requests`) as the DPO, verifies the
-    /// requester's identity (linked to `subject` in the vault, or to nobody) and decides it
-    /// with `decisions`, each step asserted to succeed. Returns the request's path,
+    /// Files `request` (the body of `POST /api/v1/rights-requests`); the request as filed.
+    async fn filed_request(&self, request: Value) -> Value {
+        let (s, _, b) = self
+            .call(
+                Method::POST,
+                "/api/v1/rights-requests",
+                &self.dpo,
+                Some(request),
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        serde_json::from_str(&b).unwrap()
+    }
+
+    /// Takes the step `change` (the body of `POST .../changes`) on the request at `one`
+    /// (its path) at `version`.
+    async fn request_step(&self, one: &str, change: Value, version: u64) {
+        let (s, _, b) = self
+            .call(
+                Method::POST,
+                &format!("{one}/changes"),
+                &self.dpo,
+                Some(change),
+                &[("if-match", &format!("\"{version}\""))],
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+
+    /// Files `request`, verifies the requester's identity (linked to `subject` in the
+    /// vault, or to nobody) and decides it with `decisions`. Returns the request's path,
     /// `/api/v1/rights-requests/{id}`.
     async fn decided_request(
         &self,
@@ -185,31 +215,12 @@ impl Harness {
         subject: Option<Uuid>,
         decisions: Value,
     ) -> String {
-        let requests = "/api/v1/rights-requests";
-        let (s, _, b) = self
-            .call(Method::POST, requests, &self.dpo, Some(request), &[])
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{b}");
-        let filed: Value = serde_json::from_str(&b).unwrap();
-        let one = format!("{requests}/{}", filed["id"].as_str().unwrap());
-        for (change, version) in [
-            (
-                json!({"change": "verify_identity", "subject_id": subject}),
-                "\"1\"",
-            ),
-            (json!({"change": "decide", "decisions": decisions}), "\"2\""),
-        ] {
-            let (s, _, b) = self
-                .call(
-                    Method::POST,
-                    &format!("{one}/changes"),
-                    &self.dpo,
-                    Some(change),
-                    &[("if-match", version)],
-                )
-                .await;
-            assert_eq!(s, StatusCode::OK, "{b}");
-        }
+        let filed = self.filed_request(request).await;
+        let one = format!("/api/v1/rights-requests/{}", filed["id"].as_str().unwrap());
+        let verify = json!({"change": "verify_identity", "subject_id": subject});
+        self.request_step(&one, verify, 1).await;
+        let decide = json!({"change": "decide", "decisions": decisions});
+        self.request_step(&one, decide, 2).await;
         one
     }
 }

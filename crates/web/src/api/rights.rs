@@ -587,10 +587,10 @@ async fn package(
     let download = crate::access_package::produce_gated(state, &processing, &request, kind, format)
         .await
         .map_err(|e| match e {
-        PackageError::NotReleasable(why) => ApiError::InUse(why.to_string()),
-        PackageError::Store(e) => e.into(),
-        e @ PackageError::Render(_) => ApiError::Internal(e.to_string()),
-    })?;
+            PackageError::NotReleasable(why) => ApiError::InUse(why.to_string()),
+            PackageError::Store(e) => e.into(),
+            e @ PackageError::Render(_) => ApiError::Internal(e.to_string()),
+        })?;
     Ok(download.into_attachment())
 }
 

@@ -218,17 +218,7 @@ async fn package_story(store: TestStore) {
         "language": "fr",
         "received_on": "2026-11-23"
     });
-    let (s, _, b) = h
-        .call(
-            Method::POST,
-            "/api/v1/rights-requests",
-            &h.dpo,
-            Some(letter.clone()),
-            &[],
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    let filed = json_body(b.as_bytes());
+    let filed = h.filed_request(letter.clone()).await;
     let id = filed["id"].as_str().unwrap().to_string();
     let reference = filed["reference"].as_str().unwrap().to_string();
     let one = format!("/api/v1/rights-requests/{id}");
@@ -240,17 +230,12 @@ async fn package_story(store: TestStore) {
     let (s, hd, b) = h.download(&format!("{package}?format=zip")).await;
     let p = problem(s, &hd, &String::from_utf8_lossy(&b), StatusCode::CONFLICT);
     assert!(p["detail"].as_str().unwrap().contains("identity"), "{p}");
-    let changes = format!("{one}/changes");
-    let (s, _, b) = h
-        .call(
-            Method::POST,
-            &changes,
-            &h.dpo,
-            Some(json!({"change": "verify_identity", "subject_id": an})),
-            &[("if-match", "\"1\"")],
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    h.request_step(
+        &one,
+        json!({"change": "verify_identity", "subject_id": an}),
+        1,
+    )
+    .await;
     let (s, hd, b) = h.download(&format!("{portability}?format=json")).await;
     let p = problem(s, &hd, &String::from_utf8_lossy(&b), StatusCode::CONFLICT);
     assert!(p["detail"].as_str().unwrap().contains("decide"), "{p}");
@@ -272,16 +257,7 @@ async fn package_story(store: TestStore) {
         {"right": "portability", "activity": BOEKHOUDING, "outcome": "granted",
          "motivation": "Accordé par erreur : la base légale l'exclut quand même."},
     ]});
-    let (s, _, b) = h
-        .call(
-            Method::POST,
-            &changes,
-            &h.dpo,
-            Some(decide),
-            &[("if-match", "\"2\"")],
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    h.request_step(&one, decide, 2).await;
 
     // Bad input: an unknown format (400), an unknown request (404); nothing logged.
     let head = h.store.log_head().await.unwrap();

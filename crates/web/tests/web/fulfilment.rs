@@ -189,18 +189,10 @@ async fn fulfilment_story(store: TestStore) {
     }
     let (an, consent) = seed_an(&h.store).await;
 
-    let (s, _, b) = h
-        .call(
-            Method::POST,
-            "/api/v1/rights-requests",
-            &h.dpo,
-            Some(letter_from_an(&["erasure", "consent_withdrawal"])),
-            &[],
-        )
+    let filed = h
+        .filed_request(letter_from_an(&["erasure", "consent_withdrawal"]))
         .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    let id = json_body(&b)["id"].as_str().unwrap().to_string();
-    let one = format!("/api/v1/rights-requests/{id}");
+    let one = format!("/api/v1/rights-requests/{}", filed["id"].as_str().unwrap());
     let fulfilment = format!("{one}/fulfilment");
     let changes = format!("{one}/changes");
     let told = format!("{one}/recipients-told");
@@ -211,16 +203,12 @@ async fn fulfilment_story(store: TestStore) {
     let (s, hd, b) = h.call(Method::POST, &fulfilment, &h.dpo, None, &[]).await;
     let p = problem(s, &hd, &b, StatusCode::CONFLICT);
     assert!(p["detail"].as_str().unwrap().contains("identity"), "{p}");
-    let (s, _, b) = h
-        .call(
-            Method::POST,
-            &changes,
-            &h.dpo,
-            Some(json!({"change": "verify_identity", "subject_id": an})),
-            &[("if-match", "\"1\"")],
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    h.request_step(
+        &one,
+        json!({"change": "verify_identity", "subject_id": an}),
+        1,
+    )
+    .await;
     let (s, hd, b) = h.call(Method::POST, &fulfilment, &h.dpo, None, &[]).await;
     let p = problem(s, &hd, &b, StatusCode::CONFLICT);
     assert!(p["detail"].as_str().unwrap().contains("decide"), "{p}");
@@ -230,16 +218,7 @@ async fn fulfilment_story(store: TestStore) {
         {"right": "consent_withdrawal", "activity": NIEUWSBRIEVEN, "outcome": "refused",
          "grounds": ["not_applicable"], "motivation": "Geen toestemming."},
     ]});
-    let (s, _, b) = h
-        .call(
-            Method::POST,
-            &changes,
-            &h.dpo,
-            Some(refuse_all),
-            &[("if-match", "\"2\"")],
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    h.request_step(&one, refuse_all, 2).await;
     let (s, hd, b) = h.call(Method::POST, &fulfilment, &h.dpo, None, &[]).await;
     let p = problem(s, &hd, &b, StatusCode::CONFLICT);
     assert!(p["detail"].as_str().unwrap().contains("refused"), "{p}");
@@ -260,16 +239,7 @@ async fn fulfilment_story(store: TestStore) {
         {"right": "consent_withdrawal", "activity": NIEUWSBRIEVEN, "outcome": "granted",
          "motivation": "Ingetrokken."},
     ]});
-    let (s, _, b) = h
-        .call(
-            Method::POST,
-            &changes,
-            &h.dpo,
-            Some(decide),
-            &[("if-match", "\"3\"")],
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    h.request_step(&one, decide, 3).await;
     // Bad input: a body that is not the expected object (400), an unknown request (404),
     // a role that may not handle requests (403).
     let (s, hd, b) = h
@@ -1001,10 +971,9 @@ async fn system_marks_story(store: TestStore) {
         .await;
     let p = problem(s, &hd, &b, StatusCode::FORBIDDEN);
     assert!(
-        p["detail"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("not assigned to processing activity '{BOEKHOUDING}'")),
+        p["detail"].as_str().unwrap().contains(&format!(
+            "not assigned to processing activity '{BOEKHOUDING}'"
+        )),
         "{p}"
     );
     assert!(in_force(BOEKHOUDING).await);

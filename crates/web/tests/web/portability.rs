@@ -199,28 +199,20 @@ async fn transmission_story(store: TestStore) {
         h.store.put_system(&map, "test", NOW).await.unwrap();
     }
     let an = seed_an(&h.store).await;
-    let (s, _, b) = h
-        .call(
-            Method::POST,
-            "/api/v1/rights-requests",
-            &h.dpo,
-            Some(json!({
-                "controller": "limburg",
-                "rights": ["portability"],
-                "channel": "letter",
-                "requester": {
-                    "identity": {"email": people::AN_EMAIL, "given_name": "An", "family_name": "Peeters"},
-                    "acting_for": "themselves",
-                    "email": people::AN_EMAIL,
-                    "message": "Stuur mijn gegevens naar Stad Gent."
-                },
-                "received_on": "2026-11-23"
-            })),
-            &[],
-        )
+    let filed = h
+        .filed_request(json!({
+            "controller": "limburg",
+            "rights": ["portability"],
+            "channel": "letter",
+            "requester": {
+                "identity": {"email": people::AN_EMAIL, "given_name": "An", "family_name": "Peeters"},
+                "acting_for": "themselves",
+                "email": people::AN_EMAIL,
+                "message": "Stuur mijn gegevens naar Stad Gent."
+            },
+            "received_on": "2026-11-23"
+        }))
         .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    let filed: Value = serde_json::from_str(&b).unwrap();
     let id = filed["id"].as_str().unwrap().to_string();
     let reference = filed["reference"].as_str().unwrap().to_string();
     let one = format!("/api/v1/rights-requests/{id}");
@@ -247,17 +239,12 @@ async fn transmission_story(store: TestStore) {
     let (s, hd, b) = send(good.clone(), h.dpo.clone()).await;
     let p = problem(s, &hd, &b, StatusCode::CONFLICT);
     assert!(p["detail"].as_str().unwrap().contains("identity"), "{p}");
-    let changes = format!("{one}/changes");
-    let (s, _, b) = h
-        .call(
-            Method::POST,
-            &changes,
-            &h.dpo,
-            Some(json!({"change": "verify_identity", "subject_id": an})),
-            &[("if-match", "\"1\"")],
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    h.request_step(
+        &one,
+        json!({"change": "verify_identity", "subject_id": an}),
+        1,
+    )
+    .await;
     // Verified, not decided: still 409.
     let (s, hd, b) = send(good.clone(), h.dpo.clone()).await;
     let p = problem(s, &hd, &b, StatusCode::CONFLICT);
@@ -267,19 +254,11 @@ async fn transmission_story(store: TestStore) {
     let steps = steps + 1; // identity_verified
     assert_eq!(h.timeline(&id).await.len(), steps);
 
-    let (s, _, b) = h
-        .call(
-            Method::POST,
-            &changes,
-            &h.dpo,
-            Some(json!({"change": "decide", "decisions": [
-                {"right": "portability", "activity": NIEUWSBRIEVEN, "outcome": "granted", "motivation": "Uw gegevens."},
-                {"right": "portability", "activity": WERVING, "outcome": "granted", "motivation": "Uw gegevens."},
-            ]})),
-            &[("if-match", "\"2\"")],
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    let decide = json!({"change": "decide", "decisions": [
+        {"right": "portability", "activity": NIEUWSBRIEVEN, "outcome": "granted", "motivation": "Uw gegevens."},
+        {"right": "portability", "activity": WERVING, "outcome": "granted", "motivation": "Uw gegevens."},
+    ]});
+    h.request_step(&one, decide, 2).await;
     let steps = steps + 1; // decided
 
     // Bad input: 422 with what is wrong; nothing sent, nothing recorded.

@@ -95,20 +95,9 @@ async fn rectification_story(store: TestStore) {
         .await
         .unwrap();
 
-    let (s, _, b) = h
-        .call(
-            Method::POST,
-            "/api/v1/rights-requests",
-            &h.dpo,
-            Some(letter_from_an(&["rectification"])),
-            &[],
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    let id = json_body(&b)["id"].as_str().unwrap().to_string();
-    let one = format!("/api/v1/rights-requests/{id}");
+    let filed = h.filed_request(letter_from_an(&["rectification"])).await;
+    let one = format!("/api/v1/rights-requests/{}", filed["id"].as_str().unwrap());
     let rectify = format!("{one}/rectifications");
-    let changes = format!("{one}/changes");
     let body = |column: &str, value: &str| json!({"system": "hr", "table": "applicants", "column": column, "value": value});
     let new_name = body("last_name", "Peeters-Claes");
 
@@ -119,16 +108,12 @@ async fn rectification_story(store: TestStore) {
         .await;
     let p = problem(s, &hd, &b, StatusCode::CONFLICT);
     assert!(p["detail"].as_str().unwrap().contains("identity"), "{p}");
-    let (s, _, b) = h
-        .call(
-            Method::POST,
-            &changes,
-            &h.dpo,
-            Some(json!({"change": "verify_identity", "subject_id": an.id})),
-            &[("if-match", "\"1\"")],
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    h.request_step(
+        &one,
+        json!({"change": "verify_identity", "subject_id": an.id}),
+        1,
+    )
+    .await;
     let (s, hd, b) = h
         .call(Method::POST, &rectify, &h.dpo, Some(new_name.clone()), &[])
         .await;
@@ -138,16 +123,7 @@ async fn rectification_story(store: TestStore) {
         {"right": "rectification", "activity": WERVING, "outcome": "granted",
          "motivation": "Uw naam wordt verbeterd."},
     ]});
-    let (s, _, b) = h
-        .call(
-            Method::POST,
-            &changes,
-            &h.dpo,
-            Some(decide),
-            &[("if-match", "\"2\"")],
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    h.request_step(&one, decide, 2).await;
 
     // Granted for recruitment, but HR serves only the newsletter: 409.
     let (s, hd, b) = h
