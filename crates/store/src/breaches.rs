@@ -17,6 +17,7 @@ use kluis_domain::identifiers::{EmailAddress, IdentifierKind};
 use kluis_domain::mail::OutgoingMail;
 use kluis_domain::processing_log::{LogAction, NewLogEntry};
 use kluis_domain::text::Lang;
+use serde::Serialize;
 use sqlx::types::Json;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -142,8 +143,21 @@ pub struct NotifyOutcome {
     pub queued: i64,
     /// People without an e-mail address in kluis: recorded, to be told otherwise.
     pub without_email: i64,
+    /// Who those people are, for the letter staff send them (in the order of their ids).
+    pub to_tell_by_post: Vec<LetterRecipient>,
     /// People told before, left alone.
     pub already_told: i64,
+}
+
+/// A person in the vault without an e-mail address, to be told by letter: who they are
+/// and the name the vault holds for them (it holds no postal address).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LetterRecipient {
+    pub subject_id: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<String>,
 }
 
 /// A person found only in a connected system, known there by an e-mail address: the
@@ -633,15 +647,21 @@ impl Store {
                         )
                     })
                     .collect();
-                prepared.push((*subject_id, lang, mail, entries));
+                // Without an address: who they are, for the letter.
+                let letter = mail.is_none().then(|| LetterRecipient {
+                    subject_id: *subject_id,
+                    given_name: subject.identity.given_name.clone(),
+                    family_name: subject.identity.family_name.clone(),
+                });
+                prepared.push((*subject_id, lang, mail, letter, entries));
             }
             // One transaction per chunk: the notices, their mail and their log entries
             // commit together, or none of them does.
             if prepared.is_empty() {
                 continue;
             }
-            let (queued, without_email, already) = write_transaction!(self, |tx| {
-                let (mut queued, mut without_email, mut already) = (0i64, 0i64, 0i64);
+            let (queued, by_post, already) = write_transaction!(self, |tx| {
+                let (mut queued, mut by_post, mut already) = (0i64, Vec::new(), 0i64);
                 let mut entries = Vec::new();
                 // Checked again under the write lock: a run in between may have told some.
                 let mut check = sqlx::QueryBuilder::new(
@@ -659,7 +679,7 @@ impl Store {
                     .await?
                     .into_iter()
                     .collect();
-                for (subject_id, lang, mail, subject_entries) in prepared {
+                for (subject_id, lang, mail, letter, subject_entries) in prepared {
                     if told_meanwhile.contains(&subject_id) {
                         already += 1;
                         continue;
@@ -670,7 +690,7 @@ impl Store {
                             Some(crate::mail::enqueue_mail!(tx, mail, now))
                         }
                         None => {
-                            without_email += 1;
+                            by_post.extend(letter);
                             None
                         }
                     };
@@ -689,10 +709,11 @@ impl Store {
                     entries.extend(subject_entries);
                 }
                 append_log!(tx, processing, entries);
-                (queued, without_email, already)
+                (queued, by_post, already)
             });
             outcome.queued += queued;
-            outcome.without_email += without_email;
+            outcome.without_email += i64::try_from(by_post.len()).unwrap_or(i64::MAX);
+            outcome.to_tell_by_post.extend(by_post);
             outcome.already_told += already;
         }
         Ok(outcome)

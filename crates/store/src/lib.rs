@@ -97,8 +97,8 @@ use uuid::Uuid;
 
 pub use accounts::{ApiToken, Session, User};
 pub use breaches::{
-    Affected, BREACH_PURPOSE, Breach, BreachFilter, NotifyOutcome, StoredArt34Decision,
-    StoredNotice, SystemNotifyOutcome, SystemRecipient,
+    Affected, BREACH_PURPOSE, Breach, BreachFilter, LetterRecipient, NotifyOutcome,
+    StoredArt34Decision, StoredNotice, SystemNotifyOutcome, SystemRecipient,
 };
 pub use consent::{
     Consent, ConsentAnswer, ConsentSubject, StoredConsentEvent, TokenConsentCheck, Withdrawal,

@@ -151,7 +151,8 @@ fn controller_language(controller: &kluis_domain::register::Controller) -> Lang 
 /// those found only in connected systems.
 #[derive(Debug)]
 pub struct Told {
-    /// The vault's people: found, mailed now, without an e-mail address, told before.
+    /// The vault's people: found, mailed now, without an e-mail address (who, for a
+    /// letter), told before.
     pub vault: NotifyOutcome,
     pub in_systems: ToldInSystems,
 }

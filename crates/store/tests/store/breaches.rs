@@ -16,7 +16,9 @@ use kluis_domain::processing_log::{Actor, ActorKind, LogAction, LogSelector};
 use kluis_domain::register::Register;
 use kluis_domain::text::Lang;
 use kluis_domain::trace::TraceContext;
-use kluis_store::{BREACH_PURPOSE, BreachFilter, Processing, Store, StoreError, SystemRecipient};
+use kluis_store::{
+    BREACH_PURPOSE, BreachFilter, LetterRecipient, Processing, Store, StoreError, SystemRecipient,
+};
 use time::macros::{date, datetime};
 use time::{Date, Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -548,6 +550,15 @@ async fn people_affected_are_found_in_the_inventory_and_told_once_with_their_log
     assert_eq!(outcome.affected.subjects.len(), 2);
     assert_eq!(outcome.queued, 1, "An has an e-mail address");
     assert_eq!(outcome.without_email, 1, "Bart has none");
+    assert_eq!(
+        outcome.to_tell_by_post,
+        vec![LetterRecipient {
+            subject_id: bart,
+            given_name: Some("Bart".into()),
+            family_name: Some("Janssens".into()),
+        }],
+        "Bart is to be sent a letter"
+    );
     assert_eq!(outcome.already_told, 0);
     let status = store.mail_status(10).await.unwrap();
     assert_eq!(status.pending, 1);

@@ -379,6 +379,10 @@ pub struct AffectedBody {
     queued: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     without_email: Option<i64>,
+    /// With `notify`: who the vault's people without an e-mail address are, to send
+    /// them a letter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to_tell_by_post: Option<Vec<kluis_store::LetterRecipient>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     already_told: Option<i64>,
     /// The connected systems: per system the rows and people affected, and who they are
@@ -444,6 +448,7 @@ pub async fn affected(
             by_activity: vault.by_activity,
             queued: None,
             without_email: None,
+            to_tell_by_post: None,
             already_told: None,
             in_systems: Some(found.in_systems),
             told_in_systems: None,
@@ -469,6 +474,7 @@ pub async fn affected(
         by_activity: found.by_activity,
         queued: Some(outcome.queued),
         without_email: Some(outcome.without_email),
+        to_tell_by_post: Some(outcome.to_tell_by_post),
         already_told: Some(outcome.already_told),
         in_systems: None,
         told_in_systems: Some(told.in_systems),

@@ -412,6 +412,21 @@ async fn breaches_story(h: Harness) {
         (told["queued"].clone(), told["without_email"].clone()),
         (json!(1), json!(1))
     );
+    // Bart has no e-mail address: who he is, to send him a letter.
+    let by_post = told["to_tell_by_post"].as_array().unwrap();
+    assert_eq!(by_post.len(), 1, "{told}");
+    assert_eq!(
+        (&by_post[0]["given_name"], &by_post[0]["family_name"]),
+        (&json!("Bart"), &json!("Peeters")),
+        "{told}"
+    );
+    assert!(
+        told["subjects"]
+            .as_array()
+            .unwrap()
+            .contains(&by_post[0]["subject_id"]),
+        "{told}"
+    );
     let mail = h
         .store
         .claim_due_mail(NOW, time::Duration::minutes(5), 10)
@@ -717,7 +732,8 @@ async fn breach_pages_in_chromium_pass_an_accessibility_audit() {
         {"select": {"label": "Language for people whose language is unknown", "value": "en"}},
         {"click": {"role": "button", "name": "Prepare and send the notices to these 2 people"}},
         {"expect_text": "Mails queued for people in the vault, each in their language: 1."},
-        {"expect_text": "People in the vault without an e-mail address, to tell by post (their notice is recorded): 1."},
+        {"expect_text": "People in the vault without an e-mail address, to tell by post (their notice is recorded, listed below): 1."},
+        {"expect_text": "Bart Peeters (person "},
         {"axe": true},
         {"fill": {"label": "Collected from", "value": "2026-11-20"}},
         {"fill": {"label": "Collected until", "value": "2026-11-01"}},
@@ -1659,9 +1675,19 @@ async fn back_office_tell_story(h: Harness) {
         "{b}"
     );
     assert!(
-        b.contains("People in the vault without an e-mail address, to tell by post (their notice is recorded): 1."),
+        b.contains("People in the vault without an e-mail address, to tell by post (their notice is recorded, listed below): 1."),
         "{b}"
     );
+    // Bart is listed by name and id, for the letter; An is not.
+    assert!(
+        b.contains("To tell by post: people with no e-mail address in the vault"),
+        "{b}"
+    );
+    assert!(
+        b.contains("<td>kluis (vault)</td><td>Bart Peeters (person "),
+        "{b}"
+    );
+    assert!(!b.contains("An Peeters"), "{b}");
     assert_eq!(pending().await, 1);
     assert_eq!(
         search_hits().await - hits_before,
@@ -1781,7 +1807,7 @@ async fn back_office_tell_in_systems_story(h: &Harness) {
     let (s, _, b) = post_form(h, &uri, &dpo_in, &notify, true).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert!(
-        b.contains("To tell by post: people a connected system knows by no e-mail address"),
+        b.contains("To tell by post: people with no e-mail address in the vault or in the connected system that knows them"),
         "{b}"
     );
     assert!(b.contains("90021412303"), "{b}");

@@ -98,7 +98,9 @@ pub struct NotifyForm {
 pub struct ToldView {
     /// One sentence per outcome: mailed, to tell by post, told before, per place.
     pub lines: Vec<String>,
-    /// (system, identifiers) of each person a system knows by no e-mail address.
+    /// (place, who) of each person to tell by post: the vault's people without an
+    /// e-mail address by name and id, then those a system knows by no e-mail address by
+    /// the identifiers it holds.
     pub by_post: Vec<(String, String)>,
     /// (system, why) of each system that could not be searched: its people are not told.
     pub errors: Vec<(String, String)>,
@@ -506,7 +508,8 @@ fn criteria(form: &FormData) -> Vec<(String, String)> {
 
 /// What telling the people did, in the page's language: the vault's people mailed, to
 /// tell by post and told before; the people found only in connected systems likewise;
-/// and the systems that could not be searched, whose people are not told yet.
+/// and the systems that could not be searched, whose people are not told yet. Those to
+/// tell by post are listed, the vault's first.
 fn told_view(lang: Lang, query: &AffectedQuery, told: Told) -> ToldView {
     let count = |key: &str, n: i64| {
         i18n::tf(
@@ -551,15 +554,39 @@ fn told_view(lang: Lang, query: &AffectedQuery, told: Told) -> ToldView {
         let n = i64::try_from(systems.to_tell_by_post.len()).unwrap_or(i64::MAX);
         lines.push(count("told_systems_by_post", n));
     }
+    let vault_place = t(lang, "vault");
+    let by_post = told
+        .vault
+        .to_tell_by_post
+        .iter()
+        .map(|p| (vault_place.clone(), letter_recipient(lang, p)))
+        .chain(
+            told.in_systems
+                .to_tell_by_post
+                .into_iter()
+                .map(|p| (p.system, identifiers(lang, &p.identifiers))),
+        )
+        .collect();
     ToldView {
         lines,
-        by_post: told
-            .in_systems
-            .to_tell_by_post
-            .into_iter()
-            .map(|p| (p.system, identifiers(lang, &p.identifiers)))
-            .collect(),
+        by_post,
         errors: told.in_systems.errors.into_iter().collect(),
+    }
+}
+
+/// A person of the vault to send a letter: "Bart Peeters (person 0193…)".
+fn letter_recipient(lang: Lang, p: &kluis_store::LetterRecipient) -> String {
+    let person = format!("{} {}", t(lang, "subject_id"), p.subject_id);
+    let name = [&p.given_name, &p.family_name]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(" ");
+    if name.is_empty() {
+        person
+    } else {
+        format!("{name} ({person})")
     }
 }
 
