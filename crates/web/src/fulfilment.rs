@@ -39,6 +39,26 @@ pub enum FulfilmentError {
     Store(#[from] StoreError),
 }
 
+/// A run of [`fulfil`] for a server, with a turn at the bulk gate (it is heavy: lookups
+/// keep their cores): the one way the API and the back-office run it. The command line,
+/// alone in its process, calls [`fulfil`] itself.
+pub async fn fulfil_gated(
+    state: &crate::state::AppState,
+    processing: &Processing,
+    request_id: Uuid,
+    by_hand: Option<&str>,
+) -> Result<FulfilmentStatus, FulfilmentError> {
+    let _turn = state.bulk.admit().await;
+    fulfil(
+        &state.store,
+        &state.settings.system_urls,
+        processing,
+        request_id,
+        by_hand,
+    )
+    .await
+}
+
 /// Carries out what can be carried out of request `request_id`, as `processing` (whose
 /// case becomes the request's reference). `by_hand`: a staff member's note confirming the
 /// actions done by hand. Returns the status after the run.

@@ -155,6 +155,25 @@ impl Harness {
             .unwrap();
         self.send(req).await
     }
+
+    /// Limburg's register (`examples/limburg.yaml`), and the DPO's signed confidentiality
+    /// statement (without it nobody opens personal data).
+    async fn limburg_with_a_dpo_who_may_read(&self) {
+        let (s, _, b) = self
+            .import(include_str!("../../../examples/limburg.yaml"), &self.dpo)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let (s, _, b) = self
+            .call(
+                Method::POST,
+                "/api/v1/users/dpo/confidentiality-statements",
+                &self.dpo,
+                Some(json!({"signed_on": "2026-01-05", "reference": "GEHEIM-2026-001"})),
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
 }
 
 /// The letter An Peeters (the connectors' test person) sends Limburg for herself, asking

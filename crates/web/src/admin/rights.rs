@@ -754,17 +754,9 @@ async fn fulfil(
     }
     let processing = processing(state, staff, trace);
     let note = Some(note.trim()).filter(|n| !n.is_empty());
-    // Heavy work: wait for a turn at the bulk gate (see `BulkGate`).
-    let _turn = state.bulk.admit().await;
-    crate::fulfilment::fulfil(
-        &state.store,
-        &state.settings.system_urls,
-        &processing,
-        id,
-        note,
-    )
-    .await
-    .map(|_| ())
+    crate::fulfilment::fulfil_gated(state, &processing, id, note)
+        .await
+        .map(|_| ())
 }
 
 /// Who works on the person's data from the back-office, for the processing log: the

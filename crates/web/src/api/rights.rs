@@ -710,20 +710,13 @@ pub async fn run_fulfilment(
         })?
     };
     let processing = super::inventory::processing(&state, &user, trace, &headers);
-    // Heavy work: wait for a turn at the bulk gate, so lookups keep their cores.
-    let _turn = state.bulk.admit().await;
-    let status = crate::fulfilment::fulfil(
-        &state.store,
-        &state.settings.system_urls,
-        &processing,
-        id,
-        body.done_by_hand.as_deref(),
-    )
-    .await
-    .map_err(|e| match e {
-        crate::fulfilment::FulfilmentError::Refused(why) => ApiError::InUse(why),
-        crate::fulfilment::FulfilmentError::Store(e) => invalid(e),
-    })?;
+    let status =
+        crate::fulfilment::fulfil_gated(&state, &processing, id, body.done_by_hand.as_deref())
+            .await
+            .map_err(|e| match e {
+                crate::fulfilment::FulfilmentError::Refused(why) => ApiError::InUse(why),
+                crate::fulfilment::FulfilmentError::Store(e) => invalid(e),
+            })?;
     Ok(Json(status))
 }
 

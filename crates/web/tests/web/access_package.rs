@@ -186,20 +186,7 @@ async fn package_story(store: TestStore) {
         },
     )
     .await;
-    let (s, _, b) = h
-        .import(include_str!("../../../../examples/limburg.yaml"), &h.dpo)
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    let (s, _, b) = h
-        .call(
-            Method::POST,
-            "/api/v1/users/dpo/confidentiality-statements",
-            &h.dpo,
-            Some(json!({"signed_on": "2026-01-05", "reference": "GEHEIM-2026-001"})),
-            &[],
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+    h.limburg_with_a_dpo_who_may_read().await;
     if systems.is_some() {
         map_systems(&h.store).await;
     }
@@ -768,20 +755,7 @@ async fn heavy_rights_work_waits_at_the_bulk_gate_and_a_lookup_does_not() {
     let state = kluis_web::AppState::new((*h.store).clone(), std::sync::Arc::new(|| NOW), settings);
     let gate = state.bulk.clone();
     h.app = kluis_web::app(state);
-    let (s, _, b) = h
-        .import(include_str!("../../../../examples/limburg.yaml"), &h.dpo)
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    let (s, _, b) = h
-        .call(
-            Method::POST,
-            "/api/v1/users/dpo/confidentiality-statements",
-            &h.dpo,
-            Some(json!({"signed_on": "2026-01-05", "reference": "GEHEIM-2026-001"})),
-            &[],
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+    h.limburg_with_a_dpo_who_may_read().await;
     seed_an(&h.store).await;
     let (s, _, b) = h
         .call(

@@ -32,22 +32,8 @@ async fn consent_api() {
 }
 
 async fn consent_story(h: Harness) {
-    let (s, _, b) = h
-        .import(include_str!("../../../../examples/limburg.yaml"), &h.dpo)
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    // The DPO signs a confidentiality statement; the newsletter tool gets an application
-    // account assigned to the newsletter only.
-    let (s, _, b) = h
-        .call(
-            Method::POST,
-            "/api/v1/users/dpo/confidentiality-statements",
-            &h.dpo,
-            Some(json!({"signed_on": "2026-01-05", "reference": "GEHEIM-2026-001"})),
-            &[],
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+    h.limburg_with_a_dpo_who_may_read().await;
+    // The newsletter tool gets an application account assigned to the newsletter only.
     let tool = h.staff("nieuwsbrieftool", Role::Application).await;
     let (s, _, b) = h
         .call(

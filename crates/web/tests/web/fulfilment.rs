@@ -146,25 +146,6 @@ fn settings(systems: &Option<(TestSystem, TestSystem)>, hr_up: bool) -> Settings
     }
 }
 
-/// Limburg's register, and the DPO's signed confidentiality statement (without it nobody
-/// opens personal data).
-async fn limburg_with_a_dpo_who_may_read(h: &Harness) {
-    let (s, _, b) = h
-        .import(include_str!("../../../../examples/limburg.yaml"), &h.dpo)
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    let (s, _, b) = h
-        .call(
-            Method::POST,
-            "/api/v1/users/dpo/confidentiality-statements",
-            &h.dpo,
-            Some(json!({"signed_on": "2026-01-05", "reference": "GEHEIM-2026-001"})),
-            &[],
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-}
-
 fn action<'a>(status: &'a Value, right: &str, activity: &str, target: &str) -> &'a Value {
     status["actions"]
         .as_array()
@@ -180,7 +161,7 @@ async fn fulfilment_story(store: TestStore) {
         _ => None,
     };
     let mut h = Harness::with_settings(store, settings(&systems, false)).await;
-    limburg_with_a_dpo_who_may_read(&h).await;
+    h.limburg_with_a_dpo_who_may_read().await;
     if systems.is_some() {
         for (mut map, activity) in [(hr_map(), WERVING), (accounting_map(), BOEKHOUDING)] {
             map.activities = vec![activity.to_string()];
@@ -504,7 +485,7 @@ async fn restriction_and_objection_decided(h: &Harness, subject: Option<Uuid>) -
 
 async fn marks_story(store: TestStore) {
     let h = Harness::with_settings(store, settings(&None, false)).await;
-    limburg_with_a_dpo_who_may_read(&h).await;
+    h.limburg_with_a_dpo_who_may_read().await;
     let (an, _) = seed_an(&h.store).await;
 
     // Verified without a data subject: kluis cannot tell whose records to mark, says so,
@@ -607,7 +588,7 @@ async fn held_story(store: TestStore) {
         ..Settings::default()
     };
     let h = Harness::with_settings(store, settings).await;
-    limburg_with_a_dpo_who_may_read(&h).await;
+    h.limburg_with_a_dpo_who_may_read().await;
     let mut map = hr_map();
     map.activities = vec![WERVING.to_string()];
     h.store.put_system(&map, "test", NOW).await.unwrap();
@@ -689,7 +670,7 @@ async fn system_marks_story(store: TestStore) {
         return;
     };
     let mut h = Harness::with_settings(store, settings(&systems, false)).await;
-    limburg_with_a_dpo_who_may_read(&h).await;
+    h.limburg_with_a_dpo_who_may_read().await;
     for (mut map, activities) in [
         (hr_map(), vec![WERVING, BOEKHOUDING]),
         (accounting_map(), vec![BOEKHOUDING]),

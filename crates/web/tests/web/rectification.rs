@@ -54,20 +54,7 @@ async fn rectification_story(store: TestStore) {
         return;
     };
     let mut h = Harness::with_settings(store, settings(hr.url())).await;
-    let (s, _, b) = h
-        .import(include_str!("../../../../examples/limburg.yaml"), &h.dpo)
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    let (s, _, b) = h
-        .call(
-            Method::POST,
-            "/api/v1/users/dpo/confidentiality-statements",
-            &h.dpo,
-            Some(json!({"signed_on": "2026-01-05", "reference": "GEHEIM-2026-001"})),
-            &[],
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+    h.limburg_with_a_dpo_who_may_read().await;
     // At first HR serves only the newsletter: rectification is granted for recruitment.
     let mut map = hr_map();
     map.activities = vec![NIEUWSBRIEVEN.to_string()];

@@ -403,20 +403,7 @@ async fn rights_request_assignment_api() {
 /// The DPO assigns a request to a caseworker: If-Match required, only staff who may handle
 /// rights requests, the assignee shown in the request and the list.
 async fn assignment_story(h: Harness) {
-    let (s, _, b) = h
-        .import(include_str!("../../../../examples/limburg.yaml"), &h.dpo)
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    let (s, _, b) = h
-        .call(
-            Method::POST,
-            "/api/v1/users/dpo/confidentiality-statements",
-            &h.dpo,
-            Some(json!({"signed_on": "2026-01-05", "reference": "GEHEIM-2026-001"})),
-            &[],
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+    h.limburg_with_a_dpo_who_may_read().await;
     let (s, _, b) = h
         .call(
             Method::POST,
