@@ -153,6 +153,7 @@ async fn bench_backend(store: &TestStore, people: usize) -> Result<(), String> {
     store
         .record_art34_decision(
             breach.id,
+            None,
             &Art34Decision {
                 inform: true,
                 ground: None,

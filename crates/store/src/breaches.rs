@@ -410,10 +410,12 @@ impl Store {
 
     /// Records a phase of the notification to the supervisory authority. The rules (an
     /// initial notice first, reasons when late, none when there is no risk) are checked
-    /// against the notices already recorded, under the breach's row lock.
+    /// against the notices already recorded, under the breach's row lock; with
+    /// `expected_version`, only on that version of the breach (`Conflict` otherwise).
     pub async fn record_breach_notice(
         &self,
         id: Uuid,
+        expected_version: Option<i64>,
         notice: &AuthorityNotice,
         actor: &str,
         now: OffsetDateTime,
@@ -422,7 +424,7 @@ impl Store {
         let mut notice = notice.clone();
         notice.sent_at = timestamp(notice.sent_at);
         write_transaction!(self, |tx| {
-            let facts = lock_breach!(tx, id, None, actor, now);
+            let facts = lock_breach!(tx, id, expected_version, actor, now);
             let rows: Vec<NoticeRow> = sqlx::query_as(
                 "SELECT seq, phase, sent_at, content, authority_reference, delay_reason, \
                  recorded_at, recorded_by FROM breach_notices WHERE breach_id = $1 ORDER BY seq",
@@ -465,17 +467,19 @@ impl Store {
     }
 
     /// Records whether the people affected are told, or on which art. 34(3) ground not.
-    /// A later decision replaces an earlier one; the version history is the breach's.
+    /// A later decision replaces an earlier one; the version history is the breach's. With
+    /// `expected_version`, only on that version of the breach (`Conflict` otherwise).
     pub async fn record_art34_decision(
         &self,
         id: Uuid,
+        expected_version: Option<i64>,
         decision: &Art34Decision,
         actor: &str,
         now: OffsetDateTime,
     ) -> Result<Breach, StoreError> {
         let now = timestamp(now);
         write_transaction!(self, |tx| {
-            let facts = lock_breach!(tx, id, None, actor, now);
+            let facts = lock_breach!(tx, id, expected_version, actor, now);
             breach::check_art34(&facts, decision).map_err(invalid)?;
             sqlx::query(
                 "UPDATE breaches SET art34 = $2, art34_decided_at = $3, art34_decided_by = $4 \

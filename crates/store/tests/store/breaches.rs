@@ -254,7 +254,7 @@ async fn the_authority_is_notified_in_phases_and_late_notices_need_reasons(store
     let mut late = notice(NotificationPhase::Initial, aware + Duration::hours(90));
     let message = invalid(
         store
-            .record_breach_notice(breach.id, &late, "dpo", NOW)
+            .record_breach_notice(breach.id, None, &late, "dpo", NOW)
             .await
             .unwrap_err(),
     );
@@ -266,7 +266,7 @@ async fn the_authority_is_notified_in_phases_and_late_notices_need_reasons(store
     let supplement = notice(NotificationPhase::Supplement, NOW - Duration::hours(1));
     invalid(
         store
-            .record_breach_notice(breach.id, &supplement, "dpo", NOW)
+            .record_breach_notice(breach.id, None, &supplement, "dpo", NOW)
             .await
             .unwrap_err(),
     );
@@ -274,7 +274,7 @@ async fn the_authority_is_notified_in_phases_and_late_notices_need_reasons(store
     late.delay_reason = Some("De melding kwam binnen op vrijdagavond.".into());
     late.authority_reference = Some("VTC-2026-117".into());
     let notified = store
-        .record_breach_notice(breach.id, &late, "dpo", NOW)
+        .record_breach_notice(breach.id, None, &late, "dpo", NOW)
         .await
         .unwrap();
     assert_eq!(notified.version, 2);
@@ -283,8 +283,34 @@ async fn the_authority_is_notified_in_phases_and_late_notices_need_reasons(store
     assert_eq!(notified.notices[0].notice, late);
     assert_eq!(notified.notices[0].recorded_by, "dpo");
 
+    // At the version the caller saw: one that was changed since is a conflict, and
+    // nothing is recorded.
+    let stale = store
+        .record_breach_notice(breach.id, Some(1), &supplement, "dpo", NOW)
+        .await
+        .unwrap_err();
+    assert!(matches!(stale, StoreError::Conflict { .. }), "{stale:?}");
+    let stale = store
+        .record_art34_decision(
+            breach.id,
+            Some(1),
+            &Art34Decision {
+                inform: true,
+                ground: None,
+                reasons: "Hoog risico.".into(),
+                public_communication: None,
+            },
+            "dpo",
+            NOW,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(stale, StoreError::Conflict { .. }), "{stale:?}");
+    let unchanged = store.breach(breach.id).await.unwrap().unwrap();
+    assert_eq!((unchanged.version, unchanged.notices.len()), (2, 1));
+    assert!(unchanged.art34.is_none());
     let with_more = store
-        .record_breach_notice(breach.id, &supplement, "dpo", NOW)
+        .record_breach_notice(breach.id, Some(2), &supplement, "dpo", NOW)
         .await
         .unwrap();
     assert_eq!(
@@ -313,7 +339,7 @@ async fn the_authority_is_notified_in_phases_and_late_notices_need_reasons(store
     // A second initial notice is refused: further information is a supplement.
     let message = invalid(
         store
-            .record_breach_notice(breach.id, &late, "dpo", NOW)
+            .record_breach_notice(breach.id, None, &late, "dpo", NOW)
             .await
             .unwrap_err(),
     );
@@ -339,6 +365,7 @@ async fn the_authority_is_notified_in_phases_and_late_notices_need_reasons(store
         store
             .record_breach_notice(
                 documented.id,
+                None,
                 &notice(NotificationPhase::Initial, NOW),
                 "dpo",
                 NOW,
@@ -511,7 +538,7 @@ async fn people_affected_are_found_in_the_inventory_and_told_once_with_their_log
     };
     invalid(
         store
-            .record_art34_decision(breach.id, &silent, "dpo", NOW)
+            .record_art34_decision(breach.id, None, &silent, "dpo", NOW)
             .await
             .unwrap_err(),
     );
@@ -521,7 +548,7 @@ async fn people_affected_are_found_in_the_inventory_and_told_once_with_their_log
         ..silent
     };
     let exempt = store
-        .record_art34_decision(breach.id, &encrypted, "dpo", NOW)
+        .record_art34_decision(breach.id, None, &encrypted, "dpo", NOW)
         .await
         .unwrap();
     assert_eq!(exempt.art34.as_ref().unwrap().decision, encrypted);
@@ -539,7 +566,7 @@ async fn people_affected_are_found_in_the_inventory_and_told_once_with_their_log
         public_communication: None,
     };
     let decided = store
-        .record_art34_decision(breach.id, &inform, "dpo", NOW)
+        .record_art34_decision(breach.id, None, &inform, "dpo", NOW)
         .await
         .unwrap();
     assert_eq!(decided.art34.as_ref().unwrap().decided_by, "dpo");
@@ -746,7 +773,7 @@ async fn people_found_only_in_systems_are_mailed_once_per_address_and_counted_pe
         public_communication: None,
     };
     store
-        .record_art34_decision(breach.id, &inform, "dpo", NOW)
+        .record_art34_decision(breach.id, None, &inform, "dpo", NOW)
         .await
         .unwrap();
 

@@ -721,11 +721,6 @@ pub async fn step(
     let Ok(id) = id.parse::<Uuid>() else {
         return not_found(lang, &staff.session);
     };
-    let current = match state.store.breach(id).await {
-        Ok(Some(b)) => b,
-        Ok(None) => return not_found(lang, &staff.session),
-        Err(e) => return store_failure(lang, Some(&staff.session), e),
-    };
     let name = form.get("step").to_string();
     let refuse = |status, message: String, form: FormData| {
         breach_page(
@@ -737,18 +732,18 @@ pub async fn step(
             Notice::Refused(message, form),
         )
     };
-    // The store locks the breach for each step; the version catches a change made since
-    // the page was shown, which the DPO has not seen.
-    if form.get("version").parse::<i64>().ok() != Some(current.version) {
+    // The store takes the step only on the version the page showed: a change made since,
+    // which the DPO has not seen, makes it a conflict.
+    let Ok(version) = form.get("version").parse::<i64>() else {
         return refuse(StatusCode::CONFLICT, t(lang, "stale"), form).await;
-    }
+    };
     let now = state.now();
     let result = match name.as_str() {
         "notice" => match notice_from_form(&form, lang) {
             Ok(notice) => {
                 state
                     .store
-                    .record_breach_notice(id, &notice, staff.actor(), now)
+                    .record_breach_notice(id, Some(version), &notice, staff.actor(), now)
                     .await
             }
             Err(message) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, message, form).await,
@@ -757,7 +752,7 @@ pub async fn step(
             Ok(decision) => {
                 state
                     .store
-                    .record_art34_decision(id, &decision, staff.actor(), now)
+                    .record_art34_decision(id, Some(version), &decision, staff.actor(), now)
                     .await
             }
             Err(message) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, message, form).await,

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::handlers::{ApiJson, etag, if_match};
+use super::handlers::{ApiJson, etag, if_match, optional_if_match};
 use super::inventory::{invalid, processing, scope};
 use crate::auth::ApiUser;
 use crate::error::ApiError;
@@ -241,36 +241,42 @@ pub async fn update(
 }
 
 /// `POST /api/v1/breaches/{id}/notifications`: records a phase of the notification to
-/// the supervisory authority (art. 33(4)); late initial notices need the reasons.
+/// the supervisory authority (art. 33(4)); late initial notices need the reasons. With
+/// `If-Match`, only on that version of the breach (409 otherwise).
 pub async fn notify_authority(
     State(state): State<AppState>,
     user: ApiUser,
     Path(id): Path<Uuid>,
+    headers: HeaderMap,
     ApiJson(notice): ApiJson<AuthorityNotice>,
 ) -> Result<Response, ApiError> {
     require_record(&user)?;
+    let expected = optional_if_match(&headers)?;
     let now = state.now();
     let b = state
         .store
-        .record_breach_notice(id, &notice, user.actor(), now)
+        .record_breach_notice(id, expected, &notice, user.actor(), now)
         .await
         .map_err(invalid)?;
     Ok(respond(StatusCode::CREATED, b, now))
 }
 
 /// `PUT /api/v1/breaches/{id}/art34-decision`: whether the people are told, or on which
-/// art. 34(3) ground not.
+/// art. 34(3) ground not. With `If-Match`, only on that version of the breach (409
+/// otherwise).
 pub async fn decide_art34(
     State(state): State<AppState>,
     user: ApiUser,
     Path(id): Path<Uuid>,
+    headers: HeaderMap,
     ApiJson(decision): ApiJson<Art34Decision>,
 ) -> Result<Response, ApiError> {
     require_record(&user)?;
+    let expected = optional_if_match(&headers)?;
     let now = state.now();
     let b = state
         .store
-        .record_art34_decision(id, &decision, user.actor(), now)
+        .record_art34_decision(id, expected, &decision, user.actor(), now)
         .await
         .map_err(invalid)?;
     Ok(respond(StatusCode::OK, b, now))

@@ -58,13 +58,21 @@ pub fn etag(version: i64) -> HeaderValue {
 
 /// The version a client says it edits, from `If-Match: "3"` (weak tags accepted).
 pub fn if_match(headers: &HeaderMap) -> Result<i64, ApiError> {
-    let raw = headers
-        .get(IF_MATCH)
-        .ok_or(ApiError::PreconditionRequired)?;
+    optional_if_match(headers)?.ok_or(ApiError::PreconditionRequired)
+}
+
+/// The version an `If-Match` header names, when there is one: for the steps that are
+/// safe without it (they add to a record) but must not be taken on a version the caller
+/// has not seen when it is given.
+pub fn optional_if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(raw) = headers.get(IF_MATCH) else {
+        return Ok(None);
+    };
     raw.to_str()
         .ok()
         .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
         .and_then(|v| v.parse().ok())
+        .map(Some)
         .ok_or_else(|| {
             ApiError::BadRequest(
                 "If-Match must be the ETag of the version you edit, e.g. \"3\"".into(),

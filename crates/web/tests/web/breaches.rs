@@ -299,8 +299,46 @@ async fn breaches_story(h: Harness) {
     assert!(p["detail"].as_str().unwrap().contains("supplement"), "{p}");
     let supplement = json!({"phase": "supplement", "sent_at": "2026-11-23T09:45:00Z",
         "content": "Aantal betrokkenen bevestigd.", "authority_reference": "VTC-2026-117"});
+    // With If-Match, only on the version the caller saw (3 now): an older one is a
+    // conflict, a malformed one a bad request, and nothing is recorded.
+    for (version, status) in [
+        ("\"2\"", StatusCode::CONFLICT),
+        ("two", StatusCode::BAD_REQUEST),
+    ] {
+        let (s, hd, b) = h
+            .call(
+                Method::POST,
+                &notifications,
+                &dpo,
+                Some(supplement.clone()),
+                &[("if-match", version)],
+            )
+            .await;
+        problem(s, &hd, &b, status);
+        let (s, hd, b) = h
+            .call(
+                Method::PUT,
+                &format!("{uri}/art34-decision"),
+                &dpo,
+                Some(json!({"inform": true, "reasons": "Hoog risico."})),
+                &[("if-match", version)],
+            )
+            .await;
+        problem(s, &hd, &b, status);
+    }
+    let (s, hd, b) = h.call(Method::GET, &uri, &dpo, None, &[]).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(hd[header::ETAG], "\"3\"");
+    assert_eq!(body(&b)["notifications"].as_array().unwrap().len(), 1);
+    assert!(body(&b)["art34"].is_null(), "{b}");
     let (s, _, b) = h
-        .call(Method::POST, &notifications, &dpo, Some(supplement), &[])
+        .call(
+            Method::POST,
+            &notifications,
+            &dpo,
+            Some(supplement),
+            &[("if-match", "\"3\"")],
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     assert_eq!(body(&b)["notifications"].as_array().unwrap().len(), 2);
