@@ -324,6 +324,11 @@ impl AffectedQuery {
     pub fn searches_vault(&self) -> bool {
         self.systems.is_empty() || self.systems.contains(VAULT)
     }
+
+    /// Whether connected systems are searched: unless the vault is the only place named.
+    pub fn searches_systems(&self) -> bool {
+        !(self.systems.len() == 1 && self.systems.contains(VAULT))
+    }
 }
 
 /// A breach documentation or notification that breaks a rule.
@@ -1166,6 +1171,19 @@ mod tests {
     use time::macros::{date, datetime};
 
     const NOW: OffsetDateTime = datetime!(2026-11-23 10:00:00 UTC);
+
+    #[test]
+    fn a_query_searches_the_places_it_names_or_all() {
+        let places = |names: &[&str]| AffectedQuery {
+            systems: names.iter().map(|n| n.to_string()).collect(),
+            ..Default::default()
+        };
+        let searched = |q: AffectedQuery| (q.searches_vault(), q.searches_systems());
+        assert_eq!(searched(places(&[])), (true, true));
+        assert_eq!(searched(places(&[VAULT])), (true, false));
+        assert_eq!(searched(places(&["hr"])), (false, true));
+        assert_eq!(searched(places(&[VAULT, "hr"])), (true, true));
+    }
 
     fn facts() -> BreachFacts {
         BreachFacts {

@@ -217,7 +217,7 @@ async fn tell_in_systems(
     (lang, text): (Lang, &(String, String)),
 ) -> Result<ToldInSystems, StoreError> {
     let mut told = ToldInSystems::default();
-    if query.systems.len() == 1 && query.systems.contains(VAULT) {
+    if !query.searches_systems() {
         return Ok(told);
     }
     let mut recipients = Vec::new();

@@ -531,7 +531,6 @@ fn told_view(lang: Lang, query: &AffectedQuery, told: Told) -> ToldView {
     }
     let systems = &told.in_systems;
     let mailed: i64 = systems.queued.values().sum();
-    let vault_only = query.systems.len() == 1 && query.systems.contains(VAULT);
     if mailed > 0 {
         let per_system = systems
             .queued
@@ -544,7 +543,7 @@ fn told_view(lang: Lang, query: &AffectedQuery, told: Told) -> ToldView {
             "admin.breach_affected.told_in_systems",
             &[("count", &mailed.to_string()), ("systems", &per_system)],
         ));
-    } else if !vault_only {
+    } else if query.searches_systems() {
         lines.push(t(lang, "told_systems_none"));
     }
     if systems.already_told > 0 {
